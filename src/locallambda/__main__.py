@@ -1,0 +1,5 @@
+import sys
+
+from locallambda.cli import main
+
+sys.exit(main())

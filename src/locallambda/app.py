@@ -1,0 +1,86 @@
+"""The app factory: builds every component from one ``Settings`` and wires them together.
+
+No module globals: two apps built in one process share nothing (tests rely on it).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from locallambda.control.functions import FunctionsApi
+from locallambda.control.plane import ControlPlane
+from locallambda.edge.app import EdgeApp
+from locallambda.edge.internal import internal_routes
+from locallambda.protocol.dispatch import Dispatcher, Handler
+from locallambda.protocol.model import Router, load_service_model
+from locallambda.settings import Settings
+from locallambda.store.code import CodeStore
+from locallambda.store.documents import DocumentStore
+
+__all__ = ["Application", "build_app"]
+
+log = logging.getLogger("locallambda")
+
+
+class Application:
+    """Everything one server runs: the ASGI app plus the components behind it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._temp_dir: Path | None = None
+        if settings.persistence:
+            data_dir = settings.data_dir or Path.home() / ".locallambda"
+        else:
+            # Persistence off: nothing is written outside a temporary directory.
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="locallambda-"))
+            data_dir = self._temp_dir
+        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = DocumentStore(data_dir / "state.sqlite3" if settings.persistence else None)
+        self.code = CodeStore(data_dir / "code")
+        self.plane = ControlPlane(settings, self.store, self.code)
+        self.model = load_service_model()
+        handlers: dict[str, Handler] = {}
+        for api in self._apis():
+            handlers.update(api.handlers())
+        self.dispatcher = Dispatcher(
+            Router(self.model), handlers, default_region=settings.region, account_id=settings.account_id
+        )
+        self.asgi = EdgeApp(
+            self.dispatcher,
+            internal_routes(self.code, self.health),
+            startup=self.startup,
+            shutdown=self.shutdown,
+        )
+
+    def _apis(self) -> list[Any]:
+        return [FunctionsApi(self.plane)]
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "edition": "locallambda",
+            "executor": self.settings.executor or "process",
+            "persistence": self.settings.persistence,
+            "services": {"lambda": "running"},
+            "features": {
+                "operations_implemented": len(self.dispatcher.implemented),
+                "operations_in_model": len(self.model.operation_names),
+            },
+        }
+
+    async def startup(self) -> None:
+        log.info("locallambda ready on %s (data: %s)", self.settings.endpoint_url, self.data_dir)
+
+    async def shutdown(self) -> None:
+        await self.plane.close()
+        self.store.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+
+def build_app(settings: Settings) -> Application:
+    return Application(settings)

@@ -1,0 +1,84 @@
+"""Function names, ARNs and qualifiers as AWS forms and reads them.
+
+A FunctionName parameter may be a name (``my-fn``), a partial ARN (``123456789012:function:my-fn``)
+or a full ARN, each optionally ending in ``:qualifier``. The service model's pattern has already
+been checked by the validator; this module extracts the parts and applies the cross-checks AWS
+makes (derived qualifier vs. Qualifier parameter, region and account of the ARN).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
+
+__all__ = ["FunctionRef", "parse_function_name", "function_arn", "layer_arn", "LATEST"]
+
+LATEST = "$LATEST"
+
+_FN = re.compile(
+    r"(?:arn:(?P<partition>aws[a-zA-Z-]*)?:lambda:)?"
+    r"(?:(?P<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso[a-z]?))?-[a-z]+-\d):)?"
+    r"(?:(?P<account>\d{12}):)?"
+    r"(?:function:)?"
+    r"(?P<name>[a-zA-Z0-9-_\.]+)"
+    r"(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FunctionRef:
+    """A resolved reference: name plus the qualifier (explicit or derived), if any."""
+
+    name: str
+    qualifier: str | None
+    region: str
+    account_id: str
+
+    @property
+    def unqualified_arn(self) -> str:
+        return function_arn(self.region, self.account_id, self.name)
+
+    def arn(self, qualifier: str | None = None) -> str:
+        q = qualifier if qualifier is not None else self.qualifier
+        return function_arn(self.region, self.account_id, self.name, q)
+
+
+def function_arn(region: str, account_id: str, name: str, qualifier: str | None = None) -> str:
+    base = f"arn:aws:lambda:{region}:{account_id}:function:{name}"
+    return f"{base}:{qualifier}" if qualifier else base
+
+
+def layer_arn(region: str, account_id: str, name: str, version: int | None = None) -> str:
+    base = f"arn:aws:lambda:{region}:{account_id}:layer:{name}"
+    return f"{base}:{version}" if version is not None else base
+
+
+def parse_function_name(
+    raw: str, region: str, account_id: str, qualifier: str | None = None
+) -> FunctionRef:
+    """Resolve a FunctionName parameter (and an optional Qualifier parameter).
+
+    Raises ``InvalidParameterValueError`` when the ARN's qualifier differs from ``qualifier``
+    (AWS: "The derived qualifier from the function name does not match the specified
+    qualifier."), and ``ResourceNotFoundError`` for an ARN of another region, or a name that
+    cannot exist (AWS answers "Function not found" for over-long names).
+    """
+    m = _FN.fullmatch(raw)
+    if m is None:  # the validator normally refuses these first
+        raise ResourceNotFoundError(f"Function not found: {function_arn(region, account_id, raw)}")
+    name = m.group("name")
+    derived = m.group("qualifier")
+    arn_region = m.group("region")
+    if derived and qualifier and derived != qualifier:
+        raise InvalidParameterValueError(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    q = qualifier or derived
+    if arn_region and arn_region != region:
+        raise ResourceNotFoundError(
+            f"Functions from '{arn_region}' are not reachable in this region ('{region}')"
+        )
+    acct = m.group("account") or account_id
+    return FunctionRef(name=name, qualifier=q, region=region, account_id=acct)

@@ -1,0 +1,140 @@
+"""The ASGI application: routes by path to internal endpoints or the Lambda API dispatcher.
+
+Plain ASGI, no framework: the invoke hot path is one dictionary lookup and one regex away from
+its handler. Internal endpoints live under ``/_aws/lambda/`` and ``/_localstack/`` as LocalStack
+documents them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from locallambda.protocol.codec import Response, dumps
+from locallambda.protocol.dispatch import Dispatcher
+
+__all__ = ["EdgeApp", "InternalRoute"]
+
+log = logging.getLogger("locallambda.edge")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+# (method, path regex, handler(match, query, headers, body) -> Response)
+InternalHandler = Callable[[re.Match[str], Mapping[str, list[str]], Mapping[str, str], bytes], Awaitable[Response]]
+
+MAX_BODY = 128 * 1024 * 1024
+
+
+class InternalRoute:
+    __slots__ = ("method", "pattern", "handler")
+
+    def __init__(self, method: str, pattern: str, handler: InternalHandler) -> None:
+        self.method = method
+        self.pattern = re.compile(pattern)
+        self.handler = handler
+
+
+def json_response(status: int, doc: Any) -> Response:
+    return Response(status, [(b"content-type", b"application/json")], dumps(doc))
+
+
+class EdgeApp:
+    """ASGI callable. ``startup``/``shutdown`` run from the lifespan protocol."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        internal: list[InternalRoute],
+        startup: Callable[[], Awaitable[None]],
+        shutdown: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._internal = internal
+        self._startup = startup
+        self._shutdown = shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._startup()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self._shutdown()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        body = b""
+        if scope["method"] not in ("GET", "HEAD") or headers.get("content-length") not in (None, "0"):
+            chunks: list[bytes] = []
+            size = 0
+            more = True
+            while more:
+                message = await receive()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > MAX_BODY:
+                    await _write(send, json_response(413, {"message": "Request entity too large"}))
+                    return
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        method = scope["method"]
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        try:
+            response = await self._dispatcher.dispatch(method, path, query_string, headers, body)
+            if response is None:
+                response = await self._internal_route(method, scope["path"], query_string, headers, body)
+        except Exception:  # never a stack trace on the wire
+            log.exception("unhandled error for %s %s", method, path)
+            response = json_response(500, {"Type": "Service", "message": "Internal server error"})
+        await _write(send, response)
+
+    async def _internal_route(
+        self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        for route in self._internal:
+            if route.method != method and not (route.method == "GET" and method == "HEAD"):
+                continue
+            m = route.pattern.fullmatch(path)
+            if m is not None:
+                return await route.handler(m, parse_qs(query_string), headers, body)
+        return json_response(
+            404,
+            {"Type": "User", "message": f"No route for {method} {path} on this server"},
+        )
+
+
+async def _write(send: Send, response: Response) -> None:
+    headers = response.headers
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def dumps_pretty(doc: Any) -> bytes:
+    return json.dumps(doc, indent=2).encode()

@@ -1,0 +1,42 @@
+"""Internal endpoints: health, the runtime catalogue, and code downloads for Code.Location."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from locallambda import __version__
+from locallambda.edge.app import InternalRoute, json_response
+from locallambda.protocol.codec import Response
+from locallambda.runtimes import catalogue
+from locallambda.store.code import CodeStore
+
+__all__ = ["internal_routes"]
+
+
+def internal_routes(code: CodeStore, health: Callable[[], dict[str, Any]]) -> list[InternalRoute]:
+    async def runtimes(m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes) -> Response:
+        return json_response(200, {"Runtimes": catalogue.runtimes_for_filter(list(query.get("filter", [])))})
+
+    async def health_view(m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes) -> Response:
+        return json_response(200, {"version": __version__, **health()})
+
+    async def code_zip(m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes) -> Response:
+        data = await _read(code, m.group(1))
+        if data is None:
+            return json_response(404, {"message": "No such code archive"})
+        return Response(200, [(b"content-type", b"application/zip")], data)
+
+    return [
+        InternalRoute("GET", r"/_aws/lambda/runtimes/?", runtimes),
+        InternalRoute("GET", r"/_localstack/health/?", health_view),
+        InternalRoute("GET", r"/_aws/lambda/health/?", health_view),
+        InternalRoute("GET", r"/health/?", health_view),
+        InternalRoute("GET", r"/_aws/lambda/code/([0-9a-f]{64})\.zip", code_zip),
+    ]
+
+
+async def _read(code: CodeStore, sha_hex: str) -> bytes | None:
+    return await asyncio.to_thread(code.read_zip, sha_hex)

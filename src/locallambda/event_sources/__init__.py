@@ -1,0 +1,1 @@
+"""locallambda.event_sources"""

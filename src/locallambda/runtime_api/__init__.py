@@ -1,0 +1,1 @@
+"""locallambda.runtime_api"""

@@ -1,0 +1,176 @@
+"""The one typed settings object.
+
+Settings are read once, from LocalStack's environment variables (same names, same meanings) and
+then from command-line overrides. Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings", "ExecutorMode", "parse_bool"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(value: str | None, default: bool) -> bool:
+    """LocalStack's truthiness: ``1``/``true``/``yes``/``on`` (any case) are true."""
+    if value is None:
+        return default
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    return default
+
+
+class ExecutorMode:
+    """Names accepted by ``LAMBDA_EXECUTOR``; ``""`` means choose automatically."""
+
+    LOCAL = "local"
+    SANDBOX = "sandbox"
+    DOCKER = "docker"
+    DOCKER_REUSE = "docker-reuse"
+    AUTO = ""
+    ALL = (LOCAL, SANDBOX, DOCKER, DOCKER_REUSE, AUTO)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _split_listen(value: str) -> tuple[str, int]:
+    # GATEWAY_LISTEN may hold several comma-separated addresses; the first one wins.
+    first = value.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    if not host:
+        return "127.0.0.1", int(port)
+    return host.strip("[]"), int(port)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    data_dir: Path | None = None
+    persistence: bool = False
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+
+    executor: str = ExecutorMode.AUTO
+    keepalive_ms: int = 600_000
+    stay_open: bool = True
+    synchronous_create: bool = False
+    truncate_stdout: int = 2000
+    limits_concurrent_executions: int = 1000
+    limits_minimum_unreserved_concurrency: int = 100
+    limits_code_size_zipped: int = 52_428_800
+    limits_code_size_unzipped: int = 262_144_000
+    limits_create_function_request_size: int = 70_167_211
+    limits_total_code_size: int = 80_530_636_800
+    limits_max_function_envvar_size_bytes: int = 4 * 1024
+    limits_max_function_payload_size_bytes: int = 6 * 1024 * 1024 + 100
+    disable_aws_endpoint_url: bool = False
+    runtime_image_mapping: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    runtime_image_pattern: str = ""
+    docker_network: str = ""
+    docker_dns: str = ""
+    docker_flags: str = ""
+    remove_containers: bool = True
+    hostname_from_lambda: str = ""
+    bucket_marker_local: str = "hot-reload"
+    lambda_runtime_environment_timeout: int = 20
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from LocalStack's variables, then apply explicit overrides.
+
+        Raises ``ValueError`` for a malformed value (for example a non-numeric port).
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+
+        if "GATEWAY_LISTEN" in env:
+            values["host"], values["port"] = _split_listen(env["GATEWAY_LISTEN"])
+        elif "EDGE_PORT" in env:
+            values["port"] = _int(env, "EDGE_PORT", 4566)
+        if env.get("LOCALLAMBDA_DATA_DIR") or env.get("DATA_DIR"):
+            values["data_dir"] = Path(env.get("LOCALLAMBDA_DATA_DIR") or env["DATA_DIR"])
+        values["persistence"] = parse_bool(env.get("PERSISTENCE"), False)
+        if env.get("DEFAULT_REGION"):
+            values["region"] = env["DEFAULT_REGION"]
+
+        executor = env.get("LAMBDA_EXECUTOR", "").strip()
+        if executor not in ExecutorMode.ALL:
+            raise ValueError(
+                f"LAMBDA_EXECUTOR must be one of local, sandbox, docker, docker-reuse; got {executor!r}"
+            )
+        values["executor"] = executor
+        values["keepalive_ms"] = _int(env, "LAMBDA_KEEPALIVE_MS", 600_000)
+        values["stay_open"] = parse_bool(env.get("LAMBDA_STAY_OPEN_MODE"), True)
+        values["synchronous_create"] = parse_bool(env.get("LAMBDA_SYNCHRONOUS_CREATE"), False)
+        values["truncate_stdout"] = _int(env, "LAMBDA_TRUNCATE_STDOUT", 2000)
+        values["limits_concurrent_executions"] = _int(env, "LAMBDA_LIMITS_CONCURRENT_EXECUTIONS", 1000)
+        values["limits_minimum_unreserved_concurrency"] = _int(
+            env, "LAMBDA_LIMITS_MINIMUM_UNRESERVED_CONCURRENCY", 100
+        )
+        values["limits_code_size_zipped"] = _int(env, "LAMBDA_LIMITS_CODE_SIZE_ZIPPED", 52_428_800)
+        values["limits_code_size_unzipped"] = _int(env, "LAMBDA_LIMITS_CODE_SIZE_UNZIPPED", 262_144_000)
+        values["limits_create_function_request_size"] = _int(
+            env, "LAMBDA_LIMITS_CREATE_FUNCTION_REQUEST_SIZE", 70_167_211
+        )
+        values["limits_total_code_size"] = _int(env, "LAMBDA_LIMITS_TOTAL_CODE_SIZE", 80_530_636_800)
+        values["limits_max_function_envvar_size_bytes"] = _int(
+            env, "LAMBDA_LIMITS_MAX_FUNCTION_ENVVAR_SIZE_BYTES", 4 * 1024
+        )
+        values["limits_max_function_payload_size_bytes"] = _int(
+            env, "LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES", 6 * 1024 * 1024 + 100
+        )
+        values["disable_aws_endpoint_url"] = parse_bool(env.get("LAMBDA_DISABLE_AWS_ENDPOINT_URL"), False)
+
+        mapping = env.get("LAMBDA_RUNTIME_IMAGE_MAPPING", "").strip()
+        if mapping.startswith("{"):
+            try:
+                loaded = json.loads(mapping)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"LAMBDA_RUNTIME_IMAGE_MAPPING is not valid JSON: {exc}") from exc
+            values["runtime_image_mapping"] = {str(k): str(v) for k, v in loaded.items()}
+        elif mapping:
+            values["runtime_image_pattern"] = mapping
+        values["docker_network"] = env.get("LAMBDA_DOCKER_NETWORK", "")
+        values["docker_dns"] = env.get("LAMBDA_DOCKER_DNS", "")
+        values["docker_flags"] = env.get("LAMBDA_DOCKER_FLAGS", "")
+        values["remove_containers"] = parse_bool(env.get("LAMBDA_REMOVE_CONTAINERS"), True)
+        values["hostname_from_lambda"] = env.get("HOSTNAME_FROM_LAMBDA", "")
+        values["bucket_marker_local"] = env.get("BUCKET_MARKER_LOCAL", "hot-reload") or "hot-reload"
+        values["lambda_runtime_environment_timeout"] = _int(
+            env, "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", 20
+        )
+        values["debug"] = parse_bool(env.get("DEBUG"), False)
+
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def legacy_docker_reuse(self) -> bool:
+        """``docker-reuse`` keeps containers warm; plain ``docker`` uses a fresh one per invoke."""
+        return self.executor == ExecutorMode.DOCKER_REUSE
+
+    @property
+    def endpoint_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
