@@ -11,6 +11,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from locallambda.control.account import AccountApi
+from locallambda.control.aliases import AliasesApi
+from locallambda.control.code_signing import CodeSigningApi
+from locallambda.control.concurrency import ConcurrencyApi
+from locallambda.control.event_invoke_config import EventInvokeConfigApi
+from locallambda.control.function_settings import FunctionSettingsApi
+from locallambda.control.permissions import PermissionsApi
+from locallambda.control.tags import TagsApi
+from locallambda.control.urls import UrlsApi
 from locallambda.control.functions import FunctionsApi
 from locallambda.control.plane import ControlPlane
 from locallambda.edge.app import EdgeApp
@@ -58,7 +67,18 @@ class Application:
         )
 
     def _apis(self) -> list[Any]:
-        return [FunctionsApi(self.plane)]
+        return [
+            FunctionsApi(self.plane),
+            AliasesApi(self.plane),
+            UrlsApi(self.plane),
+            PermissionsApi(self.plane),
+            TagsApi(self.plane),
+            ConcurrencyApi(self.plane),
+            AccountApi(self.plane),
+            EventInvokeConfigApi(self.plane),
+            FunctionSettingsApi(self.plane),
+            CodeSigningApi(self.plane),
+        ]
 
     def health(self) -> dict[str, Any]:
         return {
