@@ -21,8 +21,16 @@ from locallambda.control.permissions import PermissionsApi
 from locallambda.control.tags import TagsApi
 from locallambda.control.urls import UrlsApi
 from locallambda.control.functions import FunctionsApi
+from locallambda.control.invocations import InvocationsApi, event_config
 from locallambda.control.plane import ControlPlane
 from locallambda.edge.app import EdgeApp
+from locallambda.executors.base import Executor
+from locallambda.executors.process import ProcessExecutor
+from locallambda.executors.runtime_commands import RuntimeCommands
+from locallambda.invoke.async_queue import EventQueue
+from locallambda.invoke.engine import InvokeEngine
+from locallambda.invoke.logs import LogStore
+from locallambda.invoke.models import FunctionSpec
 from locallambda.edge.internal import internal_routes
 from locallambda.protocol.dispatch import Dispatcher, Handler
 from locallambda.protocol.model import Router, load_service_model
@@ -52,6 +60,12 @@ class Application:
         self.store = DocumentStore(data_dir / "state.sqlite3" if settings.persistence else None)
         self.code = CodeStore(data_dir / "code")
         self.plane = ControlPlane(settings, self.store, self.code)
+        self.logs = LogStore(settings.truncate_stdout)
+        self.runtime_commands = RuntimeCommands(data_dir / "cache")
+        self.executors: dict[str, Executor] = {"process": ProcessExecutor(self.runtime_commands)}
+        self.executor_name = "process"
+        self.engine = InvokeEngine(self.plane, settings, self.executor_for, self.logs)
+        self.events = EventQueue(self.engine_run_event, event_config(self.plane))
         self.model = load_service_model()
         handlers: dict[str, Handler] = {}
         for api in self._apis():
@@ -69,6 +83,7 @@ class Application:
     def _apis(self) -> list[Any]:
         return [
             FunctionsApi(self.plane),
+            InvocationsApi(self.plane, self.engine, self.events),
             AliasesApi(self.plane),
             UrlsApi(self.plane),
             PermissionsApi(self.plane),
@@ -80,10 +95,16 @@ class Application:
             CodeSigningApi(self.plane),
         ]
 
+    def executor_for(self, spec: FunctionSpec) -> Executor:
+        return self.executors[self.executor_name]
+
+    async def engine_run_event(self, ref: Any, payload: bytes, request_id: str) -> Any:
+        return await self.engine.invoke(ref, payload, request_id=request_id)
+
     def health(self) -> dict[str, Any]:
         return {
             "edition": "locallambda",
-            "executor": self.settings.executor or "process",
+            "executor": self.executor_name,
             "persistence": self.settings.persistence,
             "services": {"lambda": "running"},
             "features": {
@@ -93,10 +114,16 @@ class Application:
         }
 
     async def startup(self) -> None:
+        self.engine.start()
+        self.events.start()
         log.info("locallambda ready on %s (data: %s)", self.settings.endpoint_url, self.data_dir)
 
     async def shutdown(self) -> None:
+        await self.events.close()
         await self.plane.close()
+        await self.engine.close()
+        for executor in self.executors.values():
+            await executor.close()
         self.store.close()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)

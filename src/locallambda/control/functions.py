@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from locallambda.control.arns import LATEST, FunctionRef, function_arn
@@ -22,9 +23,8 @@ from locallambda.errors import (
     ResourceConflictError,
     ResourceNotFoundError,
 )
-from locallambda.protocol.dispatch import Handler, RequestContext
+from locallambda.requests import Handler, RequestContext
 from locallambda.runtimes import catalogue
-from locallambda.store.archive import check_zip
 
 __all__ = ["FunctionsApi", "RESERVED_ENV_KEYS", "check_revision", "resolve_version"]
 
@@ -51,6 +51,13 @@ RESERVED_ENV_KEYS = (
 )
 
 HOT_RELOAD_SHA = "hot-reloading-hash-not-available"
+MAX_FUNCTION_NAME = 64
+
+# What a version shows while its code is being prepared (AWS: the reason reads "being created"
+# for updates too).
+_PENDING = {"State": "Pending", "StateReason": "The function is being created.", "StateReasonCode": "Creating"}
+_STATUS_KEYS = ("StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
+                "LastUpdateStatusReasonCode")
 
 # Configuration members copied verbatim from a request into the stored configuration.
 _PLAIN_MEMBERS = ("Description", "Handler", "Runtime", "Role", "Timeout", "MemorySize", "KMSKeyArn")
@@ -154,7 +161,8 @@ class FunctionsApi:
                 raise RequestEntityTooLargeError(
                     f"Zipped size must be smaller than {s.limits_code_size_zipped} bytes"
                 )
-            await self.plane.run_blocking(check_zip, zip_file, s.limits_code_size_unzipped)
+            # put_zip validates while it extracts (names, methods, declared and real sizes), so
+            # the archive is decompressed once; a refused archive leaves nothing behind.
             stored = await self.plane.run_blocking(self.plane.code.put_zip, zip_file, s.limits_code_size_unzipped)
             return {"sha_hex": stored.sha256_hex, "sha_b64": stored.sha256_b64, "size": stored.size}
         bucket = code.get("S3Bucket")
@@ -219,6 +227,17 @@ class FunctionsApi:
         else:
             self.plane.spawn(self._become_active(record, record.generation))
 
+    async def resume(self) -> None:
+        """Finish the transitions a previous run left open (call once at startup, on the loop).
+
+        A function saved while ``Pending`` or ``InProgress`` (the server stopped before its
+        preparation ended) would otherwise stay so forever with persistence on.
+        """
+        for record in self.plane.functions.all():
+            cfgs = [record.latest.config, *(v.config for v in record.versions.values())]
+            if any(c.get("State") == "Pending" or c.get("LastUpdateStatus") == "InProgress" for c in cfgs):
+                await self._settle(record)
+
     @staticmethod
     def _ensure_updatable(record: FunctionRecord) -> None:
         cfg = record.latest.config
@@ -237,6 +256,13 @@ class FunctionsApi:
 
     async def create_function(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
+        if len(ref.name) > MAX_FUNCTION_NAME:
+            # The model allows 140 characters (room for an ARN); the name itself may have 64.
+            # AWS words this like a validation error but sends InvalidParameterValueException.
+            raise InvalidParameterValueError(
+                f"1 validation error detected: Value '{p['FunctionName']}' at 'functionName' failed to "
+                f"satisfy constraint: Member must have length less than or equal to {MAX_FUNCTION_NAME}"
+            )
         package_type = p.get("PackageType", "Zip")
         if self.plane.functions.get(ref.region, ref.name) is not None:
             raise ResourceConflictError(f"Function already exist: {ref.name}")
@@ -309,12 +335,15 @@ class FunctionsApi:
         record.tags = dict(p.get("Tags") or {})
         record.code_signing_config_arn = p.get("CodeSigningConfigArn")
         self.plane.functions.add(record)
-        result = latest
-        if p.get("Publish"):
-            result = self._publish(record, p.get("Description"))
+        version = self._publish(record, None) if p.get("Publish") else None
         self.plane.functions.save(record)
         await self._settle(record)
-        return self._public(result.config)
+        if version is None:
+            return self._public(latest.config)
+        # AWS answers with the new version's configuration but the unqualified ARN.
+        out = self._public(version.config)
+        out["FunctionArn"] = arn
+        return out
 
     @staticmethod
     def _public(cfg: dict[str, Any], listing: bool = False) -> dict[str, Any]:
@@ -338,6 +367,9 @@ class FunctionsApi:
         cfg = self._public(version.config)
         if alias is not None:
             cfg["FunctionArn"] = ref.arn(alias)
+        elif ref.qualifier == LATEST:
+            # Asked for explicitly, $LATEST comes back qualified (unasked, the ARN is bare).
+            cfg["FunctionArn"] = ref.arn(LATEST)
         return cfg
 
     async def get_function_configuration(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -382,21 +414,19 @@ class FunctionsApi:
 
     async def delete_function(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"], p.get("Qualifier"))
-        record = self.plane.get_function(ref)
         q = ref.qualifier
+        # AWS judges the qualifier before it looks the function up: an alias-shaped qualifier is
+        # refused even for a function that does not exist; $LATEST likewise.
+        if q is not None and _ALIAS_SHAPED.fullmatch(q):
+            raise InvalidParameterValueError("Deletion of aliases is not currently supported.")
+        if q == LATEST:
+            raise InvalidParameterValueError("$LATEST version cannot be deleted without deleting the function.")
+        record = self.plane.get_function(ref)  # "Function not found" names the unqualified ARN
         if q is None:
             self.plane.functions.remove(record)
             self.plane.notify(record, "deleted")
             return {"StatusCode": 204}
-        if q == LATEST:
-            raise InvalidParameterValueError("$LATEST version cannot be deleted without deleting the function.")
         if q not in record.versions:
-            if q in record.aliases or not q.isdigit():
-                raise InvalidParameterValueError(
-                    "Deletion of aliases is not currently supported. Please use the DeleteAlias API."
-                    if q in record.aliases
-                    else f"Function not found: {ref.arn()}"
-                )
             return {"StatusCode": 204}  # AWS answers success for a version that is already gone
         users = sorted(a for a, cfg in record.aliases.items()
                        if cfg["FunctionVersion"] == q or q in (cfg.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {}))
@@ -510,6 +540,12 @@ class FunctionsApi:
         cfg["Version"] = number
         cfg["FunctionArn"] = function_arn(record.region, record.account_id, record.name, number)
         cfg["RevisionId"] = new_revision_id()
+        if latest.get("State") == "Pending" or latest.get("LastUpdateStatus") == "InProgress":
+            # A version published from code still being prepared is itself Pending, without an
+            # update status, until the preparation ends (AWS: UpdateFunctionCode with Publish).
+            for key in _STATUS_KEYS:
+                cfg.pop(key, None)
+            cfg.update(_PENDING)
         if description is not None:
             cfg["Description"] = description
         record.versions[number] = version
@@ -544,6 +580,9 @@ class FunctionsApi:
             out["NextMarker"] = marker
         return out
 
+
+# An alias name as the model defines it: not all digits.
+_ALIAS_SHAPED = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9-_]+")
 
 _VOLATILE = {"RevisionId", "Version", "FunctionArn", "LastModified", "State", "StateReason", "StateReasonCode",
              "LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"}

@@ -1,16 +1,223 @@
-"""(to be written)"""
+"""Function URL configurations: the config API (serving requests on the URLs lives elsewhere).
+
+A function has at most one URL per qualifier: unqualified (``$LATEST``) or an alias; AWS refuses
+version numbers and an explicit ``$LATEST`` through the Qualifier's model pattern, which the
+generic validator applies. Configurations are kept in ``record.url_configs[qualifier or
+"$LATEST"]`` in wire form plus ``_UrlId`` (the URL's subdomain) and without ``InvokeMode`` until
+a request sets one: AWS echoes InvokeMode from Create/Update only once it was set, while Get and
+List always show it (``BUFFERED`` by default), as LocalStack's parity snapshots record.
+
+URLs have LocalStack's documented shape,
+``http://<url-id>.lambda-url.<region>.localhost.localstack.cloud:<port>/``, with the port the
+client reached us on, so a URL read back works for the client that reads it. The url-id is
+32 lower-case alphanumerics derived from account, region, function and qualifier, so recreating a
+URL gives the same one; LocalStack's ``_custom_id_`` function tag picks a readable id instead.
+
+AWS words "not found" differently per operation: Create, Update and List say "Function does not
+exist"; Get and Delete say "The resource you requested does not exist." (for a missing function
+as well as a missing configuration).
+"""
 
 from __future__ import annotations
 
-from locallambda.control.plane import ControlPlane
-from locallambda.protocol.dispatch import Handler
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["UrlsApi"]
+from locallambda.control.arns import LATEST, FunctionRef
+from locallambda.control.paging import paginate
+from locallambda.control.plane import ControlPlane
+from locallambda.control.state import FunctionRecord
+from locallambda.errors import ResourceConflictError, ResourceNotFoundError
+from locallambda.protocol.dispatch import Handler, RequestContext
+
+__all__ = ["UrlsApi", "url_id", "function_url", "URL_DOMAIN", "CUSTOM_ID_TAG"]
+
+URL_DOMAIN = "localhost.localstack.cloud"
+# LocalStack's tag for a chosen URL subdomain (``<value>`` or ``<value>-<alias>``).
+CUSTOM_ID_TAG = "_custom_id_"
+_CUSTOM_ID = re.compile(r"[A-Za-z]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+_FUNCTION_MISSING = "Function does not exist"
+_RESOURCE_MISSING = "The resource you requested does not exist."
+
+
+def url_id(account_id: str, region: str, function_name: str, qualifier: str | None) -> str:
+    """The 32-character ``[a-z0-9]`` subdomain of a function URL, stable per function and qualifier."""
+    seed = f"{account_id}:{region}:{function_name}:{qualifier or LATEST}".encode()
+    digest = int.from_bytes(hashlib.sha256(seed).digest(), "big")
+    chars = []
+    for _ in range(32):
+        digest, n = divmod(digest, len(_ALPHABET))
+        chars.append(_ALPHABET[n])
+    return "".join(chars)
+
+
+def function_url(url_id_: str, region: str, port: int) -> str:
+    return f"http://{url_id_}.lambda-url.{region}.{URL_DOMAIN}:{port}/"
+
+
+def _timestamp() -> str:
+    # Function URL times are ISO-8601 with microseconds and a Z, unlike LastModified of functions
+    # (AWS answers e.g. 2022-07-07T15:19:41.225854Z).
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _request_port(headers: Mapping[str, str], default: int) -> int:
+    """The port in the request's Host header (``host:port`` or ``[v6]:port``), else ``default``."""
+    host = (headers.get("host") or "").rsplit("]", 1)[-1]
+    _, sep, port = host.rpartition(":")
+    return int(port) if sep and port.isdigit() else default
 
 
 class UrlsApi:
+    """Handlers for the five FunctionUrlConfig operations."""
+
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
 
     def handlers(self) -> dict[str, Handler]:
-        return {}
+        return {
+            "CreateFunctionUrlConfig": self.create_function_url_config,
+            "GetFunctionUrlConfig": self.get_function_url_config,
+            "UpdateFunctionUrlConfig": self.update_function_url_config,
+            "DeleteFunctionUrlConfig": self.delete_function_url_config,
+            "ListFunctionUrlConfigs": self.list_function_url_configs,
+        }
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _lookup(
+        self, ctx: RequestContext, p: dict[str, Any], missing: str
+    ) -> tuple[FunctionRecord, FunctionRef]:
+        """The function and qualifier (Qualifier parameter or the name's suffix) a request names.
+
+        Raises ``InvalidParameterValueError`` when both are given and differ,
+        ``ResourceNotFoundError`` with ``missing`` when the function does not exist.
+        """
+        ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"], p.get("Qualifier"))
+        if ref.qualifier == LATEST:
+            ref = FunctionRef(name=ref.name, qualifier=None, region=ref.region, account_id=ref.account_id)
+        record = self.plane.functions.get(ref.region, ref.name)
+        if record is None:
+            raise ResourceNotFoundError(missing)
+        return record, ref
+
+    def _view(
+        self, ctx: RequestContext, record: FunctionRecord, cfg: dict[str, Any], members: tuple[str, ...]
+    ) -> dict[str, Any]:
+        port = _request_port(ctx.headers, self.plane.settings.port)
+        out: dict[str, Any] = {"FunctionUrl": function_url(cfg["_UrlId"], record.region, port)}
+        for key in members:
+            if key in cfg:
+                out[key] = cfg[key]
+        return out
+
+    # -- operations -----------------------------------------------------------------------
+
+    async def create_function_url_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """Raises ``ResourceNotFoundError`` (function or alias missing) and
+        ``ResourceConflictError`` (a URL exists for this qualifier)."""
+        record, ref = self._lookup(ctx, p, _FUNCTION_MISSING)
+        key = ref.qualifier or LATEST
+        existing = record.url_configs.get(key)
+        if existing is not None:
+            raise ResourceConflictError(
+                f"Failed to create function url config for [functionArn = {existing['FunctionArn']}]. "
+                "Error message:  FunctionUrlConfig exists for this Lambda function"
+            )
+        if ref.qualifier is not None and ref.qualifier not in record.aliases:
+            raise ResourceNotFoundError(_FUNCTION_MISSING)
+        now = _timestamp()
+        cfg: dict[str, Any] = {
+            "_UrlId": self._new_url_id(record, ref.qualifier),
+            "FunctionArn": ref.arn(),
+            "AuthType": p["AuthType"],
+            "CreationTime": now,
+            "LastModifiedTime": now,
+        }
+        if p.get("Cors") is not None:
+            cfg["Cors"] = p["Cors"]
+        if p.get("InvokeMode"):
+            cfg["InvokeMode"] = p["InvokeMode"]
+        record.url_configs[key] = cfg
+        self.plane.functions.save(record)
+        # The create answer has no LastModifiedTime (AWS's response shape lacks it).
+        return self._view(ctx, record, cfg, ("FunctionArn", "AuthType", "Cors", "CreationTime", "InvokeMode"))
+
+    @staticmethod
+    def _new_url_id(record: FunctionRecord, qualifier: str | None) -> str:
+        custom = record.tags.get(CUSTOM_ID_TAG)
+        if custom:
+            candidate = f"{custom}-{qualifier}" if qualifier else custom
+            if _CUSTOM_ID.fullmatch(candidate):
+                return candidate
+        return url_id(record.account_id, record.region, record.name, qualifier)
+
+    async def get_function_url_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """Raises ``ResourceNotFoundError`` when the function or its URL does not exist."""
+        record, ref = self._lookup(ctx, p, _RESOURCE_MISSING)
+        cfg = record.url_configs.get(ref.qualifier or LATEST)
+        if cfg is None:
+            raise ResourceNotFoundError(_RESOURCE_MISSING)
+        return self._full_view(ctx, record, cfg)
+
+    def _full_view(self, ctx: RequestContext, record: FunctionRecord, cfg: dict[str, Any]) -> dict[str, Any]:
+        out = self._view(ctx, record, cfg, ("FunctionArn", "AuthType", "Cors", "CreationTime", "LastModifiedTime"))
+        out["InvokeMode"] = cfg.get("InvokeMode", "BUFFERED")
+        return out
+
+    async def update_function_url_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """Changes AuthType, Cors and InvokeMode where given (Cors is replaced as a whole).
+
+        Raises ``ResourceNotFoundError`` when the function or alias ("Function does not exist")
+        or the URL ("The resource you requested does not exist.") is missing.
+        """
+        record, ref = self._lookup(ctx, p, _FUNCTION_MISSING)
+        if ref.qualifier is not None and ref.qualifier not in record.aliases:
+            raise ResourceNotFoundError(_FUNCTION_MISSING)
+        key = ref.qualifier or LATEST
+        cfg = record.url_configs.get(key)
+        if cfg is None:
+            raise ResourceNotFoundError(_RESOURCE_MISSING)
+        cfg = dict(cfg)
+        for member in ("AuthType", "Cors", "InvokeMode"):
+            if p.get(member) is not None:
+                cfg[member] = p[member]
+        cfg["LastModifiedTime"] = _timestamp()
+        record.url_configs[key] = cfg
+        self.plane.functions.save(record)
+        return self._view(
+            ctx, record, cfg, ("FunctionArn", "AuthType", "Cors", "CreationTime", "LastModifiedTime", "InvokeMode")
+        )
+
+    async def delete_function_url_config(self, ctx: RequestContext, p: dict[str, Any]) -> None:
+        """Deletes the URL of one qualifier only (unqualified leaves the aliases' URLs alone).
+
+        Raises ``ResourceNotFoundError`` when the function or its URL does not exist.
+        """
+        record, ref = self._lookup(ctx, p, _RESOURCE_MISSING)
+        if record.url_configs.pop(ref.qualifier or LATEST, None) is None:
+            raise ResourceNotFoundError(_RESOURCE_MISSING)
+        self.plane.functions.save(record)
+        return None
+
+    async def list_function_url_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """Every URL of the function (a qualifier in the name is ignored), by FunctionArn.
+
+        Raises ``ResourceNotFoundError`` ("Function does not exist").
+        """
+        ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
+        record = self.plane.functions.get(ref.region, ref.name)
+        if record is None:
+            raise ResourceNotFoundError(_FUNCTION_MISSING)
+        views = (self._full_view(ctx, record, c) for c in record.url_configs.values())
+        items = sorted(views, key=lambda c: c["FunctionArn"])
+        page, marker = paginate(items, p.get("Marker"), p.get("MaxItems"), key=lambda c: c["FunctionArn"])
+        out: dict[str, Any] = {"FunctionUrlConfigs": page}
+        if marker:
+            out["NextMarker"] = marker
+        return out

@@ -7,36 +7,23 @@ and the input dict, and return the output dict. Operations without a handler ans
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 from urllib.parse import parse_qs
 
 from locallambda.errors import LambdaError, NotImplementedOperationError, ServiceError
 from locallambda.protocol.codec import Response, parse_request, render_error, serialize_response
 from locallambda.protocol.model import Router
 from locallambda.protocol.validation import validate
+from locallambda.requests import Handler, RequestContext
 
 __all__ = ["RequestContext", "Handler", "Dispatcher", "region_from_authorization"]
 
 log = logging.getLogger("locallambda.api")
 
 _CREDENTIAL = re.compile(r"Credential=[^/]*/\d{8}/([a-z0-9-]+)/")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class RequestContext:
-    operation: str
-    region: str
-    account_id: str
-    request_id: str
-    headers: Mapping[str, str]
-
-
-Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[Mapping[str, Any] | None]]
 
 
 def region_from_authorization(authorization: str | None, default: str) -> str:

@@ -44,7 +44,6 @@ final class RuntimeApiClient {
         }
     }
 
-    private static final byte[] CRLF = {'\r', '\n'};
 
     private final String host;
     private final int port;

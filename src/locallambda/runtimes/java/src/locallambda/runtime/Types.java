@@ -48,7 +48,7 @@ final class Types {
             }
             return out;
         }
-        // breadth first over the direct supertypes: interfaces, then the superclass
+        // depth first over the direct supertypes: interfaces, then the superclass
         for (Type it : c.getGenericInterfaces()) {
             Type[] r = searchSuper(it, env, target);
             if (r != null) {
@@ -108,13 +108,32 @@ final class Types {
             if (s instanceof Class) {
                 return java.lang.reflect.Array.newInstance((Class<?>) s, 0).getClass();
             }
-            return (GenericArrayType) () -> s;
+            return new GArray(s);
         }
         if (t instanceof WildcardType) {
             Type[] ub = ((WildcardType) t).getUpperBounds();
             return ub.length > 0 ? substitute(ub[0], env) : Object.class;
         }
         return t;
+    }
+
+    /** A generic array type built from a resolved component type. */
+    private static final class GArray implements GenericArrayType {
+        private final Type component;
+
+        GArray(Type component) {
+            this.component = component;
+        }
+
+        @Override
+        public Type getGenericComponentType() {
+            return component;
+        }
+
+        @Override
+        public String toString() {
+            return component.getTypeName() + "[]";
+        }
     }
 
     /** A parameterized type built from resolved arguments. */

@@ -1,0 +1,124 @@
+"""Invoke and InvokeAsync: request checks as AWS makes them, and the result mapped to Invoke's members.
+
+Docs: API_Invoke.html. RequestResponse answers 200 (function errors included, flagged by
+``FunctionError``), Event 202, DryRun 204. ``LogType=Tail`` returns the last 4 KB of the
+invocation's log, base64-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from typing import Any
+
+from locallambda.control.arns import LATEST
+from locallambda.control.plane import ControlPlane
+from locallambda.errors import InvalidParameterValueError, InvalidRequestContentError, RequestEntityTooLargeError
+from locallambda.invoke.async_queue import EventQueue
+from locallambda.invoke.engine import InvokeEngine
+from locallambda.requests import Handler, RequestContext
+
+__all__ = ["InvocationsApi", "SYNC_PAYLOAD_LIMIT", "ASYNC_PAYLOAD_LIMIT"]
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024
+RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
+CLIENT_CONTEXT_LIMIT = 3583
+LOG_TAIL = 4096
+
+
+def _check_json(payload: bytes) -> None:
+    if not payload:
+        return
+    try:
+        json.loads(payload)
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestContentError(
+            "Could not parse request body into json: Could not parse payload into json: "
+            f"Invalid UTF-8 start byte 0x{payload[exc.start]:02x}"
+        ) from exc
+    except ValueError as exc:
+        raise InvalidRequestContentError(
+            "Could not parse request body into json: Could not parse payload into json: "
+            f"Unexpected character: {exc.msg} at line {exc.lineno}, column {exc.colno}"  # type: ignore[attr-defined]
+        ) from exc
+
+
+class InvocationsApi:
+    def __init__(self, plane: ControlPlane, engine: InvokeEngine, events: EventQueue) -> None:
+        self.plane = plane
+        self.engine = engine
+        self.events = events
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"Invoke": self.invoke, "InvokeAsync": self.invoke_async}
+
+    async def invoke(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"], p.get("Qualifier"))
+        kind = p.get("InvocationType") or "RequestResponse"
+        payload: bytes = p.get("Payload") or b""
+        limit = SYNC_PAYLOAD_LIMIT if kind != "Event" else ASYNC_PAYLOAD_LIMIT
+        if len(payload) > limit:
+            raise RequestEntityTooLargeError(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+        _check_json(payload)
+        client_context = None
+        if p.get("ClientContext"):
+            raw = p["ClientContext"]
+            if len(raw) > CLIENT_CONTEXT_LIMIT:
+                raise InvalidParameterValueError("Client context must be 3583 bytes or less.")
+            try:
+                client_context = base64.b64decode(raw, validate=True).decode()
+                json.loads(client_context)
+            except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+                raise InvalidRequestContentError("Client context must be a valid Base64-encoded JSON object.") from exc
+        record, version, _ = self.engine.resolve(ref)
+        executed = version.config["Version"]
+        if kind == "DryRun":
+            return {"StatusCode": 204, "ExecutedVersion": executed}
+        if kind == "Event":
+            self.engine.resolve(ref)
+            self.events.submit(ref, payload or b"{}", ctx.request_id)
+            return {"StatusCode": 202}
+        result = await self.engine.invoke(ref, payload or b"{}", client_context=client_context, request_id=ctx.request_id)
+        out: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": result.executed_version, "Payload": result.payload}
+        if len(result.payload) > RESPONSE_LIMIT:
+            out["Payload"] = json.dumps({
+                "errorMessage": f"Response payload size exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
+            }).encode()
+            out["FunctionError"] = "Unhandled"
+        elif result.function_error:
+            out["FunctionError"] = result.function_error
+        if p.get("LogType") == "Tail":
+            tail = result.log.encode()[-LOG_TAIL:]
+            out["LogResult"] = base64.b64encode(tail).decode()
+        return out
+
+    async def invoke_async(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
+        payload: bytes = p.get("InvokeArgs") or b""
+        if len(payload) > 256 * 1024:
+            raise RequestEntityTooLargeError("Request must be smaller than 262144 bytes for the InvokeFunction operation")
+        self.engine.resolve(ref)
+        self.events.submit(ref, payload or b"{}", ctx.request_id)
+        return {"Status": 202}
+
+
+def event_config(plane: ControlPlane) -> Any:
+    """Lookup of a function's EventInvokeConfig for the event queue."""
+
+    def lookup(ref: Any) -> dict[str, Any]:
+        record = plane.functions.get(ref.region, ref.name)
+        if record is None:
+            return {}
+        return record.event_invoke_configs.get(ref.qualifier or LATEST) or {}
+
+    return lookup
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())

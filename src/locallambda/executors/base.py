@@ -1,0 +1,62 @@
+"""The one small interface every executor implements.
+
+An executor only starts and stops execution environments. It launches the runtime's client with
+``AWS_LAMBDA_RUNTIME_API`` pointing at the environment's own Runtime API address; everything
+else (delivering events, collecting results) goes through that API — there is no second protocol.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+
+from locallambda.invoke.models import FunctionSpec
+
+__all__ = ["Executor", "RuntimeProcess", "OutputSink", "ExecutorError"]
+
+OutputSink = Callable[[bytes], None]
+
+
+class ExecutorError(Exception):
+    """An environment could not be started; the message says why (it reaches the user)."""
+
+
+class RuntimeProcess(abc.ABC):
+    """A started environment: a process, a sandbox or a container."""
+
+    @abc.abstractmethod
+    async def wait(self) -> int:
+        """Wait for it to end; returns the exit status (negative: killed by that signal)."""
+
+    @abc.abstractmethod
+    def kill(self) -> None:
+        """Stop it now (and everything it started). Idempotent, never raises."""
+
+    def max_memory_mb(self) -> int | None:
+        """Peak memory used so far, if the executor can tell."""
+        return None
+
+    def out_of_memory(self) -> bool:
+        """True when the environment was killed for exceeding its memory limit."""
+        return False
+
+
+class Executor(abc.ABC):
+    name: str = "executor"
+
+    async def prepare(self, spec: FunctionSpec) -> str | None:
+        """Check this executor can run the function; the reason when it cannot (→ state Failed)."""
+        return None
+
+    @abc.abstractmethod
+    async def start(
+        self, spec: FunctionSpec, runtime_api: str, environment: Mapping[str, str], output: OutputSink
+    ) -> RuntimeProcess:
+        """Start an environment whose runtime polls ``runtime_api``.
+
+        ``environment`` holds the function's variables as AWS sets them; ``output`` receives
+        everything the runtime writes to stdout and stderr. Raises ``ExecutorError``.
+        """
+
+    async def close(self) -> None:
+        """Release what the executor holds (called once at shutdown, after every kill)."""

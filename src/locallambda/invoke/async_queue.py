@@ -1,0 +1,98 @@
+"""Asynchronous (Event) invocations: accepted at once, run in the background, retried as AWS does.
+
+Docs: invocation-async.html. A function error is retried ``MaximumRetryAttempts`` times (default
+2), about one minute before the first retry and two before the second; events older than
+``MaximumEventAgeInSeconds`` (default 6 h) are dropped; throttles are requeued with backoff.
+The delays are settable for tests through the constructor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from locallambda.control.arns import LATEST, FunctionRef
+from locallambda.errors import LambdaError, TooManyRequestsError
+from locallambda.invoke.models import InvocationResult
+
+__all__ = ["EventQueue"]
+
+log = logging.getLogger("locallambda.async")
+
+Runner = Callable[[FunctionRef, bytes, str], Awaitable[InvocationResult]]
+ConfigLookup = Callable[[FunctionRef], dict]  # type: ignore[type-arg]
+
+
+class EventQueue:
+    def __init__(
+        self,
+        run: Runner,
+        config_for: ConfigLookup,
+        *,
+        retry_delays: tuple[float, float] = (60.0, 120.0),
+        workers: int = 32,
+    ) -> None:
+        self._run = run
+        self._config_for = config_for
+        self._retry_delays = retry_delays
+        self._queue: asyncio.Queue[tuple[FunctionRef, bytes, str, float, int]] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._timers: set[asyncio.Task[None]] = set()
+        self._n = workers
+        self.completed: list[tuple[str, InvocationResult]] = []
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._workers = [loop.create_task(self._work()) for _ in range(self._n)]
+
+    def submit(self, ref: FunctionRef, payload: bytes, request_id: str) -> None:
+        self._queue.put_nowait((ref, payload, request_id, time.time(), 0))
+
+    async def _work(self) -> None:
+        while True:
+            ref, payload, rid, enqueued, attempt = await self._queue.get()
+            try:
+                await self._one(ref, payload, rid, enqueued, attempt)
+            except Exception:
+                log.exception("event invocation %s failed", rid)
+
+    async def _one(self, ref: FunctionRef, payload: bytes, rid: str, enqueued: float, attempt: int) -> None:
+        config = self._config_for(ref) or {}
+        max_age = float(config.get("MaximumEventAgeInSeconds", 21600))
+        max_retries = int(config.get("MaximumRetryAttempts", 2))
+        if time.time() - enqueued > max_age:
+            log.info("event %s for %s dropped: older than %.0fs", rid, ref.name, max_age)
+            return
+        try:
+            result = await self._run(ref, payload, rid if attempt == 0 else rid)
+        except TooManyRequestsError:
+            self._later(min(300.0, 2.0 ** attempt), (ref, payload, rid, enqueued, attempt))
+            return
+        except LambdaError as exc:
+            log.info("event %s for %s not run: %s", rid, ref.name, exc.message)
+            return
+        if result.function_error and attempt < max_retries:
+            delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
+            self._later(delay, (ref, payload, rid, enqueued, attempt + 1))
+            return
+        self.completed.append((ref.qualifier or LATEST, result))
+        del self.completed[:-100]
+
+    def _later(self, delay: float, item: tuple[FunctionRef, bytes, str, float, int]) -> None:
+        async def requeue() -> None:
+            await asyncio.sleep(delay)
+            self._queue.put_nowait(item)
+
+        task = asyncio.get_running_loop().create_task(requeue())
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def close(self) -> None:
+        for task in [*self._workers, *self._timers]:
+            task.cancel()
+        for task in [*self._workers, *self._timers]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,66 @@
+"""The environment variables a function sees, as AWS sets them.
+
+Docs: "Defined runtime environment variables" (configuration-envvars.html). Executors add only
+what is specific to them (paths); the set here is the same for every executor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from locallambda.invoke.models import FunctionSpec
+from locallambda.runtimes.catalogue import family
+
+__all__ = ["function_environment", "log_stream_name"]
+
+
+def log_stream_name(version: str) -> str:
+    """``YYYY/MM/DD/[$LATEST]<32 hex>`` as Lambda names a log stream per environment."""
+    today = dt.datetime.now(dt.timezone.utc).strftime("%Y/%m/%d")
+    return f"{today}/[{version}]{uuid.uuid4().hex}"
+
+
+def function_environment(
+    spec: FunctionSpec,
+    *,
+    runtime_api: str,
+    task_root: str,
+    runtime_dir: str,
+    endpoint_url: str | None,
+    log_stream: str,
+) -> dict[str, str]:
+    env: dict[str, str] = {
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
+        "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "AWS_REGION": spec.region,
+        "AWS_DEFAULT_REGION": spec.region,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_SESSION_TOKEN": "test",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "LAMBDA_TASK_ROOT": task_root,
+        "LAMBDA_RUNTIME_DIR": runtime_dir,
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+    }
+    if spec.handler:
+        env["_HANDLER"] = spec.handler
+    if spec.runtime:
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
+    if spec.log_format.upper() == "JSON":
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+    if endpoint_url:
+        # Points SDK calls made inside the function back at this server (LocalStack does the same).
+        env["AWS_ENDPOINT_URL"] = endpoint_url
+    if spec.runtime and family(spec.runtime) == "python":
+        env["PYTHONUNBUFFERED"] = "1"
+    env.update(spec.environment)
+    return env

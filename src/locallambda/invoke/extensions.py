@@ -1,0 +1,121 @@
+"""The Extensions API (and Logs/Telemetry subscriptions) of one execution environment.
+
+Docs: runtimes-extensions-api.html. An extension registers (``POST /2020-01-01/extension/register``
+with ``Lambda-Extension-Name``), receives a ``Lambda-Extension-Identifier``, then long-polls
+``GET /2020-01-01/extension/event/next`` for ``INVOKE`` and ``SHUTDOWN`` events.
+Subscriptions to the Logs API (``PUT /2020-08-15/logs``) and the Telemetry API
+(``PUT /2022-07-01/telemetry``) are accepted and recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+import uuid
+from typing import Any
+
+from locallambda.invoke.models import Invocation
+from locallambda.runtime_api.http import Exchange
+
+__all__ = ["ExtensionsHub"]
+
+
+class _Extension:
+    __slots__ = ("name", "id", "events", "queue", "parked")
+
+    def __init__(self, name: str, events: list[str]) -> None:
+        self.name = name
+        self.id = str(uuid.uuid4())
+        self.events = set(events)
+        self.queue: collections.deque[bytes] = collections.deque()
+        self.parked: Exchange | None = None
+
+
+class ExtensionsHub:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._by_id: dict[str, _Extension] = {}
+        self.subscriptions: list[dict[str, Any]] = []
+        self.function_name = ""
+        self.function_version = ""
+        self.handler = ""
+
+    @property
+    def registered(self) -> list[str]:
+        return [e.name for e in self._by_id.values()]
+
+    def handle(self, ex: Exchange) -> None:
+        path = ex.path
+        if path == "/2020-01-01/extension/register" and ex.method == "POST":
+            self._register(ex)
+        elif path == "/2020-01-01/extension/event/next" and ex.method == "GET":
+            ext = self._by_id.get(ex.headers.get("lambda-extension-identifier", ""))
+            if ext is None:
+                ex.respond(403, b'{"errorMessage":"Unknown extension","errorType":"Extension.UnknownExtensionIdentifier"}')
+                return
+            if ext.queue:
+                self._send(ext, ex, ext.queue.popleft())
+            else:
+                ext.parked = ex
+        elif path in ("/2020-01-01/extension/init/error", "/2020-01-01/extension/exit/error") and ex.method == "POST":
+            ex.respond(202, b'{"status":"OK"}')
+        elif path.startswith("/2020-08-15/logs") or path.startswith("/2022-07-01/telemetry"):
+            try:
+                self.subscriptions.append(json.loads(ex.body or b"{}"))
+            except ValueError:
+                ex.respond(400, b'{"errorMessage":"Invalid subscription","errorType":"ValidationError"}')
+                return
+            ex.respond(200, b"OK", content_type="text/plain")
+        else:
+            ex.respond(404, b'{"errorMessage":"Not Found","errorType":"InvalidRequest"}')
+
+    def _register(self, ex: Exchange) -> None:
+        name = ex.headers.get("lambda-extension-name")
+        if not name:
+            ex.respond(400, b'{"errorMessage":"Missing Lambda-Extension-Name","errorType":"InvalidRequest"}')
+            return
+        try:
+            events = list(json.loads(ex.body or b"{}").get("events", []))
+        except (ValueError, AttributeError):
+            ex.respond(400, b'{"errorMessage":"Invalid body","errorType":"InvalidRequest"}')
+            return
+        ext = _Extension(name, events)
+        self._by_id[ext.id] = ext
+        body = json.dumps(
+            {"functionName": self.function_name, "functionVersion": self.function_version, "handler": self.handler}
+        ).encode()
+        ex.respond(200, body, [("Lambda-Extension-Identifier", ext.id)])
+
+    def _send(self, ext: _Extension, ex: Exchange, event: bytes) -> None:
+        ex.respond(200, event, [("Lambda-Extension-Event-Identifier", str(uuid.uuid4()))])
+
+    def _publish(self, kind: str, event: dict[str, Any]) -> None:
+        data = json.dumps(event).encode()
+        for ext in self._by_id.values():
+            if kind not in ext.events:
+                continue
+            parked, ext.parked = ext.parked, None
+            if parked is not None and parked.connected:
+                self._send(ext, parked, data)
+            else:
+                ext.queue.append(data)
+
+    def invoke_event(self, inv: Invocation) -> None:
+        if not self._by_id:
+            return
+        self._publish("INVOKE", {
+            "eventType": "INVOKE",
+            "deadlineMs": inv.deadline_ms,
+            "requestId": inv.request_id,
+            "invokedFunctionArn": inv.invoked_arn,
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": inv.trace_id or ""},
+        })
+
+    def shutdown(self, reason: str = "spindown") -> None:
+        if not self._by_id:
+            return
+        self._publish("SHUTDOWN", {
+            "eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": int(time.time() * 1000 + 2000),
+        })

@@ -1,0 +1,85 @@
+"""Values that travel through the invocation engine.
+
+The engine returns an ``InvocationResult``; only the API layer turns it into Invoke's members
+(status, X-Amz-Function-Error, X-Amz-Log-Result, X-Amz-Executed-Version).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Invocation", "InvocationResult", "FunctionSpec", "EnvState", "InvokeFault"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """Everything an executor needs to start an environment for one function version."""
+
+    key: str  # region/name
+    name: str
+    arn: str  # unqualified
+    version: str  # "$LATEST" or a number
+    generation: int
+    region: str
+    account_id: str
+    runtime: str | None
+    handler: str | None
+    package_type: str
+    code_dir: Path | None
+    image_uri: str | None
+    image_config: dict[str, Any]
+    memory_mb: int
+    timeout_s: int
+    ephemeral_mb: int
+    environment: dict[str, str]
+    layers: tuple[Path, ...]
+    architectures: tuple[str, ...]
+    log_group: str
+    log_format: str
+
+
+@dataclasses.dataclass(slots=True)
+class Invocation:
+    request_id: str
+    payload: bytes
+    invoked_arn: str
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    trace_id: str | None = None
+    deadline_ms: int = 0
+
+
+@dataclasses.dataclass(slots=True)
+class InvocationResult:
+    """The outcome of one invocation as Lambda reports it.
+
+    ``function_error`` is ``"Unhandled"`` (or ``"Handled"``) when the payload is an error;
+    ``log_tail`` is the raw log of this invocation (the API takes the last 4 KB).
+    """
+
+    request_id: str
+    payload: bytes
+    executed_version: str
+    function_error: str | None = None
+    log: str = ""
+    init_duration_ms: float | None = None
+    duration_ms: float = 0.0
+
+
+class EnvState(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    STOPPED = "stopped"
+
+
+class InvokeFault(enum.Enum):
+    """Who is at fault when an invocation does not produce the function's own answer."""
+
+    TIMEOUT = "Sandbox.Timedout"
+    EXIT = "Runtime.ExitError"
+    OUT_OF_MEMORY = "Runtime.OutOfMemory"
+    INIT = "Runtime.InitError"

@@ -1,0 +1,165 @@
+"""A minimal HTTP/1.1 server for the Runtime API, on asyncio + httptools.
+
+The runtime API sits on the invoke hot path (one long-poll ``/next`` and one ``/response`` per
+invocation), so it is a bare protocol: no framework, keep-alive, one parser per connection,
+responses written straight to the transport. A long-polling request is answered later through
+its ``Exchange``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+import httptools
+
+__all__ = ["Exchange", "HttpServer", "RequestHandler"]
+
+log = logging.getLogger("locallambda.runtime_api")
+
+_REASONS = {200: b"OK", 202: b"Accepted", 204: b"No Content", 400: b"Bad Request", 403: b"Forbidden",
+            404: b"Not Found", 409: b"Conflict", 413: b"Payload Too Large", 500: b"Internal Server Error"}
+
+
+class Exchange:
+    """One request and the means to answer it once, now or later."""
+
+    __slots__ = ("method", "path", "headers", "body", "_proto", "answered")
+
+    def __init__(self, proto: _Protocol, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        self._proto = proto
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.answered = False
+
+    @property
+    def connected(self) -> bool:
+        return not self._proto.closed
+
+    def respond(self, status: int, body: bytes = b"", headers: Iterable[tuple[str, str]] = (),
+                content_type: str = "application/json") -> None:
+        if self.answered:
+            return
+        self.answered = True
+        self._proto.write_response(status, body, headers, content_type)
+
+
+RequestHandler = Callable[[Exchange], Awaitable[None] | None]
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, handler: RequestHandler, connections: set[_Protocol]) -> None:
+        self._handler = handler
+        self._connections = connections
+        self._parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+
+    # asyncio callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._connections.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.close()
+        except httptools.HttpParserError:
+            self.write_response(400, b'{"errorMessage":"bad request"}', (), "application/json")
+            self.close()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._body = []
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        method = self._parser.get_method().decode()
+        url = self._url.decode("latin-1")
+        path = url.split("?", 1)[0]
+        exchange = Exchange(self, method, path, self._headers, body)
+        try:
+            result = self._handler(exchange)
+        except Exception:
+            log.exception("runtime API handler failed for %s %s", method, path)
+            exchange.respond(500, b'{"errorMessage":"internal error"}')
+            return
+        if result is not None:
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(_log_failure)
+
+    def write_response(self, status: int, body: bytes, headers: Iterable[tuple[str, str]], content_type: str) -> None:
+        if self.closed or self.transport is None:
+            return
+        head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Status"))]
+        # awslambdaric crashes on a response without Content-Type, so there is always one.
+        head.append(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n")
+        for name, value in headers:
+            head.append(name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\n")
+        head.append(b"Content-Length: %d\r\n\r\n" % len(body))
+        self.transport.write(b"".join(head) + body if len(body) < 65536 else b"".join(head))
+        if len(body) >= 65536:
+            self.transport.write(body)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+        self.closed = True
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("runtime API handler failed", exc_info=task.exception())
+
+
+class HttpServer:
+    """Listens on ``host:0`` (an ephemeral port) and hands every request to ``handler``."""
+
+    def __init__(self, handler: RequestHandler) -> None:
+        self._handler = handler
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[_Protocol] = set()
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Protocol(self._handler, self._connections), host, port, reuse_address=True
+        )
+        sock = self._server.sockets[0]
+        self.host, self.port = sock.getsockname()[:2]
+
+    @property
+    def address(self) -> str:
+        """``host:port`` as AWS_LAMBDA_RUNTIME_API expects it (no scheme, no path)."""
+        return f"{self.host}:{self.port}"
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for conn in list(self._connections):
+            conn.close()
