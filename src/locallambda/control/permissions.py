@@ -38,6 +38,7 @@ __all__ = [
     "policy_statements",
     "resolve_policy_qualifier",
     "prune_orphaned_policies",
+    "drop_policy",
 ]
 
 POLICY_SIZE_LIMIT = 20480
@@ -186,6 +187,11 @@ def prune_orphaned_policies(record: FunctionRecord) -> bool:
     return True
 
 
+def drop_policy(record: FunctionRecord, qualifier: str) -> None:
+    """Forget the policy of a version or alias being deleted (call before saving the record)."""
+    record.policy_statements[:] = [s for s in record.policy_statements if s.get("_qualifier") != qualifier]
+
+
 class PermissionsApi:
     """Handlers for a function's resource-based policy."""
 
@@ -201,7 +207,12 @@ class PermissionsApi:
         }
 
     def _on_change(self, record: FunctionRecord, event: str) -> None:
-        if event == "updated" and prune_orphaned_policies(record):
+        if event == "updated":
+            self._prune(record)
+
+    def _prune(self, record: FunctionRecord) -> None:
+        # Also done on every read: not every deletion of a version or alias notifies listeners.
+        if prune_orphaned_policies(record):
             self.plane.functions.save(record)
 
     async def add_permission(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +224,7 @@ class PermissionsApi:
             raise InvalidParameterValueError("We currently do not support adding policies for $LATEST.")
         record = self.plane.get_function(ref)
         resolve_policy_qualifier(record, ref)
+        self._prune(record)
         q = _key(ref.qualifier)
         existing = policy_statements(record, q)
         given = p.get("RevisionId")
@@ -251,6 +263,7 @@ class PermissionsApi:
         if record is None:
             raise ResourceNotFoundError(f"No policy found for: {ref.unqualified_arn}")
         resolve_policy_qualifier(record, ref)
+        self._prune(record)
         q = _key(ref.qualifier)
         existing = policy_statements(record, q)
         if not existing:
@@ -275,6 +288,8 @@ class PermissionsApi:
         function, its qualifier or the policy does not exist: AWS answers all three alike."""
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"], p.get("Qualifier"))
         record = self.plane.functions.get(ref.region, ref.name)
+        if record is not None:
+            self._prune(record)
         document = policy_document(record, ref.qualifier) if record is not None else None
         if record is None or document is None:
             raise ResourceNotFoundError("The resource you requested does not exist.")

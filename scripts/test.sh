@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One command: install what is needed (Python packages, Debian packages, a Docker engine) and
+# run the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export LOCALLAMBDA_WITH_TEST_TOOLS=1
+source "$ROOT/scripts/bootstrap.sh"
+cd "$ROOT"
+if [ -x scripts/docker-up.sh ]; then
+  scripts/docker-up.sh || { [ "${CI:-}" = "true" ] && exit 1; echo "docker not available: docker tests will be skipped"; }
+fi
+set +e
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+code=$?
+set -e
+# pytest exits 5 when it collected no test: that is a failure of this suite, not a pass.
+exit $code
