@@ -21,10 +21,13 @@ from locallambda.control.permissions import PermissionsApi
 from locallambda.control.tags import TagsApi
 from locallambda.control.urls import UrlsApi
 from locallambda.control.functions import FunctionsApi
+from locallambda.control.layers import LayersApi
 from locallambda.control.invocations import InvocationsApi, event_config
 from locallambda.control.plane import ControlPlane
 from locallambda.edge.app import EdgeApp
 from locallambda.executors.base import Executor
+from locallambda.executors.docker import DockerExecutor
+from locallambda.executors.sandbox import SandboxExecutor
 from locallambda.executors.process import ProcessExecutor
 from locallambda.executors.runtime_commands import RuntimeCommands
 from locallambda.invoke.async_queue import EventQueue
@@ -34,7 +37,7 @@ from locallambda.invoke.models import FunctionSpec
 from locallambda.edge.internal import internal_routes
 from locallambda.protocol.dispatch import Dispatcher, Handler
 from locallambda.protocol.model import Router, load_service_model
-from locallambda.settings import Settings
+from locallambda.settings import ExecutorMode, Settings
 from locallambda.store.code import CodeStore
 from locallambda.store.documents import DocumentStore
 
@@ -62,9 +65,9 @@ class Application:
         self.plane = ControlPlane(settings, self.store, self.code)
         self.logs = LogStore(settings.truncate_stdout)
         self.runtime_commands = RuntimeCommands(data_dir / "cache")
-        self.executors: dict[str, Executor] = {"process": ProcessExecutor(self.runtime_commands)}
-        self.executor_name = "process"
-        self.engine = InvokeEngine(self.plane, settings, self.executor_for, self.logs)
+        self.executors, self.executor_name = self._choose_executors()
+        self.layers = LayersApi(self.plane)
+        self.engine = InvokeEngine(self.plane, settings, self.executor_for, self.logs, self.layers.opt_paths)
         self.events = EventQueue(self.engine_run_event, event_config(self.plane))
         self.model = load_service_model()
         handlers: dict[str, Handler] = {}
@@ -84,6 +87,7 @@ class Application:
         return [
             FunctionsApi(self.plane),
             InvocationsApi(self.plane, self.engine, self.events),
+            self.layers,
             AliasesApi(self.plane),
             UrlsApi(self.plane),
             PermissionsApi(self.plane),
@@ -95,7 +99,32 @@ class Application:
             CodeSigningApi(self.plane),
         ]
 
+    def _choose_executors(self) -> tuple[dict[str, Executor], str]:
+        """The executors this server uses, and the name of the one zip functions run in.
+
+        ``LAMBDA_EXECUTOR``: local → process, sandbox, docker (a fresh container per invoke),
+        docker-reuse (warm containers); unset → sandbox where the host supports it, otherwise
+        process. Image functions always use docker. No silent fallback: an explicit choice
+        that cannot work makes functions Failed with the reason.
+        """
+        mode = self.settings.executor
+        commands = self.runtime_commands
+        executors: dict[str, Executor] = {"process": ProcessExecutor(commands)}
+        reuse = mode != ExecutorMode.DOCKER
+        executors["docker"] = DockerExecutor(commands, self.settings, reuse=reuse)
+        sandbox_problem = SandboxExecutor.supported()
+        if mode == ExecutorMode.SANDBOX or (mode == ExecutorMode.AUTO and sandbox_problem is None):
+            executors["sandbox"] = SandboxExecutor(commands, self.settings)
+            return executors, "sandbox"
+        if mode in (ExecutorMode.DOCKER, ExecutorMode.DOCKER_REUSE):
+            return executors, "docker"
+        if mode == ExecutorMode.AUTO and sandbox_problem is not None:
+            log.info("sandbox executor unavailable (%s): using the process executor", sandbox_problem)
+        return executors, "process"
+
     def executor_for(self, spec: FunctionSpec) -> Executor:
+        if spec.package_type == "Image":
+            return self.executors["docker"]
         return self.executors[self.executor_name]
 
     async def engine_run_event(self, ref: Any, payload: bytes, request_id: str) -> Any:

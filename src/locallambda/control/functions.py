@@ -531,7 +531,12 @@ class FunctionsApi:
         latest = record.latest.config
         if record.versions:
             last = record.versions[str(max(int(v) for v in record.versions))]
-            if last.config.get("CodeSha256") == latest.get("CodeSha256") and _same_config(last.config, latest) and description is None:
+            # AWS publishes nothing when $LATEST has not changed since the last version, even if
+            # a new Description is given: the version's own description is not compared, the
+            # state of $LATEST it was published from is.
+            source = last.config.get("_PublishedFrom")
+            unchanged = source == _fingerprint(latest) if source else _same_config(last.config, latest)
+            if unchanged:
                 return last
         number = str(record.next_version)
         record.next_version += 1
@@ -540,6 +545,7 @@ class FunctionsApi:
         cfg["Version"] = number
         cfg["FunctionArn"] = function_arn(record.region, record.account_id, record.name, number)
         cfg["RevisionId"] = new_revision_id()
+        cfg["_PublishedFrom"] = _fingerprint(latest)
         if latest.get("State") == "Pending" or latest.get("LastUpdateStatus") == "InProgress":
             # A version published from code still being prepared is itself Pending, without an
             # update status, until the preparation ends (AWS: UpdateFunctionCode with Publish).
@@ -591,6 +597,12 @@ _VOLATILE = {"RevisionId", "Version", "FunctionArn", "LastModified", "State", "S
 def _same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
     strip = lambda c: {k: v for k, v in c.items() if k not in _VOLATILE}  # noqa: E731
     return strip(a) == strip(b)
+
+
+def _fingerprint(cfg: dict[str, Any]) -> str:
+    """What identifies the state of $LATEST for publishing: code and configuration, not status."""
+    stable = {k: v for k, v in cfg.items() if k not in _VOLATILE and not k.startswith("_")}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()
 
 
 def _list_key(cfg: dict[str, Any]) -> str:

@@ -43,6 +43,9 @@ class RuntimeProcess(abc.ABC):
 
 class Executor(abc.ABC):
     name: str = "executor"
+    # False: an environment serves one invocation and is then discarded (LocalStack's legacy
+    # ``docker`` executor); True: warm environments are reused under LAMBDA_KEEPALIVE_MS.
+    reuse: bool = True
 
     async def prepare(self, spec: FunctionSpec) -> str | None:
         """Check this executor can run the function; the reason when it cannot (→ state Failed)."""

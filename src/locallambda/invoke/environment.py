@@ -85,6 +85,13 @@ class ExecutionEnvironment:
         self._partial = b""
         self.extensions = ExtensionsHub(self._loop)
         self.log_stream = log_stream_name(spec.version)
+        self.extensions.function_name = spec.name
+        self.extensions.function_version = spec.version
+        self.extensions.handler = spec.handler or ""
+
+    @property
+    def executor(self) -> Executor:
+        return self._executor
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -86,6 +86,7 @@ class EnvironmentPool:
         if (
             env.state is not EnvState.IDLE
             or not self._stay_open
+            or not env.executor.reuse
             or self._keepalive_s <= 0
             or self._closing
             or env.spec.generation < self._generation.get(env.spec.key, 0)
