@@ -78,7 +78,7 @@ class Application:
         )
         self.asgi = EdgeApp(
             self.dispatcher,
-            internal_routes(self.code, self.health),
+            internal_routes(self.code, self.health, self.logs),
             startup=self.startup,
             shutdown=self.shutdown,
         )

@@ -28,6 +28,7 @@ __all__ = [
     "NotImplementedOperationError",
     "UnknownOperationError",
     "ProvisionedConcurrencyConfigNotFoundError",
+    "CodeSigningConfigNotFoundError",
     "InvalidZipFileError",
     "SerializationError",
     "UnsupportedMediaTypeError",
@@ -86,6 +87,14 @@ class SerializationError(LambdaError):
 
 class ResourceNotFoundError(LambdaError):
     code = "ResourceNotFoundException"
+    status = 404
+    fault = "User"
+
+
+class CodeSigningConfigNotFoundError(LambdaError):
+    """A function was pointed at a code signing configuration that does not exist."""
+
+    code = "CodeSigningConfigNotFoundException"
     status = 404
     fault = "User"
 

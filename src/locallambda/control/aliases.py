@@ -183,6 +183,7 @@ class AliasesApi:
         # What hangs off the alias goes with it: its provisioned concurrency and function URL.
         record.provisioned_concurrency.pop(name, None)
         record.url_configs.pop(name, None)
+        record.event_invoke_configs.pop(name, None)
         self.plane.functions.save(record)
         return None
 

@@ -26,21 +26,13 @@ from locallambda.control.arns import function_arn
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane, aws_timestamp
 from locallambda.control.state import FunctionRecord, Registry
-from locallambda.errors import LambdaError, ResourceConflictError, ResourceNotFoundError
+from locallambda.errors import CodeSigningConfigNotFoundError, LambdaError, ResourceConflictError, ResourceNotFoundError
 from locallambda.protocol.dispatch import Handler, RequestContext
 
 __all__ = ["CodeSigningApi", "CodeSigningConfigNotFoundError", "REGISTRY_KIND", "csc_arn"]
 
 REGISTRY_KIND = "code_signing_config"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-
-
-class CodeSigningConfigNotFoundError(LambdaError):
-    """A function was pointed at a configuration that does not exist."""
-
-    code = "CodeSigningConfigNotFoundException"
-    status = 404
-    fault = "User"
 
 
 def csc_arn(region: str, account_id: str, csc_id: str) -> str:

@@ -97,6 +97,7 @@ class ConcurrencyApi:
         if not hasattr(plane, "provisioner"):
             plane.provisioner = _prestart_nothing  # type: ignore[attr-defined]
         plane.listeners.append(self._on_change)
+        self._resumed = False
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -112,6 +113,28 @@ class ConcurrencyApi:
     @property
     def _provisioner(self) -> Provisioner:
         return self.plane.provisioner  # type: ignore[attr-defined, no-any-return]
+
+    def resume_provisioning(self) -> None:
+        """Provision every stored configuration again (they survive a restart; environments do
+        not): each goes back to ``IN_PROGRESS`` until the provisioner is done. Runs once, on the
+        event loop; the provisioned-concurrency handlers call it on first use, and the app may
+        call it at startup so that nothing waits for an API call."""
+        if self._resumed:
+            return
+        self._resumed = True
+        for record in self.plane.functions.all():
+            for q, config in record.provisioned_concurrency.items():
+                token = new_revision_id()
+                config.update({
+                    "Status": "IN_PROGRESS",
+                    "AvailableProvisionedConcurrentExecutions": 0,
+                    "AllocatedProvisionedConcurrentExecutions": 0,
+                    "_token": token,
+                })
+                config.pop("StatusReason", None)
+                self.plane.spawn(self._provision(record, q, config[_REQUESTED], token))
+            if record.provisioned_concurrency:
+                self.plane.functions.save(record)
 
     # -- reserved concurrency -------------------------------------------------------------
 
@@ -170,6 +193,7 @@ class ConcurrencyApi:
         "Cannot find alias arn" for an alias-shaped qualifier (even when the function itself is
         missing) and "Function not found" (qualified ARN) otherwise.
         """
+        self.resume_provisioning()
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"], p.get("Qualifier"))
         q = ref.qualifier or ""
         if q == LATEST:
@@ -297,6 +321,7 @@ class ConcurrencyApi:
         return {}
 
     async def list_provisioned_concurrency_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        self.resume_provisioning()
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
         record = self.plane.get_function(ref)
         items = []

@@ -1,4 +1,4 @@
-"""Internal endpoints: health, the runtime catalogue, and code downloads for Code.Location."""
+"""Internal endpoints: health, the runtime catalogue, code downloads for Code.Location, function logs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from locallambda import __version__
 from locallambda.edge.app import InternalRoute, json_response
+from locallambda.invoke.logs import LogStore
 from locallambda.protocol.codec import Response
 from locallambda.runtimes import catalogue
 from locallambda.store.code import CodeStore
@@ -16,7 +17,7 @@ from locallambda.store.code import CodeStore
 __all__ = ["internal_routes"]
 
 
-def internal_routes(code: CodeStore, health: Callable[[], dict[str, Any]]) -> list[InternalRoute]:
+def internal_routes(code: CodeStore, health: Callable[[], dict[str, Any]], logs: LogStore) -> list[InternalRoute]:
     async def runtimes(m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes) -> Response:
         return json_response(200, {"Runtimes": catalogue.runtimes_for_filter(list(query.get("filter", [])))})
 
@@ -29,7 +30,19 @@ def internal_routes(code: CodeStore, health: Callable[[], dict[str, Any]]) -> li
             return json_response(404, {"message": "No such code archive"})
         return Response(200, [(b"content-type", b"application/zip")], data)
 
+    async def function_logs(m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes) -> Response:
+        # Recent log lines of one function, for `locallambda logs` (which polls with ?since=).
+        region, name = m.group(1), m.group(2)
+        try:
+            since = float(query.get("since", ["0"])[0])
+            limit = int(query.get("limit", ["1000"])[0])
+        except ValueError:
+            return json_response(400, {"message": "since and limit must be numbers"})
+        lines = [(t, text) for t, text in logs.recent(f"{region}/{name}", 100_000) if t > since][-limit:]
+        return json_response(200, {"lines": [{"time": t, "line": text} for t, text in lines]})
+
     return [
+        InternalRoute("GET", r"/_aws/lambda/logs/([a-z0-9-]+)/([A-Za-z0-9_.-]+)", function_logs),
         InternalRoute("GET", r"/_aws/lambda/runtimes/?", runtimes),
         InternalRoute("GET", r"/_localstack/health/?", health_view),
         InternalRoute("GET", r"/_aws/lambda/health/?", health_view),

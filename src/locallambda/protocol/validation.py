@@ -5,7 +5,8 @@ AWS (Coral) reports every violated constraint as
 ``N validation error(s) detected: a; b``. Paths use the member names with a lower-case first
 letter, joined by dots. Values print like Java's ``toString``: lists ``[a, b]``, maps ``{k=v}``.
 Constraints of list elements and map entries are folded into one bracketed message ending with
-``Member must not be null`` (observed in AWS's answers recorded by LocalStack's parity tests).
+``Member must not be null`` — except for list elements that are strings of minimum length 0
+(observed in AWS's answers recorded by LocalStack's parity tests).
 """
 
 from __future__ import annotations
@@ -143,6 +144,13 @@ def _violations(shape: Shape, value: Any) -> list[str]:
     return out
 
 
+def _may_be_empty(shape: Shape) -> bool:
+    # AWS leaves "Member must not be null" out of the bracket for list elements that are strings
+    # of minimum length 0 (vpcConfig.subnetIds, vpcConfig.securityGroupIds) and keeps it for the
+    # others (architectures: an enum; layers: min 1), as its recorded answers show.
+    return shape.type_name == "string" and shape.metadata.get("min") == 0
+
+
 def _element_bad(shape: Shape, value: Any) -> bool:
     return value is None or bool(_violations(shape, value))
 
@@ -160,7 +168,9 @@ def _walk(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
             for i, item in enumerate(value):
                 _walk(member, item, f"{path}.{i + 1}.member", errors)
         elif any(_element_bad(member, v) for v in value):
-            constraints = _scalar_constraints(member) + ["Member must not be null"]
+            constraints = _scalar_constraints(member)
+            if not _may_be_empty(member):
+                constraints.append("Member must not be null")
             errors.append(
                 f"Value {_quoted(value)} at '{path}' failed to satisfy constraint: "
                 f"Member must satisfy constraint: [{', '.join(constraints)}]"

@@ -474,6 +474,13 @@ final class Json {
                 }
             }
         }
+        if (raw == java.nio.ByteBuffer.class && node instanceof String) {
+            try {
+                return java.nio.ByteBuffer.wrap(Base64.getMimeDecoder().decode((String) node));
+            } catch (IllegalArgumentException e) {
+                throw error("Cannot deserialize value of type `java.nio.ByteBuffer` from String: " + e.getMessage());
+            }
+        }
         if (raw.isArray()) {
             List<Object> list = asList(node, raw);
             if (list == null) {
@@ -841,7 +848,7 @@ final class Json {
         } catch (ReflectiveOperationException | RuntimeException e) {
             // fall through
         }
-        for (String name : new String[] {"valueOf", "fromString"}) {
+        for (String name : new String[] {"valueOf", "fromString", "parse"}) {
             try {
                 Method m = raw.getMethod(name, String.class);
                 if (Modifier.isStatic(m.getModifiers()) && raw.isAssignableFrom(m.getReturnType())) {
@@ -1057,22 +1064,69 @@ final class Json {
     }
 
     private static final class ReadInfo {
-        final Constructor<?> ctor;          // no-arg constructor, or canonical record constructor
-        final RecordComponent[] components; // non-null for records
+        final Constructor<?> ctor;          // no-arg constructor, or the property-based creator
+        final String[] creatorNames;        // non-null when ctor takes the properties (records, S3 events)
+        final Type[] creatorTypes;
         final Map<String, Setter> setters;
-        final Map<String, Setter> settersLower;
+        final Map<String, Setter> settersNormalized;
+        final boolean eventClass;           // an aws-lambda-java-events class: dates are in seconds
         final String problem;               // why the type cannot be instantiated, or null
 
-        ReadInfo(Constructor<?> ctor, RecordComponent[] components, Map<String, Setter> setters, String problem) {
+        ReadInfo(Class<?> raw, Constructor<?> ctor, String[] creatorNames, Type[] creatorTypes,
+                 Map<String, Setter> setters, String problem) {
             this.ctor = ctor;
-            this.components = components;
+            this.creatorNames = creatorNames;
+            this.creatorTypes = creatorTypes;
             this.setters = setters;
-            this.settersLower = new HashMap<>();
+            this.settersNormalized = new HashMap<>();
             for (Setter s : setters.values()) {
-                settersLower.putIfAbsent(s.name.toLowerCase(Locale.ROOT), s);
+                settersNormalized.putIfAbsent(normalizedName(s.name), s);
             }
+            this.eventClass = raw.getName().startsWith(EVENTS_PACKAGE);
             this.problem = problem;
         }
+
+        static ReadInfo broken(Class<?> raw, String problem) {
+            return new ReadInfo(raw, null, null, null, Map.of(), problem);
+        }
+    }
+
+    private static final String EVENTS_PACKAGE = "com.amazonaws.services.lambda.runtime.events.";
+
+    /**
+     * Property names of the constructors of the S3 event classes, which have no default constructor
+     * (AWS's serializer has a dedicated reader for them).
+     */
+    private static final Map<String, String[]> S3_CREATORS = Map.of(
+            "S3EventNotification", new String[] {"Records"},
+            "S3Event", new String[] {"Records"},
+            "S3EventNotification$S3EventNotificationRecord", new String[] {"awsRegion", "eventName", "eventSource",
+                "eventTime", "eventVersion", "requestParameters", "responseElements", "s3", "userIdentity"},
+            "S3EventNotification$S3Entity", new String[] {"configurationId", "bucket", "object", "s3SchemaVersion"},
+            "S3EventNotification$S3BucketEntity", new String[] {"name", "ownerIdentity", "arn"},
+            "S3EventNotification$S3ObjectEntity", new String[] {"key", "size", "eTag", "versionId", "sequencer"},
+            "S3EventNotification$UserIdentityEntity", new String[] {"principalId"},
+            "S3EventNotification$RequestParametersEntity", new String[] {"sourceIPAddress"},
+            "S3EventNotification$ResponseElementsEntity", new String[] {"x-amz-id-2", "x-amz-request-id"});
+
+    private static String[] s3CreatorNames(Class<?> raw) {
+        String n = raw.getName();
+        if (!(n.startsWith(EVENTS_PACKAGE) || n.startsWith("com.amazonaws.services.s3.event."))) {
+            return null;
+        }
+        return S3_CREATORS.get(n.substring(n.lastIndexOf('.') + 1));
+    }
+
+    /** Lower case, without '-' and '_': lets "detail-type" find detailType and "Records" find records. */
+    static String normalizedName(String name) {
+        StringBuilder sb = new StringBuilder(name.length());
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (c != '-' && c != '_') {
+                sb.append(Character.toLowerCase(c));
+            }
+        }
+        return sb.toString();
     }
 
     private static final Map<Class<?>, ReadInfo> READ_INFO = new ConcurrentHashMap<>();
@@ -1089,25 +1143,37 @@ final class Json {
     private static ReadInfo buildReadInfo(Class<?> raw) {
         String typeName = raw.getName();
         if (raw.isInterface() || Modifier.isAbstract(raw.getModifiers())) {
-            return new ReadInfo(null, null, Map.of(), "Cannot construct instance of `" + typeName
+            return ReadInfo.broken(raw, "Cannot construct instance of `" + typeName
                     + "` (no Creators, like default constructor, exist): abstract types either need to be mapped to concrete types, have custom deserializer, or contain additional type information");
         }
         if (raw.isRecord()) {
             RecordComponent[] rc = raw.getRecordComponents();
             Class<?>[] types = new Class<?>[rc.length];
+            String[] names = new String[rc.length];
+            Type[] gtypes = new Type[rc.length];
             for (int k = 0; k < rc.length; k++) {
                 types[k] = rc[k].getType();
+                names[k] = rc[k].getName();
+                gtypes[k] = rc[k].getGenericType();
             }
             try {
                 Constructor<?> c = raw.getDeclaredConstructor(types);
                 trySetAccessible(c);
-                return new ReadInfo(c, rc, Map.of(), null);
+                return new ReadInfo(raw, c, names, gtypes, Map.of(), null);
             } catch (NoSuchMethodException e) {
-                return new ReadInfo(null, null, Map.of(), "Cannot construct instance of `" + typeName + "` (no canonical constructor)");
+                return ReadInfo.broken(raw, "Cannot construct instance of `" + typeName + "` (no canonical constructor)");
+            }
+        }
+        String[] s3 = s3CreatorNames(raw);
+        if (s3 != null) {
+            for (Constructor<?> c : raw.getConstructors()) {
+                if (c.getParameterCount() == s3.length) {
+                    return new ReadInfo(raw, c, s3, c.getGenericParameterTypes(), Map.of(), null);
+                }
             }
         }
         if (raw.getEnclosingClass() != null && !Modifier.isStatic(raw.getModifiers())) {
-            return new ReadInfo(null, null, Map.of(), "Cannot construct instance of `" + typeName
+            return ReadInfo.broken(raw, "Cannot construct instance of `" + typeName
                     + "`: non-static inner classes like this can only by instantiated using default, no-argument constructor");
         }
         Constructor<?> ctor = null;
@@ -1155,7 +1221,7 @@ final class Json {
         String problem = ctor == null ? "Cannot construct instance of `" + typeName
                 + "` (no Creators, like default constructor, exist): cannot deserialize from Object value (no delegate- or property-based Creator)"
                 : null;
-        return new ReadInfo(ctor, null, setters, problem);
+        return new ReadInfo(raw, ctor, null, null, setters, problem);
     }
 
     private static boolean trySetAccessible(AccessibleObject o) {
@@ -1173,20 +1239,21 @@ final class Json {
             throw error(ri.problem);
         }
         try {
-            if (ri.components != null) {
-                Object[] args = new Object[ri.components.length];
+            if (ri.creatorNames != null) {
+                Object[] args = new Object[ri.creatorNames.length];
                 for (int k = 0; k < args.length; k++) {
-                    RecordComponent rc = ri.components[k];
-                    Object v = obj.get(rc.getName());
-                    if (v == null && !obj.containsKey(rc.getName())) {
+                    String name = ri.creatorNames[k];
+                    Object v = obj.get(name);
+                    if (v == null && !obj.containsKey(name)) {
+                        String norm = normalizedName(name);
                         for (Map.Entry<String, Object> e : obj.entrySet()) {
-                            if (e.getKey().equalsIgnoreCase(rc.getName())) {
+                            if (normalizedName(e.getKey()).equals(norm)) {
                                 v = e.getValue();
                                 break;
                             }
                         }
                     }
-                    args[k] = bind(v, resolve(rc.getGenericType(), raw, type), depth + 1);
+                    args[k] = bindProperty(v, resolve(ri.creatorTypes[k], raw, type), ri.eventClass, depth);
                 }
                 return ri.ctor.newInstance(args);
             }
@@ -1194,12 +1261,12 @@ final class Json {
             for (Map.Entry<String, Object> e : obj.entrySet()) {
                 Setter s = ri.setters.get(e.getKey());
                 if (s == null) {
-                    s = ri.settersLower.get(e.getKey().toLowerCase(Locale.ROOT));
+                    s = ri.settersNormalized.get(normalizedName(e.getKey()));
                     if (s == null) {
                         continue; // unknown properties are ignored
                     }
                 }
-                s.set(bean, bind(e.getValue(), resolve(s.type, s.declaring, type), depth + 1));
+                s.set(bean, bindProperty(e.getValue(), resolve(s.type, s.declaring, type), ri.eventClass, depth));
             }
             return bean;
         } catch (java.lang.reflect.InvocationTargetException e) {
@@ -1208,6 +1275,15 @@ final class Json {
         } catch (InstantiationException | IllegalAccessException e) {
             throw error("Cannot construct instance of `" + raw.getName() + "`: " + e, e);
         }
+    }
+
+    private static Object bindProperty(Object v, Type t, boolean eventClass, int depth) {
+        if (eventClass && v instanceof Number && t == Date.class) {
+            // the event classes carry dates as (fractional) seconds since the epoch
+            double secs = ((Number) v).doubleValue();
+            return secs == 0.0 ? null : new Date((long) (secs * 1000.0));
+        }
+        return bind(v, t, depth + 1);
     }
 
     /** Resolves type variables of {@code declaring} that occur in {@code t}, as seen from {@code context}. */
@@ -1606,6 +1682,17 @@ final class Json {
                 writeString(sb, ((Class<?>) v).getName());
                 return;
             }
+            if (v instanceof java.nio.ByteBuffer) {
+                java.nio.ByteBuffer b = ((java.nio.ByteBuffer) v).duplicate();
+                byte[] bytes = new byte[b.remaining()];
+                b.get(bytes);
+                sb.append('"').append(Base64.getEncoder().encodeToString(bytes)).append('"');
+                return;
+            }
+            if (v.getClass().getName().startsWith("org.joda.time.")) {
+                writeString(sb, v.toString()); // ISO-8601, as AWS writes joda-time values
+                return;
+            }
             if (v instanceof Throwable) {
                 Throwable t = (Throwable) v;
                 sb.append("{\"message\":");
@@ -1622,6 +1709,7 @@ final class Json {
             enter(v);
             sb.append('{');
             boolean first = true;
+            boolean eventClass = v.getClass().getName().startsWith(EVENTS_PACKAGE);
             for (Getter g : writeInfo(v.getClass())) {
                 Object pv = g.get(v);
                 if (pv == null) {
@@ -1647,7 +1735,11 @@ final class Json {
                 first = false;
                 writeString(sb, g.name);
                 sb.append(':');
-                value(pv, depth + 1);
+                if (eventClass && pv instanceof Date) {
+                    sb.append(((Date) pv).getTime() / 1000.0); // seconds, like AWS's event serializers
+                } else {
+                    value(pv, depth + 1);
+                }
             }
             sb.append('}');
             leave(v);
