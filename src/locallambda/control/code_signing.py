@@ -26,7 +26,7 @@ from locallambda.control.arns import function_arn
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane, aws_timestamp
 from locallambda.control.state import FunctionRecord, Registry
-from locallambda.errors import CodeSigningConfigNotFoundError, LambdaError, ResourceConflictError, ResourceNotFoundError
+from locallambda.errors import CodeSigningConfigNotFoundError, ResourceConflictError, ResourceNotFoundError
 from locallambda.protocol.dispatch import Handler, RequestContext
 
 __all__ = ["CodeSigningApi", "CodeSigningConfigNotFoundError", "REGISTRY_KIND", "csc_arn"]
