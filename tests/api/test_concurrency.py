@@ -403,6 +403,10 @@ def test_provisioner_seam_marks_ready_or_failed(tmp_path: Any) -> None:
         await handlers["DeleteProvisionedConcurrencyConfig"](ctx("Delete"), {"FunctionName": "working", "Qualifier": "1"})
         await asyncio.sleep(0.01)
         assert calls[-1] == ("working", "1", 0)
+        # Deleting a function releases the environments of its configurations.
+        await handlers["DeleteFunction"](ctx("DeleteFunction"), {"FunctionName": "broken"})
+        await asyncio.sleep(0.01)
+        assert calls[-1] == ("broken", "1", 0)
         await app.shutdown()
 
     asyncio.run(scenario())

@@ -336,7 +336,12 @@ class ConcurrencyApi:
     # -- consistency ----------------------------------------------------------------------
 
     def _on_change(self, record: FunctionRecord, event: str) -> None:
-        """A deleted alias or version takes its provisioned configuration with it."""
+        """A deleted alias or version takes its provisioned configuration with it; a deleted
+        function releases all of them."""
+        if event == "deleted":
+            for q in record.provisioned_concurrency:
+                self.plane.spawn(self._release(record, q))
+            return
         if event != "updated":
             return
         gone = [q for q in record.provisioned_concurrency if q not in record.versions and q not in record.aliases]

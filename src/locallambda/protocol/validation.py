@@ -3,7 +3,8 @@
 AWS (Coral) reports every violated constraint as
 ``Value '<v>' at '<path>' failed to satisfy constraint: <constraint>`` and joins them as
 ``N validation error(s) detected: a; b``. Paths use the member names with a lower-case first
-letter, joined by dots. Values print like Java's ``toString``: lists ``[a, b]``, maps ``{k=v}``.
+letter, joined by dots. Values print like Java's ``toString``: lists ``[a, b]``, maps ``{k=v}``;
+values of shapes the model marks sensitive are not printed at all (``Value at '<path>'``).
 Constraints of list elements and map entries are folded into one bracketed message ending with
 ``Member must not be null`` — except for list elements that are strings of minimum length 0
 (observed in AWS's answers recorded by LocalStack's parity tests).
@@ -66,6 +67,14 @@ def format_value(value: Any) -> str:
 
 def _quoted(value: Any) -> str:
     return "null" if value is None else f"'{format_value(value)}'"
+
+
+def _subject(shape: Shape, value: Any) -> str:
+    """``Value '<v>'``, or a bare ``Value`` for members the model marks sensitive: AWS never
+    echoes those (``Value at 'environment.variables' failed to satisfy constraint: ...``)."""
+    if shape.metadata.get("sensitive"):
+        return "Value"
+    return f"Value {_quoted(value)}"
 
 
 def _lower_first(name: str) -> str:
@@ -159,7 +168,7 @@ def _walk(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
     if value is None:
         return
     for text in _violations(shape, value):
-        errors.append(f"Value {_quoted(value)} at '{path}' failed to satisfy constraint: {text}")
+        errors.append(f"{_subject(shape, value)} at '{path}' failed to satisfy constraint: {text}")
     if isinstance(shape, StructureShape) and isinstance(value, dict):
         _walk_structure(shape, value, path, errors)
     elif isinstance(shape, ListShape) and isinstance(value, list):
@@ -172,20 +181,20 @@ def _walk(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
             if not _may_be_empty(member):
                 constraints.append("Member must not be null")
             errors.append(
-                f"Value {_quoted(value)} at '{path}' failed to satisfy constraint: "
+                f"{_subject(shape, value)} at '{path}' failed to satisfy constraint: "
                 f"Member must satisfy constraint: [{', '.join(constraints)}]"
             )
     elif isinstance(shape, MapShape) and isinstance(value, dict):
         if any(_violations(shape.key, k) for k in value):
             constraints = _scalar_constraints(shape.key)
             errors.append(
-                f"Value {_quoted(value)} at '{path}' failed to satisfy constraint: "
+                f"{_subject(shape, value)} at '{path}' failed to satisfy constraint: "
                 f"Map keys must satisfy constraint: [{', '.join(constraints)}]"
             )
         if any(_element_bad(shape.value, v) for v in value.values()):
             constraints = _scalar_constraints(shape.value) + ["Member must not be null"]
             errors.append(
-                f"Value {_quoted(value)} at '{path}' failed to satisfy constraint: "
+                f"{_subject(shape, value)} at '{path}' failed to satisfy constraint: "
                 f"Map value must satisfy constraint: [{', '.join(constraints)}]"
             )
 

@@ -222,6 +222,22 @@ def _compile(javac: str, workdir: Path) -> Path:
     return classes
 
 
+def _publish(staged: Path, target: Path) -> None:
+    """Moves ``staged`` to ``target`` atomically, keeping ``target`` if another builder made it first.
+
+    A hard link publishes without ever replacing an existing file, so the jar's mtime -- which a CDS
+    archive made from it records -- never changes under a reader. Where hard links are not
+    supported, an atomic rename is used instead.
+    """
+    try:
+        os.link(staged, target)
+    except FileExistsError:
+        pass
+    except OSError:
+        if not target.is_file():
+            os.replace(staged, target)
+
+
 def _train_cds(jar: Path, java: str, timeout: float = 60.0) -> Path | None:
     """Records the class-data-sharing archive of ``jar`` for ``java``; returns it, or None on failure.
 
@@ -288,8 +304,7 @@ def ensure_java_bootstrap(cache_dir: Path, *, cds: bool = True, java: str = "jav
             classes = _compile(javac, work)
             staged = work / jar.name
             _write_jar(classes, staged)
-            if not jar.is_file():  # someone else may have finished meanwhile: keep theirs
-                os.replace(staged, jar)
+            _publish(staged, jar)
     if cds:
         _train_cds(jar, java)
     return jar
@@ -297,7 +312,7 @@ def ensure_java_bootstrap(cache_dir: Path, *, cds: bool = True, java: str = "jav
 
 def java_command(bootstrap: Path, task_root: Path, extra_classpath: list[Path], *,
                  java: str = "java", handler: str | None = None, cds: bool = True,
-                 jvm_flags: list[str] | None = None) -> list[str]:
+                 jvm_flags: list[str] | None = None, java_tool_options: str | None = None) -> list[str]:
     """Returns the argv that starts the Java runtime client for a function.
 
     ``bootstrap`` is the jar from :func:`ensure_java_bootstrap`; ``task_root`` the function's code
@@ -312,6 +327,12 @@ def java_command(bootstrap: Path, task_root: Path, extra_classpath: list[Path], 
     (pass ``cds=False`` when the command runs on another machine or in a container with another
     JDK; a foreign archive would only be ignored, though). ``jvm_flags`` replaces
     :data:`JVM_FLAGS` (for instance to drop C1-only compilation for long-running work).
+
+    ``java_tool_options`` is the function's ``JAVA_TOOL_OPTIONS`` environment variable, if any. The
+    JVM reads it *before* the command line, so a default flag given here would silently win over
+    the function's setting; the defaults that it sets itself (tiered compilation, class data
+    sharing, ``file.encoding``) are therefore left out, as on AWS, where these defaults can be
+    overridden through ``JAVA_TOOL_OPTIONS``.
 
     The class path separator is the host's (``os.pathsep``).
 
@@ -331,6 +352,15 @@ def java_command(bootstrap: Path, task_root: Path, extra_classpath: list[Path], 
         cp.append(str(entry))
 
     flags = list(JVM_FLAGS if jvm_flags is None else jvm_flags)
+    user = java_tool_options or ""
+    if user:
+        overridden = [("Tiered", "Tiered"), ("-Xshare", "Xshare"), ("SharedArchiveFile", "Xshare"),
+                      ("file.encoding", "file.encoding")]
+        for marker, flag_part in overridden:
+            if marker in user:
+                flags = [f for f in flags if flag_part not in f]
+        if "Xshare" in user or "SharedArchiveFile" in user:
+            cds = False
     if cds:
         archive = cds_archive_path(bootstrap, java)
         if archive is not None and archive.is_file():

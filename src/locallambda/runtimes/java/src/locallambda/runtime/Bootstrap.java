@@ -71,6 +71,9 @@ public final class Bootstrap {
                 new BufferedOutputStream(new FileOutputStream(FileDescriptor.err), 8192), true, StandardCharsets.UTF_8);
         System.setOut(stdout);
         System.setErr(stderr);
+        // text printed without a newline is buffered until the invocation ends; keep it if the
+        // function calls System.exit
+        Runtime.getRuntime().addShutdownHook(new Thread(new Flusher(), "flush-stdout"));
 
         String api = System.getenv("AWS_LAMBDA_RUNTIME_API");
         if (api == null || api.isEmpty()) {
@@ -104,6 +107,15 @@ public final class Bootstrap {
             return;
         }
         runLoop(client, invoker, env, -1);
+    }
+
+    /** Flushes standard output and error (shutdown hook). */
+    private static final class Flusher implements Runnable {
+        @Override
+        public void run() {
+            System.out.flush();
+            System.err.flush();
+        }
     }
 
     private static void reportInitError(RuntimeApiClient client, Handlers.InitFault f) {

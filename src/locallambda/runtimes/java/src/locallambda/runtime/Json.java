@@ -68,8 +68,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * enums, maps, collections, arrays, {@code byte[]} (base64), {@link Optional}, common
  * {@code java.time} types, records and POJOs (a no-argument constructor plus setters of any
  * visibility or public fields; unknown properties are ignored; a property that has no exact match
- * is matched case-insensitively, which lets the aws-lambda-java-events classes read
- * {@code "Records"}).</p>
+ * is matched ignoring case, '-' and '_').</p>
+ *
+ * <p>The aws-lambda-java-events classes, which AWS reads with dedicated Jackson mix-ins, work
+ * through generic rules: the name matching above ({@code "Records"}, {@code "eventSourceARN"},
+ * {@code "Sns"}, {@code "detail-type"}), joda-time values read with their static
+ * {@code parse(String)} and written with {@code toString()}, {@link java.nio.ByteBuffer} as base64,
+ * {@link Date} properties of event classes as seconds, and a table of constructor property names
+ * for the S3 event classes, which have no default constructor.</p>
  *
  * <p>Writing: {@link #write} writes strings, numbers, booleans, enums (by name), maps,
  * collections, arrays, {@code byte[]} (base64), {@link Optional}, dates and POJOs (public getters
