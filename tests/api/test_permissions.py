@@ -281,11 +281,6 @@ def test_policies_per_version_and_alias(lambda_client: Any, fn_name: str, echo_z
 
 
 
-@pytest.mark.xfail(
-    reason="control/aliases.py delete_alias neither drops the alias's policy (permissions.drop_policy) "
-    "nor notifies listeners, so a re-created alias inherits the old policy",
-    strict=False,
-)
 def test_deleted_alias_takes_its_policy(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create(lambda_client, fn_name, echo_zip)
     wait_active(lambda_client, fn_name)

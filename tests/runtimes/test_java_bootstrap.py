@@ -231,6 +231,65 @@ public class Logging implements RequestHandler<String, String> {
     }
 }
 """,
+    # stand-ins shaped like aws-lambda-java-events / joda-time classes (no Maven here)
+    "org/joda/time/DateTime.java": """
+package org.joda.time;
+public class DateTime {
+    private final java.time.OffsetDateTime t;
+    private DateTime(java.time.OffsetDateTime t) { this.t = t; }
+    public static DateTime parse(String s) { return new DateTime(java.time.OffsetDateTime.parse(s)); }
+    public String toString() { return t.toString(); }
+}
+""",
+    "com/amazonaws/services/lambda/runtime/events/SQSEvent.java": """
+package com.amazonaws.services.lambda.runtime.events;
+import java.util.*;
+public class SQSEvent {
+    public static class SQSMessage {
+        private String body, eventSourceArn;
+        private java.nio.ByteBuffer binary;
+        private Date sent;
+        public String getBody() { return body; }
+        public void setBody(String b) { body = b; }
+        public String getEventSourceArn() { return eventSourceArn; }
+        public void setEventSourceArn(String a) { eventSourceArn = a; }
+        public java.nio.ByteBuffer getBinary() { return binary; }
+        public void setBinary(java.nio.ByteBuffer b) { binary = b; }
+        public Date getSent() { return sent; }
+        public void setSent(Date d) { sent = d; }
+    }
+    private List<SQSMessage> records;
+    public List<SQSMessage> getRecords() { return records; }
+    public void setRecords(List<SQSMessage> r) { records = r; }
+}
+""",
+    "com/amazonaws/services/lambda/runtime/events/ScheduledEvent.java": """
+package com.amazonaws.services.lambda.runtime.events;
+import org.joda.time.DateTime;
+public class ScheduledEvent {
+    private String detailType;
+    private DateTime time;
+    public String getDetailType() { return detailType; }
+    public void setDetailType(String d) { detailType = d; }
+    public DateTime getTime() { return time; }
+    public void setTime(DateTime t) { time = t; }
+}
+""",
+    "example/EventsHandler.java": """
+package example;
+import com.amazonaws.services.lambda.runtime.*;
+import com.amazonaws.services.lambda.runtime.events.*;
+import java.util.*;
+public class EventsHandler {
+    public String sqs(SQSEvent e) {
+        SQSEvent.SQSMessage m = e.getRecords().get(0);
+        byte[] b = new byte[m.getBinary().remaining()];
+        m.getBinary().get(b);
+        return m.getBody() + "|" + m.getEventSourceArn() + "|" + new String(b) + "|" + m.getSent().getTime();
+    }
+    public String scheduled(ScheduledEvent e) { return e.getDetailType() + "|" + e.getTime(); }
+}
+""",
     "example/WhereIsCore.java": """
 package example;
 import com.amazonaws.services.lambda.runtime.*;
@@ -263,6 +322,7 @@ def task_root(tmp_path_factory, bootstrap_jar) -> Path:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
         files.append(str(p))
+    assert JAVAC is not None
     subprocess.run([JAVAC, "--release", "17", "-encoding", "UTF-8", "-cp", str(bootstrap_jar),
                     "-d", str(root), *files], check=True, timeout=120)
     return root
@@ -383,6 +443,19 @@ def test_plain_methods_by_name(start):
     assert fn5.invoke({"a": 1}).json() == ["a", "b"]
 
 
+def test_event_classes_like_aws_events_library(start):
+    fn = start("example.EventsHandler::sqs")
+    res = fn.invoke({"Records": [{"body": "hi", "eventSourceARN": "arn:q", "binary": "Ynl0ZXM=",
+                                  "sent": 1545084650.987}]})
+    assert res.kind == "response", res.body
+    assert res.json() == "hi|arn:q|bytes|1545084650987"
+
+    fn2 = start("example.EventsHandler::scheduled")
+    res = fn2.invoke({"detail-type": "Scheduled Event", "time": "2019-10-08T16:53:06Z", "source": "aws.events"})
+    assert res.kind == "response", res.body
+    assert res.json() == "Scheduled Event|2019-10-08T16:53:06Z"
+
+
 def test_string_input_and_logging_to_stdout(start):
     fn = start("example.Logging")
     res = fn.invoke('"hello"')
@@ -492,6 +565,51 @@ def test_sequential_invokes_reuse_one_jvm(start):
     assert fn.proc.poll() is None
 
 
+def test_layer_jars_from_a_lib_directory(start, tmp_path, bootstrap_jar, task_root):
+    """A jar in an extra (layer) directory is on the class path: the handler class comes from it."""
+    layer_lib = tmp_path / "opt" / "java" / "lib"
+    layer_lib.mkdir(parents=True)
+    with zipfile.ZipFile(layer_lib / "handlers.jar", "w") as z:
+        for f in (task_root / "example").glob("Counter*.class"):
+            z.write(f, f"example/{f.name}")
+    empty_root = tmp_path / "task"
+    empty_root.mkdir()
+    api = FakeRuntimeAPI().start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "LAMBDA_"))}
+        env.update(AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER="example.Counter", LAMBDA_TASK_ROOT=str(empty_root))
+        proc = subprocess.Popen(jb.java_command(bootstrap_jar, empty_root, [layer_lib]), cwd=empty_root, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            res = api.invoke(b'{"i": 1}', timeout=WAIT)
+            assert res.kind == "response" and res.json()["calls"] == 1
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+    finally:
+        api.close()
+
+
+def test_task_root_off_the_class_path_gets_a_child_loader(bootstrap_jar, task_root):
+    """Started with only the bootstrap jar on the class path, the runtime loads LAMBDA_TASK_ROOT itself."""
+    api = FakeRuntimeAPI().start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "LAMBDA_"))}
+        env.update(AWS_LAMBDA_RUNTIME_API=api.address, LAMBDA_TASK_ROOT=str(task_root))
+        assert JAVA is not None
+        argv = [JAVA, "-cp", str(bootstrap_jar), jb.MAIN_CLASS, "example.Failing"]  # handler as argument
+        proc = subprocess.Popen(argv, cwd=task_root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            res = api.invoke(b"{}", timeout=WAIT)
+            assert res.kind == "error"
+            assert res.json()["stackTrace"][0].startswith("example.Failing.handleRequest(Failing.java:")
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+    finally:
+        api.close()
+
+
 def test_bundled_core_jar_loses_to_the_bootstrap_api(start, tmp_path, bootstrap_jar, task_root):
     """A function jar that bundles its own copy of the API classes still works: ours come first."""
     root = tmp_path / "task"
@@ -554,17 +672,30 @@ def test_java_command_layout(tmp_path):
     (root / "lib").mkdir(parents=True)
     for name in ("b.jar", "a.jar", "notes.txt"):
         (root / "lib" / name).write_text("")
+    layer = tmp_path / "opt" / "java" / "lib"
+    layer.mkdir(parents=True)
+    (layer / "z.jar").write_text("")
     boot = tmp_path / "boot.jar"
-    argv = jb.java_command(boot, root, [Path("/opt/java/lib/*")], cds=False)
+    argv = jb.java_command(boot, root, [Path("/opt/java/lib/*"), layer, Path("/nonexistent/java/lib")], cds=False)
     assert argv[0] == "java" and argv[-1] == jb.MAIN_CLASS
     assert "-XX:TieredStopAtLevel=1" in argv
     cp = argv[argv.index("-cp") + 1].split(os.pathsep)
     assert cp == [str(boot), str(root), str(root / "lib" / "a.jar"), str(root / "lib" / "b.jar"),
-                  "/opt/java/lib/*"]
+                  "/opt/java/lib/*", str(layer), str(layer / "z.jar"),
+                  "/nonexistent/java/lib", "/nonexistent/java/lib/*"]
     # a task root that is not visible here (e.g. inside a container) gets the wildcard
     argv = jb.java_command(boot, Path("/var/task"), [], handler="example.H::run", cds=False)
     assert argv[argv.index("-cp") + 1].split(os.pathsep) == [str(boot), "/var/task", "/var/task/lib/*"]
     assert argv[-2:] == [jb.MAIN_CLASS, "example.H::run"]
+
+
+def test_java_tool_options_override_the_defaults(tmp_path):
+    boot = tmp_path / "boot.jar"
+    argv = jb.java_command(boot, tmp_path, [], cds=False, java_tool_options="-XX:TieredStopAtLevel=4")
+    assert not any("Tiered" in a for a in argv)
+    assert "-Xshare:auto" in argv
+    argv = jb.java_command(boot, tmp_path, [], java_tool_options="-Xshare:off")
+    assert not any("Xshare" in a or "SharedArchiveFile" in a for a in argv)
 
 
 def test_cds_archive_is_used_when_present(bootstrap_jar, task_root):

@@ -19,6 +19,7 @@ from typing import Any
 from locallambda.control.arns import LATEST, FunctionRef
 from locallambda.control.functions import check_revision
 from locallambda.control.paging import paginate
+from locallambda.control.permissions import drop_policy
 from locallambda.control.plane import ControlPlane
 from locallambda.control.state import FunctionRecord, new_revision_id
 from locallambda.errors import InvalidParameterValueError, ResourceConflictError, ResourceNotFoundError
@@ -184,7 +185,9 @@ class AliasesApi:
         record.provisioned_concurrency.pop(name, None)
         record.url_configs.pop(name, None)
         record.event_invoke_configs.pop(name, None)
+        drop_policy(record, name)
         self.plane.functions.save(record)
+        self.plane.notify(record, "updated")
         return None
 
     async def list_aliases(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:

@@ -328,7 +328,9 @@ class FunctionsApi:
                 "VpcId": "",
             }
         if p.get("Layers"):
-            cfg["Layers"] = [{"Arn": arn_, "CodeSize": 0} for arn_ in p["Layers"]]
+            from locallambda.control.layers import function_layers  # layers.py owns AWS's layer checks
+
+            cfg["Layers"] = function_layers(self.plane, ref.region, ref.account_id, p["Layers"], stored.get("sha_hex"))
         latest = VersionRecord(cfg)
         self._apply_code(latest, stored)
         record = FunctionRecord(name=ref.name, region=ref.region, account_id=ref.account_id, latest=latest)
@@ -490,6 +492,11 @@ class FunctionsApi:
             _check_runtime(p["Runtime"])
         if "Environment" in p:
             _env_size_check((p["Environment"] or {}).get("Variables") or {})
+        if "Layers" in p:  # checked before anything changes: a refused list must leave no trace
+            from locallambda.control.layers import function_layers  # layers.py owns AWS's layer checks
+
+            new_layers = function_layers(self.plane, ref.region, ref.account_id, p["Layers"] or [],
+                                         record.latest.code_sha256_hex)
         for key in _PLAIN_MEMBERS:
             if key in p:
                 cfg[key] = p[key]
@@ -517,8 +524,8 @@ class FunctionsApi:
                 "VpcId": "",
             }
         if "Layers" in p:
-            if p["Layers"]:
-                cfg["Layers"] = [{"Arn": a, "CodeSize": 0} for a in p["Layers"]]
+            if new_layers:
+                cfg["Layers"] = new_layers
             else:
                 cfg.pop("Layers", None)
         self._mark_updating(record.latest)

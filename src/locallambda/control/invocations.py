@@ -29,20 +29,63 @@ CLIENT_CONTEXT_LIMIT = 3583
 LOG_TAIL = 4096
 
 
+# AWS parses payloads with Jackson and reports its errors, location included.
+_JSON_PREFIX = "Could not parse request body into json: Could not parse payload into json: "
+_VALUE_LIST = "(JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
+_VALUE_START = frozenset(b'{["-0123456789tfn')
+_WHITESPACE = b" \t\r\n"
+
+
+def _char_desc(code: int) -> str:
+    """A character as Jackson names it in its messages (``_getCharDesc``)."""
+    if code < 32 or 127 <= code <= 159:
+        return f"(CTRL-CHAR, code {code})"
+    if code > 255:
+        return f"'{chr(code)}' (code {code} / 0x{code:x})"
+    return f"'{chr(code)}' (code {code})"
+
+
+def _json_error(message: str, line: int, column: int) -> InvalidRequestContentError:
+    return InvalidRequestContentError(
+        f"{_JSON_PREFIX}{message}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` "
+        f"disabled); line: {line}, column: {column}]"
+    )
+
+
 def _check_json(payload: bytes) -> None:
+    """Raises ``InvalidRequestContentError`` with Jackson's wording when ``payload`` is not JSON.
+
+    The two recorded AWS answers (test_lambda_invoke_payload_encoding_error) are reproduced
+    exactly; other syntax errors keep Jackson's shape with Python's description.
+    """
     if not payload:
         return
+    start = len(payload) - len(payload.lstrip(_WHITESPACE))
+    line = payload.count(b"\n", 0, start) + 1
+    column = start - (payload.rfind(b"\n", 0, start) + 1) + 1
+    if start < len(payload) and payload[start] not in _VALUE_START:
+        # The document does not start with a value. Jackson reads one byte as one character here.
+        first = payload[start]
+        if chr(first).isalpha():
+            token = payload[start:].split(None, 1)[0].decode("utf-8", "replace")
+            token = "".join(ch for ch in token if ch.isalnum() or ch in "_$") or token[:1]
+            raise _json_error(f"Unrecognized token '{token}': was expecting {_VALUE_LIST}", line, column + len(token))
+        raise _json_error(f"Unexpected character ({_char_desc(first)}): expected a valid value {_VALUE_LIST}", line, column)
     try:
-        json.loads(payload)
+        text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidRequestContentError(
-            "Could not parse request body into json: Could not parse payload into json: "
-            f"Invalid UTF-8 start byte 0x{payload[exc.start]:02x}"
-        ) from exc
+        if exc.reason == "invalid continuation byte" and exc.end < len(payload):
+            kind, bad, at = "middle", payload[exc.end], exc.end
+        else:
+            kind, bad, at = "start", payload[exc.start], exc.start
+        line = payload.count(b"\n", 0, at) + 1
+        column = at - (payload.rfind(b"\n", 0, at) + 1) + 2  # Jackson: just after the byte
+        raise _json_error(f"Invalid UTF-8 {kind} byte 0x{bad:02x}", line, column) from exc
+    try:
+        json.loads(text)
     except ValueError as exc:
-        raise InvalidRequestContentError(
-            "Could not parse request body into json: Could not parse payload into json: "
-            f"Unexpected character: {exc.msg} at line {exc.lineno}, column {exc.colno}"  # type: ignore[attr-defined]
+        raise _json_error(
+            f"Unexpected character: {exc.msg}", exc.lineno, exc.colno  # type: ignore[attr-defined]
         ) from exc
 
 
@@ -61,6 +104,10 @@ class InvocationsApi:
         payload: bytes = p.get("Payload") or b""
         limit = SYNC_PAYLOAD_LIMIT if kind != "Event" else ASYNC_PAYLOAD_LIMIT
         if len(payload) > limit:
+            if kind == "Event":
+                raise RequestEntityTooLargeError(
+                    f"{len(payload)} byte payload is too large for the Event invocation type (limit {limit} bytes)"
+                )
             raise RequestEntityTooLargeError(
                 f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
             )
@@ -75,12 +122,12 @@ class InvocationsApi:
                 json.loads(client_context)
             except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
                 raise InvalidRequestContentError("Client context must be a valid Base64-encoded JSON object.") from exc
-        record, version, _ = self.engine.resolve(ref)
-        executed = version.config["Version"]
+        _, version, _ = self.engine.resolve(ref)
+        self.engine.ensure_active(version)
         if kind == "DryRun":
-            return {"StatusCode": 204, "ExecutedVersion": executed}
+            # AWS answers the status alone: no payload, no X-Amz-Executed-Version.
+            return {"StatusCode": 204}
         if kind == "Event":
-            self.engine.resolve(ref)
             self.events.submit(ref, payload or b"{}", ctx.request_id)
             return {"StatusCode": 202}
         result = await self.engine.invoke(ref, payload or b"{}", client_context=client_context, request_id=ctx.request_id)

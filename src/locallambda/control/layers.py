@@ -1,22 +1,508 @@
-"""(to be written) Layers: publish, read, list, delete, policies; merged /opt trees for executors."""
+"""Layers: publish, read, list, delete, version policies; the merged /opt tree executors use.
+
+A layer is a name with numbered, immutable versions (no ``$LATEST``). Each ``PublishLayerVersion``
+makes the next number, even when the content is unchanged and even after every earlier version
+was deleted (AWS keeps counting). The archive goes to the content-addressed code store, like
+function code, and ``Content.Location`` points at this server's download route.
+
+State: one document per layer in ``plane.registry("layer")``, keyed ``region/account/name``::
+
+    {"next_version": 3,
+     "versions": {"1": {"config": {...wire fields...}, "sha_hex": ..., "unzipped_size": ...,
+                        "deleted": false, "policy": {"revision_id": ..., "statements": [...]}}}}
+
+A deleted version stays as a tombstone (``deleted``): AWS lets functions that reference it keep
+running with its content and keep showing it in their configuration, so ``opt_paths`` must still
+find its archive, while every API call treats it as gone.
+
+At run time AWS extracts a function's layers in order into ``/opt``, later layers overwriting the
+files of earlier ones. ``opt_paths`` builds that merged tree once per distinct list of layers
+(hard links into the extracted archives, copies where links fail) under
+``<code root>/opt/<digest>`` and returns it; executors put its ``python``, ``nodejs``,
+``java/lib``, ``bin``, ``lib``, ``bootstrap`` and ``extensions`` where each runtime expects them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
-from locallambda.control.plane import ControlPlane
-from locallambda.requests import Handler
+from locallambda.control.account import code_size_sources
+from locallambda.control.arns import layer_arn
+from locallambda.control.paging import paginate
+from locallambda.control.plane import ControlPlane, aws_timestamp
+from locallambda.control.state import Registry, new_revision_id
+from locallambda.errors import (
+    InvalidParameterValueError,
+    PreconditionFailedError,
+    RequestEntityTooLargeError,
+    ResourceConflictError,
+    ResourceNotFoundError,
+    ServiceError,
+)
+from locallambda.requests import Handler, RequestContext
 
-__all__ = ["LayersApi"]
+__all__ = ["LayersApi", "LayerRef", "parse_layer_name", "function_layers", "merge_trees", "MAX_LAYERS"]
+
+log = logging.getLogger("locallambda.layers")
+
+# AWS: "You can add up to five layers to a function" (Lambda quotas).
+MAX_LAYERS = 5
+_REGISTRY = "layer"
+_NOT_FOUND = "The resource you requested does not exist."
+_VERSION_TOO_LOW = "Layer Version Cannot be less than 1"
+
+# A layer ARN, optionally with its version (the service model has already checked the pattern;
+# AWS-owned ``arn:aws:lambda:::awslayer:...`` ARNs do not match and so never name a stored layer).
+_LAYER_ARN = re.compile(
+    r"arn:(?:aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
+    r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<version>[0-9]+))?"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LayerRef:
+    """A layer (not a version) by region, account and name."""
+
+    region: str
+    account_id: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.region}/{self.account_id}/{self.name}"
+
+    @property
+    def arn(self) -> str:
+        return layer_arn(self.region, self.account_id, self.name)
+
+    def version_arn(self, version: int | str) -> str:
+        return f"{self.arn}:{version}"
+
+
+def parse_layer_name(raw: str, region: str, account_id: str) -> LayerRef:
+    """A LayerName parameter (a name or a layer ARN) as a reference; names are in the caller's
+    region and account."""
+    m = _LAYER_ARN.fullmatch(raw)
+    if m is None:
+        return LayerRef(region, account_id, raw)
+    return LayerRef(m.group("region"), m.group("account"), m.group("name"))
+
+
+def _parse_version_arn(arn: str) -> tuple[LayerRef, str] | None:
+    m = _LAYER_ARN.fullmatch(arn)
+    if m is None or m.group("version") is None:
+        return None
+    return LayerRef(m.group("region"), m.group("account"), m.group("name")), str(int(m.group("version")))
+
+
+def _version_doc(layers: Registry, ref: LayerRef, version: str, *, deleted_too: bool = False) -> dict[str, Any] | None:
+    doc = layers.get(ref.key)
+    if doc is None:
+        return None
+    entry: dict[str, Any] | None = doc["versions"].get(version)
+    if entry is None or (entry.get("deleted") and not deleted_too):
+        return None
+    return entry
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                try:
+                    total += os.stat(path).st_size
+                except OSError:
+                    pass
+    return total
+
+
+def function_layers(
+    plane: ControlPlane, region: str, account_id: str, arns: list[str], code_sha256_hex: str | None
+) -> list[dict[str, Any]]:
+    """Check the Layers of CreateFunction/UpdateFunctionConfiguration; the configuration's Layers.
+
+    Checks in AWS's order: at most five layers; then per layer: same region as the function,
+    the version exists, no second version of the same layer (AWS names the first two clashing
+    ARNs); finally the unzipped size of the function's code (``code_sha256_hex``) plus every layer
+    against the unzipped limit. Compatible runtimes and architectures are not checked: AWS treats
+    them as metadata for ListLayers filters, not as a constraint.
+
+    Raises ``InvalidParameterValueError`` with AWS's texts.
+    """
+    if len(arns) > MAX_LAYERS:
+        raise InvalidParameterValueError(f"Cannot reference more than {MAX_LAYERS} layers.")
+    layers = plane.registry(_REGISTRY)
+    seen: dict[str, str] = {}
+    out: list[dict[str, Any]] = []
+    total = 0
+    for arn in arns:
+        parsed = _parse_version_arn(arn)
+        if parsed is not None and parsed[0].region != region:
+            raise InvalidParameterValueError(
+                "Layers are not in the same region as the function. "
+                f"Layers are expected to be in region {region}."
+            )
+        entry = _version_doc(layers, *parsed) if parsed is not None else None
+        if entry is None:
+            raise InvalidParameterValueError(f"Layer version {arn} does not exist.")
+        base = arn.rsplit(":", 1)[0]
+        if base in seen:
+            raise InvalidParameterValueError(
+                "Two different versions of the same layer are not allowed to be referenced in the "
+                f"same function. {seen[base]} and {arn} are versions of the same layer."
+            )
+        seen[base] = arn
+        out.append({"Arn": arn, "CodeSize": entry["config"]["Content"]["CodeSize"]})
+        total += int(entry.get("unzipped_size") or 0)
+    if out and code_sha256_hex:
+        total += _tree_size(plane.code.tree_path(code_sha256_hex))
+    limit = plane.settings.limits_code_size_unzipped
+    if total > limit:
+        raise InvalidParameterValueError(
+            f"Function code combined with layers exceeds the maximum allowed size of {limit} bytes. "
+            f"The actual size is {total} bytes."
+        )
+    return out
+
+
+# -- /opt ------------------------------------------------------------------------------------
+
+
+def _clear(dest: str) -> None:
+    """Make room for a new entry at ``dest``: a later layer replaces what an earlier one put there."""
+    if os.path.islink(dest) or os.path.isfile(dest):
+        os.unlink(dest)
+    elif os.path.isdir(dest):
+        shutil.rmtree(dest)
+
+
+def merge_trees(sources: list[Path], target: Path) -> None:
+    """Overlay ``sources`` in order into ``target`` (created): later sources win, file by file.
+
+    Files are hard-linked (copied where the file system refuses), symbolic links are recreated
+    as they are (the archive extractor only lets through links that stay inside their tree).
+    Raises ``OSError``.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        src_root = str(source)
+        for dirpath, dirnames, filenames in os.walk(src_root):
+            rel = os.path.relpath(dirpath, src_root)
+            dest_dir = str(target) if rel == "." else os.path.join(str(target), rel)
+            if not os.path.isdir(dest_dir) or os.path.islink(dest_dir):
+                _clear(dest_dir)
+                os.makedirs(dest_dir, exist_ok=True)
+            linked_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+            for name in linked_dirs + filenames:
+                src = os.path.join(dirpath, name)
+                dest = os.path.join(dest_dir, name)
+                _clear(dest)
+                if os.path.islink(src):
+                    os.symlink(os.readlink(src), dest)
+                    continue
+                try:
+                    os.link(src, dest)
+                except OSError:
+                    shutil.copy2(src, dest)
+            dirnames[:] = [d for d in dirnames if d not in linked_dirs]
 
 
 class LayersApi:
+    """Handlers for the layer operations, and the /opt builder the invoke engine calls."""
+
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
+        self._layers = plane.registry(_REGISTRY)
+        code_size_sources(plane).append(self._code_size)
 
     def handlers(self) -> dict[str, Handler]:
+        return {
+            "PublishLayerVersion": self.publish_layer_version,
+            "GetLayerVersion": self.get_layer_version,
+            "GetLayerVersionByArn": self.get_layer_version_by_arn,
+            "ListLayers": self.list_layers,
+            "ListLayerVersions": self.list_layer_versions,
+            "DeleteLayerVersion": self.delete_layer_version,
+            "AddLayerVersionPermission": self.add_layer_version_permission,
+            "RemoveLayerVersionPermission": self.remove_layer_version_permission,
+            "GetLayerVersionPolicy": self.get_layer_version_policy,
+        }
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _code_size(self, region: str) -> int:
+        """Bytes stored by the layer versions of a region (GetAccountSettings' TotalCodeSize)."""
+        total = 0
+        for key, doc in self._layers.items():
+            if key.startswith(f"{region}/"):
+                total += sum(int(v["config"]["Content"]["CodeSize"]) for v in doc["versions"].values()
+                             if not v.get("deleted"))
+        return total
+
+    def _location(self, ctx: RequestContext, sha_hex: str) -> str:
+        host = ctx.headers.get("host") or f"127.0.0.1:{self.plane.settings.port}"
+        return f"http://{host}/_aws/lambda/code/{sha_hex}.zip"
+
+    def _view(self, ctx: RequestContext, entry: dict[str, Any]) -> dict[str, Any]:
+        """GetLayerVersion's answer: the stored configuration plus the download location."""
+        out = dict(entry["config"])
+        out["Content"] = {"Location": self._location(ctx, entry["sha_hex"]), **entry["config"]["Content"]}
+        return out
+
+    @staticmethod
+    def _list_item(entry: dict[str, Any]) -> dict[str, Any]:
+        """A LayerVersionsListItem: the configuration without content and layer ARN."""
+        return {k: v for k, v in entry["config"].items() if k not in ("Content", "LayerArn")}
+
+    @staticmethod
+    def _matches(entry: dict[str, Any], runtime: str | None, architecture: str | None) -> bool:
+        cfg = entry["config"]
+        if runtime is not None and runtime not in (cfg.get("CompatibleRuntimes") or []):
+            return False
+        if architecture is not None and architecture not in (cfg.get("CompatibleArchitectures") or []):
+            return False
+        return True
+
+    def _live_versions(self, ref: LayerRef) -> list[dict[str, Any]]:
+        """The versions not deleted, newest first."""
+        doc = self._layers.get(ref.key)
+        if doc is None:
+            return []
+        entries = [e for e in doc["versions"].values() if not e.get("deleted")]
+        return sorted(entries, key=lambda e: -int(e["config"]["Version"]))
+
+    def _for_policy(self, ctx: RequestContext, p: dict[str, Any]) -> tuple[LayerRef, dict[str, Any]]:
+        """The layer version a permission operation names. Raises ``ResourceNotFoundError``."""
+        ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
+        number = int(p["VersionNumber"])
+        entry = _version_doc(self._layers, ref, str(number))
+        if entry is None:
+            raise ResourceNotFoundError(f"Layer version {ref.version_arn(number)} does not exist.")
+        return ref, entry
+
+    def _check_content(self, content: dict[str, Any]) -> None:
+        """Checks made before storing: a zip within the zipped limit passes; other sources raise
+        AWS's errors (``RequestEntityTooLargeError``, ``InvalidParameterValueError``)."""
+        s = self.plane.settings
+        zip_file = content.get("ZipFile")
+        if zip_file is not None:
+            if len(zip_file) > s.limits_code_size_zipped:
+                raise RequestEntityTooLargeError(f"Zipped size must be smaller than {s.limits_code_size_zipped} bytes")
+            return
+        bucket = content.get("S3Bucket")
+        if bucket is not None:
+            if bucket == s.bucket_marker_local:
+                # Hot reloading would need /opt to follow a live directory; not offered for layers.
+                raise InvalidParameterValueError("Hot reloading is not supported for layers by locallambda.")
+            raise InvalidParameterValueError(
+                "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
+                "The specified bucket does not exist"
+            )
+        raise InvalidParameterValueError("Please provide a source for layer code.")
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def publish_layer_version(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
+        content = p.get("Content") or {}
+        self._check_content(content)
+        s = self.plane.settings
+        stored = await self.plane.run_blocking(self.plane.code.put_zip, content["ZipFile"], s.limits_code_size_unzipped)
+        # The number is taken only now: a concurrent publish may have taken one while we unzipped.
+        doc = self._layers.get(ref.key) or {"next_version": 1, "versions": {}}
+        number = int(doc["next_version"])
+        doc["next_version"] = number + 1
+        cfg: dict[str, Any] = {
+            "LayerArn": ref.arn,
+            "LayerVersionArn": ref.version_arn(number),
+            "Description": p.get("Description", ""),
+            "CreatedDate": aws_timestamp(),
+            "Version": number,
+            "Content": {"CodeSha256": stored.sha256_b64, "CodeSize": stored.size},
+        }
+        # Absent and empty lists are both valid and answered back as given.
+        for key in ("CompatibleArchitectures", "CompatibleRuntimes"):
+            if key in p:
+                cfg[key] = list(p[key] or [])
+        if "LicenseInfo" in p:
+            cfg["LicenseInfo"] = p["LicenseInfo"]
+        entry = {"config": cfg, "sha_hex": stored.sha256_hex, "unzipped_size": stored.unzipped_size,
+                 "deleted": False, "policy": None}
+        doc["versions"][str(number)] = entry
+        self._layers.put(ref.key, doc)
+        return self._view(ctx, entry)
+
+    async def get_layer_version(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
+        number = int(p["VersionNumber"])
+        if number < 1:
+            raise InvalidParameterValueError(_VERSION_TOO_LOW)
+        entry = _version_doc(self._layers, ref, str(number))
+        if entry is None:
+            raise ResourceNotFoundError(_NOT_FOUND)
+        return self._view(ctx, entry)
+
+    async def get_layer_version_by_arn(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        parsed = _parse_version_arn(p["Arn"])
+        entry = _version_doc(self._layers, *parsed) if parsed is not None else None
+        if entry is None:
+            raise ResourceNotFoundError(_NOT_FOUND)
+        return self._view(ctx, entry)
+
+    async def list_layers(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        runtime, arch = p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
+        items: list[dict[str, Any]] = []
+        prefix = f"{ctx.region}/{ctx.account_id}/"
+        for key, _doc in self._layers.items():
+            if not key.startswith(prefix):
+                continue
+            ref = LayerRef(ctx.region, ctx.account_id, key[len(prefix):])
+            # Each layer with its newest version that passes the filters; none passing: not listed.
+            latest = next((e for e in self._live_versions(ref) if self._matches(e, runtime, arch)), None)
+            if latest is not None:
+                items.append({"LayerName": ref.name, "LayerArn": ref.arn, "LatestMatchingVersion": self._list_item(latest)})
+        items.sort(key=lambda i: i["LayerName"])
+        page, marker = paginate(items, p.get("Marker"), p.get("MaxItems"), key=lambda i: i["LayerName"])
+        out: dict[str, Any] = {"Layers": page}
+        if marker:
+            out["NextMarker"] = marker
+        return out
+
+    async def list_layer_versions(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
+        runtime, arch = p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
+        # An unknown layer lists no versions (AWS: 200 with an empty list).
+        items = [self._list_item(e) for e in self._live_versions(ref) if self._matches(e, runtime, arch)]
+        # Newest first; the marker key grows along the list as paginate expects.
+        page, marker = paginate(items, p.get("Marker"), p.get("MaxItems"),
+                                key=lambda i: f"{10**12 - int(i['Version']):013d}")
+        out: dict[str, Any] = {"LayerVersions": page}
+        if marker:
+            out["NextMarker"] = marker
+        return out
+
+    async def delete_layer_version(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        number = int(p["VersionNumber"])
+        if number < 1:
+            raise InvalidParameterValueError(_VERSION_TOO_LOW)
+        ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
+        doc = self._layers.get(ref.key)
+        entry = doc["versions"].get(str(number)) if doc is not None else None
+        # AWS answers 204 for a layer or version that does not exist (deleting is idempotent).
+        if doc is not None and entry is not None and not entry.get("deleted"):
+            entry["deleted"] = True
+            entry["policy"] = None
+            self._layers.put(ref.key, doc)
         return {}
 
+    # -- permissions --------------------------------------------------------------------------
+
+    async def add_layer_version_permission(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        ref, entry = self._for_policy(ctx, p)
+        policy = entry.get("policy")
+        sid = p["StatementId"]
+        if policy is not None and any(s["Sid"] == sid for s in policy["statements"]):
+            raise ResourceConflictError(
+                f"The statement id ({sid}) provided already exists. Please provide a new statement id, "
+                "or remove the existing statement."
+            )
+        _check_policy_revision(p.get("RevisionId"), policy)
+        statement = _statement(sid, p["Action"], p["Principal"], p.get("OrganizationId"),
+                               entry["config"]["LayerVersionArn"])
+        revision = new_revision_id()
+        statements = (policy or {}).get("statements", []) + [statement]
+        entry["policy"] = {"revision_id": revision, "statements": statements}
+        self._layers.put(ref.key, self._layers.get(ref.key))
+        return {"Statement": json.dumps(statement, separators=(",", ":")), "RevisionId": revision}
+
+    async def remove_layer_version_permission(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        ref, entry = self._for_policy(ctx, p)
+        policy = entry.get("policy")
+        _check_policy_revision(p.get("RevisionId"), policy)
+        sid = p["StatementId"]
+        if policy is None or not any(s["Sid"] == sid for s in policy["statements"]):
+            raise ResourceNotFoundError(f"Statement {sid} is not found in resource policy.")
+        remaining = [s for s in policy["statements"] if s["Sid"] != sid]
+        entry["policy"] = {"revision_id": new_revision_id(), "statements": remaining} if remaining else None
+        self._layers.put(ref.key, self._layers.get(ref.key))
+        return {}
+
+    async def get_layer_version_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        _ref, entry = self._for_policy(ctx, p)
+        policy = entry.get("policy")
+        if not policy:
+            raise ResourceNotFoundError("No policy is associated with the given resource.")
+        document = {"Version": "2012-10-17", "Id": "default", "Statement": policy["statements"]}
+        return {"Policy": json.dumps(document, separators=(",", ":")), "RevisionId": policy["revision_id"]}
+
+    # -- run time -----------------------------------------------------------------------------
+
     def opt_paths(self, layer_arns: list[str]) -> list[Path]:
-        """Directories that together form the function's /opt, in AWS's order (later wins)."""
-        return []
+        """The function's /opt: one directory merging its layers in order (later layers win).
+
+        Deleted layer versions still count (AWS keeps serving functions that use them). Built
+        once per distinct list, in a staging directory renamed into place, so a reader never
+        sees half a tree. Raises ``ServiceError`` when the tree cannot be written.
+        """
+        parts: list[tuple[str, str]] = []
+        for arn in layer_arns:
+            parsed = _parse_version_arn(arn)
+            entry = _version_doc(self._layers, *parsed, deleted_too=True) if parsed is not None else None
+            if entry is None:
+                log.warning("layer %s is not stored here; it is left out of /opt", arn)
+                continue
+            parts.append((arn, entry["sha_hex"]))
+        if not parts:
+            return []
+        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:40]
+        opt_root = self.plane.code.root / "opt"
+        target = opt_root / digest
+        if target.is_dir():
+            return [target]
+        opt_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=opt_root))
+        try:
+            merge_trees([self.plane.code.tree_path(sha) for _, sha in parts], staging)
+            try:
+                os.rename(staging, target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+                shutil.rmtree(staging, ignore_errors=True)  # built meanwhile by someone else
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ServiceError(f"The layers of the function could not be prepared: {exc}") from exc
+        return [target]
+
+
+def _check_policy_revision(given: str | None, policy: dict[str, Any] | None) -> None:
+    if given is not None and (policy is None or policy["revision_id"] != given):
+        raise PreconditionFailedError(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetLayerPolicy API to retrieve the latest Revision Id"
+        )
+
+
+def _statement(sid: str, action: str, principal: str, organization_id: str | None, resource: str) -> dict[str, Any]:
+    """A layer policy statement as AWS writes it: an account ID becomes its root ARN, an
+    organization restriction a PrincipalOrgID condition."""
+    who: Any = principal
+    if re.fullmatch(r"\d{12}", principal):
+        who = {"AWS": f"arn:aws:iam::{principal}:root"}
+    elif principal.startswith("arn:"):
+        who = {"AWS": principal}
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Principal": who, "Action": action, "Resource": resource}
+    if organization_id:
+        statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
+    return statement

@@ -157,6 +157,16 @@ class InvokeEngine:
             raise ResourceNotFoundError(f"Function not found: {ref.arn(target)}")
         return record, chosen, ref.arn(q)
 
+    @staticmethod
+    def ensure_active(version: VersionRecord) -> None:
+        """Raises ``ResourceConflictError`` unless the version can be invoked (state Active)."""
+        state = version.config.get("State")
+        if state != "Active":
+            raise ResourceConflictError(
+                "The operation cannot be performed at this time. The function is currently in the "
+                f"following state: {state}"
+            )
+
     async def invoke(
         self,
         ref: FunctionRef,
@@ -168,12 +178,7 @@ class InvokeEngine:
         """Run the function synchronously. Raises ``ResourceNotFoundError``,
         ``ResourceConflictError`` (not Active) and ``TooManyRequestsError`` (throttled)."""
         record, version, invoked_arn = self.resolve(ref)
-        state = version.config.get("State")
-        if state != "Active":
-            raise ResourceConflictError(
-                "The operation cannot be performed at this time. The function is currently in the "
-                f"following state: {state}"
-            )
+        self.ensure_active(version)
         spec = self.spec_for(record, version)
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()),

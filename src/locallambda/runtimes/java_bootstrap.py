@@ -160,6 +160,29 @@ def cds_archive_path(bootstrap: Path, java: str = "java") -> Path | None:
     return bootstrap.with_name(f"{bootstrap.stem}.{key}.jsa")
 
 
+def _jar_dir_entries(d: Path) -> list[str]:
+    """Class path entries for the jars of directory ``d``: each jar in name order when ``d`` is
+    visible from here (AWS's order), else the wildcard ``d/*`` (e.g. a path inside a container)."""
+    try:
+        names = sorted(p.name for p in d.iterdir() if p.name.endswith(".jar") and len(p.name) > 4)
+    except FileNotFoundError:
+        return [str(d / "*")]
+    except OSError:  # not a directory, or unreadable
+        return []
+    return [str(d / n) for n in names]
+
+
+def _extra_entries(p: Path) -> list[str]:
+    """Class path entries for one ``extra_classpath`` item (see :func:`java_command`)."""
+    s = str(p)
+    if s.endswith("*") or p.suffix in (".jar", ".zip") or p.is_file():
+        return [s]
+    if p.is_dir():
+        # a layer's java/lib: its jars; the directory itself too, for loose classes
+        return [s, *_jar_dir_entries(p)]
+    return [s, str(p / "*")]
+
+
 def _write_jar(classes: Path, jar: Path) -> None:
     """Writes a deterministic jar (a zip with a manifest) of the class files under ``classes``."""
     manifest = (
@@ -317,10 +340,12 @@ def java_command(bootstrap: Path, task_root: Path, extra_classpath: list[Path], 
 
     ``bootstrap`` is the jar from :func:`ensure_java_bootstrap`; ``task_root`` the function's code
     directory (classes and resources at its top, dependency jars in ``lib/``); ``extra_classpath``
-    further entries, typically ``Path("/opt/java/lib/*")`` for layers (an entry ending in ``*`` is
-    passed to ``java`` as a wildcard). ``task_root/lib`` is listed jar by jar in name order when it
-    is visible from here (as AWS orders them), else passed as the wildcard ``task_root/lib/*``
-    (e.g. when the paths are inside a container).
+    further entries, typically each layer's ``java/lib`` (``/opt/java/lib`` on AWS). An extra entry
+    that is a directory stands for the directory and its jars; one ending in ``*``, or naming a
+    ``.jar``/``.zip`` or an existing file, is passed as is; a path that does not exist here (e.g. in
+    a container) is passed as the directory plus its wildcard ``dir/*``. The jars of
+    ``task_root/lib`` and of extra directories are listed one by one in name order when visible
+    from here (the order AWS uses), else given as the wildcard ``dir/*``.
 
     ``handler``, when given, is appended as the first program argument (it wins over ``_HANDLER``).
     With ``cds``, the class-data-sharing archive of ``bootstrap`` for ``java`` is used if it exists
@@ -342,14 +367,9 @@ def java_command(bootstrap: Path, task_root: Path, extra_classpath: list[Path], 
     bootstrap = Path(os.path.abspath(bootstrap))
     task_root = Path(os.path.abspath(task_root))
     cp: list[str] = [str(bootstrap), str(task_root)]
-    lib = task_root / "lib"
-    try:
-        jars = sorted(p.name for p in lib.iterdir() if p.name.endswith(".jar") and len(p.name) > 4)
-        cp.extend(str(lib / name) for name in jars)
-    except OSError:
-        cp.append(str(lib / "*"))
+    cp.extend(_jar_dir_entries(task_root / "lib"))
     for entry in extra_classpath:
-        cp.append(str(entry))
+        cp.extend(_extra_entries(Path(entry)))
 
     flags = list(JVM_FLAGS if jvm_flags is None else jvm_flags)
     user = java_tool_options or ""

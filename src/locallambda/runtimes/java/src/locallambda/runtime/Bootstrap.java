@@ -342,7 +342,8 @@ public final class Bootstrap {
         urls.add(root.toUri().toURL());
         addJars(root.resolve("lib").toFile(), urls);
         addJars(new File("/opt/java/lib"), urls);
-        return new URLClassLoader("function", urls.toArray(new URL[0]), system);
+        // unnamed, like AWS's: a named loader would prefix stack frames with "name//"
+        return new URLClassLoader(urls.toArray(new URL[0]), system);
     }
 
     private static Path normalize(String p) {
