@@ -25,6 +25,7 @@ import pytest
 from tests.conftest import ROLE, Server, make_zip, wait_active, wait_updated
 
 __all__ = [
+    "EXECUTOR",
     "Functions",
     "HOST_PYTHON_RUNTIME",
     "decode_tail",
@@ -34,6 +35,13 @@ __all__ = [
 
 # The runtime that runs on the host's own interpreter (no "python3.x not found" fallback).
 HOST_PYTHON_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+# These tests prove the process executor (LAMBDA_EXECUTOR=local) unless told otherwise, e.g.
+# LOCALLAMBDA_TEST_EXECUTOR=sandbox runs the same invocations in the sandbox executor.
+EXECUTOR = os.environ.get("LOCALLAMBDA_TEST_EXECUTOR", "local")
+
+# The AWS CLI retries throttles and 5xx with backoff; the tests want the first answer.
+CLI_ENV = {"AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"}
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -117,7 +125,7 @@ def stop_checked(server: Server, timeout: float = 5.0) -> None:
 @pytest.fixture(scope="module")
 def srv() -> Iterator[Server]:
     """A server of this test module; functions are Active when CreateFunction returns."""
-    server = Server(env={"LAMBDA_SYNCHRONOUS_CREATE": "1"}).start()
+    server = Server(env={"LAMBDA_SYNCHRONOUS_CREATE": "1", "LAMBDA_EXECUTOR": EXECUTOR, **CLI_ENV}).start()
     try:
         yield server
     finally:
@@ -135,7 +143,7 @@ def spawn_server() -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
     def spawn(**env: str) -> Server:
-        server = Server(env={"LAMBDA_SYNCHRONOUS_CREATE": "1", **env})
+        server = Server(env={"LAMBDA_SYNCHRONOUS_CREATE": "1", "LAMBDA_EXECUTOR": EXECUTOR, **CLI_ENV, **env})
         servers.append(server)
         return server.start()
 

@@ -198,6 +198,14 @@ public class CtorFails implements RequestHandler<Object, String> {
     public String handleRequest(Object in, Context ctx) { return "never"; }
 }
 """,
+    "example/StaticFails.java": """
+package example;
+import com.amazonaws.services.lambda.runtime.*;
+public class StaticFails implements RequestHandler<Object, String> {
+    static { if (Boolean.TRUE) throw new IllegalStateException("static boom"); }
+    public String handleRequest(Object in, Context ctx) { return "never"; }
+}
+""",
     "example/NotAHandler.java": """
 package example;
 public class NotAHandler { public String run(String a, String b) { return a + b; } }
@@ -423,6 +431,9 @@ def test_request_stream_handler_echo(start):
     res = fn.invoke(payload)
     assert res.kind == "response" and res.body == payload
     assert fn.invoke(b"not json at all").body == b"not json at all"
+    big = b'"' + b"x" * (5 * 1024 * 1024) + b'"'
+    assert fn.invoke(big).body == big
+    assert fn.invoke(b"").body == b""
 
 
 def test_plain_methods_by_name(start):
@@ -536,6 +547,15 @@ def test_constructor_failure_is_an_init_error(start):
     err = fn.api.wait_init_error(timeout=WAIT)
     assert err.json() == {"errorMessage": "cannot start", "errorType": "java.lang.IllegalStateException"}
     assert fn.proc.wait(timeout=WAIT) == 1
+
+
+def test_static_initializer_failure_is_an_init_error(start):
+    fn = start("example.StaticFails")
+    err = fn.api.wait_init_error(timeout=WAIT)
+    assert err.json() == {"errorMessage": "Error loading class example.StaticFails",
+                          "errorType": "java.lang.ExceptionInInitializerError"}
+    assert fn.proc.wait(timeout=WAIT) == 1
+    assert "static boom" in fn.stdout()  # the cause's stack trace is logged
 
 
 @pytest.mark.parametrize("handler, message", [
@@ -687,6 +707,11 @@ def test_java_command_layout(tmp_path):
     argv = jb.java_command(boot, Path("/var/task"), [], handler="example.H::run", cds=False)
     assert argv[argv.index("-cp") + 1].split(os.pathsep) == [str(boot), "/var/task", "/var/task/lib/*"]
     assert argv[-2:] == [jb.MAIN_CLASS, "example.H::run"]
+    # a visible task root without lib/ adds nothing for it
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    argv = jb.java_command(boot, bare, [], cds=False)
+    assert argv[argv.index("-cp") + 1].split(os.pathsep) == [str(boot), str(bare)]
 
 
 def test_java_tool_options_override_the_defaults(tmp_path):

@@ -453,7 +453,7 @@ class FunctionsApi:
             raise InvalidParameterValueError("Please don't provide ImageUri when updating a function with packageType Zip.")
         if pkg == "Image" and not p.get("ImageUri"):
             raise InvalidParameterValueError("Please provide ImageUri when updating a function with packageType Image.")
-        code = {k: p[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if k in p}
+        code: dict[str, Any] = {k: p[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if k in p}
         stored = await self._store_code(code)
         record = self.plane.get_function(ref)  # re-read: we awaited
         self._ensure_updatable(record)
@@ -598,17 +598,19 @@ class FunctionsApi:
 _ALIAS_SHAPED = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9-_]+")
 
 _VOLATILE = {"RevisionId", "Version", "FunctionArn", "LastModified", "State", "StateReason", "StateReasonCode",
-             "LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"}
+             "LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode", "_PublishedFrom"}
 
 
 def _same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    strip = lambda c: {k: v for k, v in c.items() if k not in _VOLATILE}  # noqa: E731
+    def strip(c: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in c.items() if k not in _VOLATILE}
+
     return strip(a) == strip(b)
 
 
 def _fingerprint(cfg: dict[str, Any]) -> str:
     """What identifies the state of $LATEST for publishing: code and configuration, not status."""
-    stable = {k: v for k, v in cfg.items() if k not in _VOLATILE and not k.startswith("_")}
+    stable = {k: v for k, v in cfg.items() if k not in _VOLATILE}  # _HotReloadPath counts
     return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()
 
 

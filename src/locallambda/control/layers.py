@@ -42,6 +42,7 @@ from locallambda.control.plane import ControlPlane, aws_timestamp
 from locallambda.control.state import Registry, new_revision_id
 from locallambda.errors import (
     InvalidParameterValueError,
+    ValidationError,
     PreconditionFailedError,
     RequestEntityTooLargeError,
     ResourceConflictError,
@@ -49,6 +50,7 @@ from locallambda.errors import (
     ServiceError,
 )
 from locallambda.requests import Handler, RequestContext
+from locallambda.runtimes.catalogue import SUPPORTED_RUNTIMES, VALID_RUNTIMES_TEXT
 
 __all__ = ["LayersApi", "LayerRef", "parse_layer_name", "function_layers", "merge_trees", "MAX_LAYERS"]
 
@@ -59,6 +61,20 @@ MAX_LAYERS = 5
 _REGISTRY = "layer"
 _NOT_FOUND = "The resource you requested does not exist."
 _VERSION_TOO_LOW = "Layer Version Cannot be less than 1"
+
+# The runtime enum is checked here, not by the generic validator (CreateFunction answers a bad
+# Runtime differently). AWS accepts only supported runtimes in CompatibleRuntimes, but filters
+# the list operations by any runtime its internal enum knows, and prints that enum in this order.
+_LIST_RUNTIMES_TEXT = (
+    "[ruby3.5, ruby2.6, dotnetcore1.0, python3.7, nodejs8.10, nasa, ruby2.7, python2.7-greengrass, "
+    "dotnetcore2.0, python3.8, java21, dotnet6, dotnetcore2.1, python3.9, java11, nodejs6.10, provided, "
+    "dotnetcore3.1, dotnet8, java25, java17, nodejs, nodejs4.3, java8.al2, go1.x, dotnet10, nodejs20.x, "
+    "go1.9, byol, nodejs10.x, provided.al2023, nodejs22.x, python3.10, java8, nodejs12.x, python3.11, "
+    "nodejs24.x, nodejs8.x, python3.12, nodejs14.x, nodejs8.9, nodejs26.x, python3.13, python3.14, "
+    "nodejs16.x, python3.15, provided.al2, nodejs4.3-edge, nodejs18.x, ruby3.2, python3.4, ruby3.3, "
+    "ruby3.4, ruby2.5, python3.6, python2.7]"
+)
+_LIST_RUNTIMES = frozenset(_LIST_RUNTIMES_TEXT[1:-1].split(", "))
 
 # A layer ARN, optionally with its version (the service model has already checked the pattern;
 # AWS-owned ``arn:aws:lambda:::awslayer:...`` ARNs do not match and so never name a stored layer).
@@ -112,6 +128,15 @@ def _version_doc(layers: Registry, ref: LayerRef, version: str, *, deleted_too: 
     if entry is None or (entry.get("deleted") and not deleted_too):
         return None
     return entry
+
+
+def _check_runtime_filter(runtime: str | None) -> None:
+    """ListLayers/ListLayerVersions' CompatibleRuntime. Raises ``ValidationError`` (AWS's text)."""
+    if runtime is not None and runtime not in _LIST_RUNTIMES:
+        raise ValidationError(
+            f"1 validation error detected: Value '{runtime}' at 'compatibleRuntime' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: {_LIST_RUNTIMES_TEXT}"
+        )
 
 
 def _tree_size(root: Path) -> int:
@@ -315,6 +340,12 @@ class LayersApi:
 
     async def publish_layer_version(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
+        runtimes = p.get("CompatibleRuntimes") or []
+        if any(r not in SUPPORTED_RUNTIMES for r in runtimes):
+            raise ValidationError(
+                f"1 validation error detected: Value '[{', '.join(runtimes)}]' at 'compatibleRuntimes' "
+                f"failed to satisfy constraint: Member must satisfy enum value set: {VALID_RUNTIMES_TEXT}"
+            )
         content = p.get("Content") or {}
         self._check_content(content)
         s = self.plane.settings
@@ -362,6 +393,7 @@ class LayersApi:
 
     async def list_layers(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         runtime, arch = p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
+        _check_runtime_filter(runtime)
         items: list[dict[str, Any]] = []
         prefix = f"{ctx.region}/{ctx.account_id}/"
         for key, _doc in self._layers.items():
@@ -382,6 +414,7 @@ class LayersApi:
     async def list_layer_versions(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
         runtime, arch = p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
+        _check_runtime_filter(runtime)
         # An unknown layer lists no versions (AWS: 200 with an empty list).
         items = [self._list_item(e) for e in self._live_versions(ref) if self._matches(e, runtime, arch)]
         # Newest first; the marker key grows along the list as paginate expects.

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from locallambda.executors.base import Executor, ExecutorError, OutputSink, RuntimeProcess
-from locallambda.executors.runtime_commands import RuntimeCommands
+from locallambda.executors.runtime_commands import InvalidEntrypointError, RuntimeCommands, extension_commands
 from locallambda.invoke.models import FunctionSpec
 
 __all__ = ["ProcessExecutor", "ChildProcess"]
@@ -28,12 +28,24 @@ log = logging.getLogger("locallambda.executor.process")
 
 
 class ChildProcess(RuntimeProcess):
-    """A runtime running as a process group of its own, its output pumped to a sink."""
+    """A runtime running as a process group of its own, its output pumped to a sink.
 
-    def __init__(self, proc: asyncio.subprocess.Process, output: OutputSink) -> None:
+    ``companions`` are the function's external extensions: they write to the same sink (whole
+    lines, so that their output never splits a line of the runtime's) and are killed with it.
+    """
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        output: OutputSink,
+        companions: list[asyncio.subprocess.Process] | None = None,
+    ) -> None:
         self._proc = proc
         self._output = output
-        self._pump = asyncio.get_running_loop().create_task(self._read())
+        self._companions = list(companions or [])
+        loop = asyncio.get_running_loop()
+        self._pump = loop.create_task(self._read())
+        self._companion_pumps = [loop.create_task(_pump_lines(c, output)) for c in self._companions]
 
     @property
     def pid(self) -> int:
@@ -50,17 +62,17 @@ class ChildProcess(RuntimeProcess):
 
     async def wait(self) -> int:
         code = await self._proc.wait()
+        # What the runtime started shares its output pipe: were it left running, the output would
+        # not end (and the runtime's death be reported a second late). The environment ends anyway.
+        _kill_group(self._proc)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(self._pump), 1.0)
         return code
 
     def kill(self) -> None:
-        if self._proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            self._proc.kill()
+        for companion in self._companions:
+            _kill_group(companion)
+        _kill_group(self._proc)
 
     def max_memory_mb(self) -> int | None:
         try:
@@ -71,6 +83,35 @@ class ChildProcess(RuntimeProcess):
         except (OSError, ValueError, IndexError):
             return None
         return None
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL a child started in a session of its own, and everything it started. Never raises.
+
+    The group is signalled even when the child itself has already exited: what it started (a
+    runtime's subprocesses, a bootstrap's children) may still be running in its group. Linux does
+    not reuse a pid while it names a live process group, so this cannot reach a stranger.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
+async def _pump_lines(proc: asyncio.subprocess.Process, output: OutputSink) -> None:
+    """Forward a companion's output to ``output`` in whole lines (the last one completed)."""
+    stream = proc.stdout
+    assert stream is not None
+    partial = b""
+    while chunk := await stream.read(65536):
+        data = partial + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            output(data[:cut])
+        partial = data[cut:]
+    if partial:
+        output(partial + b"\n")
 
 
 class ProcessExecutor(Executor):
@@ -89,8 +130,12 @@ class ProcessExecutor(Executor):
     ) -> RuntimeProcess:
         if spec.code_dir is None:
             raise ExecutorError("The function has no code on this machine.")
-        argv, extra_env = await self._commands.command(spec, spec.code_dir)
-        env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": "/tmp", **environment, **extra_env}
+        base = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": "/tmp", **environment}
+        argv, extra_env = await self._commands.command(spec, spec.code_dir, base_env=base)
+        env = {**base, **extra_env}
+        # AWS starts the external extensions (/opt/extensions/*) first, with the function's
+        # environment; they register on the same Runtime API as the runtime.
+        extensions = await _start_extensions(extension_commands(list(spec.layers)), env)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -102,8 +147,34 @@ class ProcessExecutor(Executor):
                 start_new_session=True,
             )
         except OSError as exc:
-            raise ExecutorError(f"Could not start the runtime: {exc}") from exc
-        return ChildProcess(proc, output)
+            for ext in extensions:
+                _kill_group(ext)
+            # AWS names a failed exec as Go does: "fork/exec /var/task/bootstrap: permission denied".
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise InvalidEntrypointError(f"fork/exec {argv[0]}: {reason}") from exc
+        return ChildProcess(proc, output, extensions)
+
+
+async def _start_extensions(paths: list[Path], env: Mapping[str, str]) -> list[asyncio.subprocess.Process]:
+    """Start each extension in a session of its own. Raises ``ExecutorError`` (after stopping
+    those already started) when one cannot be started."""
+    started: list[asyncio.subprocess.Process] = []
+    for path in paths:
+        try:
+            started.append(await asyncio.create_subprocess_exec(
+                str(path),
+                cwd=str(path.parent.parent),
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            ))
+        except OSError as exc:
+            for ext in started:
+                _kill_group(ext)
+            raise ExecutorError(f"Could not start the extension {path.name}: {exc}") from exc
+    return started
 
 
 def host_python() -> str:

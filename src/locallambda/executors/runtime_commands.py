@@ -16,17 +16,28 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from locallambda.executors.base import ExecutorError
 from locallambda.invoke.models import FunctionSpec
 from locallambda.runtimes.catalogue import family
 
-__all__ = ["RuntimeCommands", "NODE_BOOTSTRAP"]
+__all__ = ["RuntimeCommands", "NODE_BOOTSTRAP", "InvalidEntrypointError", "layer_search_paths", "extension_commands"]
 
 log = logging.getLogger("locallambda.runtimes")
 
 NODE_BOOTSTRAP = Path(__file__).resolve().parent.parent / "runtimes" / "nodejs" / "bootstrap.mjs"
+
+
+class InvalidEntrypointError(ExecutorError):
+    """The function's entrypoint cannot be started (no bootstrap, not executable, bad format).
+
+    AWS reports this to the caller as the invocation's result, not as an API error:
+    ``{"errorType": "Runtime.InvalidEntrypoint", "errorMessage": "RequestId: <id> Error: <message>"}``
+    with messages such as ``Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]``
+    or ``fork/exec /var/task/bootstrap: permission denied``.
+    """
 
 
 class RuntimeCommands:
@@ -88,27 +99,42 @@ class RuntimeCommands:
                     raise ExecutorError(f"The Java bootstrap could not be built: {exc}") from exc
             return self._java_bootstrap
 
-    async def command(self, spec: FunctionSpec, task_root: Path, opt: Path | None = None) -> tuple[list[str], dict[str, str]]:
+    async def command(
+        self,
+        spec: FunctionSpec,
+        task_root: Path,
+        opt: Path | None = None,
+        base_env: Mapping[str, str] | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
         """argv and extra environment to start the runtime with ``task_root`` as its code.
 
-        ``opt`` is where the function's layers are merged (``/opt`` on AWS); search paths of each
-        runtime include it as AWS's do. Raises ``ExecutorError`` for an unsupported runtime.
+        ``opt`` is where the function's layers are merged (``/opt`` on AWS; by default the
+        directories of ``spec.layers``); each runtime's search paths include it as AWS's do.
+        ``base_env`` is the environment the runtime would otherwise get: ``PATH`` and
+        ``LD_LIBRARY_PATH`` are extended from it rather than replaced. Raises ``ExecutorError``
+        for an unsupported runtime or a provided runtime without a bootstrap.
         """
         runtime = spec.runtime or ""
         fam = family(runtime)
         layer_roots = [opt] if opt else list(spec.layers)
-        env: dict[str, str] = {}
+        env = layer_search_paths(layer_roots, base_env or {})
         if fam == "python":
             version = runtime.removeprefix("python")
             paths = [str(task_root)]
             for root in layer_roots:
+                # AWS: PYTHONPATH has /opt/python/lib/pythonX.Y/site-packages and /opt/python.
                 paths += [str(root / "python"), str(root / "python" / "lib" / f"python{version}" / "site-packages")]
             env["PYTHONPATH"] = os.pathsep.join(paths)
             return [self._python_for(runtime), "-m", "awslambdaric", spec.handler or ""], env
         if fam == "nodejs":
+            # AWS: NODE_PATH has /opt/nodejs/nodeXX/node_modules (XX the runtime's major version)
+            # before /opt/nodejs/node_modules.
+            major = runtime.removeprefix("nodejs").split(".", 1)[0]
             paths = []
             for root in layer_roots:
-                paths += [str(root / "nodejs" / "node_modules"), str(root / "nodejs" / "node20" / "node_modules")]
+                if major.isdigit():
+                    paths.append(str(root / "nodejs" / f"node{major}" / "node_modules"))
+                paths.append(str(root / "nodejs" / "node_modules"))
             if paths:
                 env["NODE_PATH"] = os.pathsep.join(paths)
             return ["node", str(NODE_BOOTSTRAP)], env
@@ -116,17 +142,74 @@ class RuntimeCommands:
             from locallambda.runtimes.java_bootstrap import java_command
 
             bootstrap = await self._java()
-            extra = [root / "java" / "lib" for root in layer_roots]
+            # AWS: the class path ends with /opt/java/lib/* (every jar of the layers).
+            extra = [root / "java" / "lib" / "*" for root in layer_roots]
             return java_command(bootstrap, task_root, extra), env
         if fam == "provided" or spec.package_type == "Image":
+            # The function's own bootstrap wins; otherwise a layer's (/opt/bootstrap).
             candidates = [task_root / "bootstrap"] + [root / "bootstrap" for root in layer_roots]
             for path in candidates:
                 if path.is_file():
-                    return [str(path)], env
-            raise ExecutorError(
+                    return _bootstrap_argv(path), env
+            raise InvalidEntrypointError(
                 "Couldn't find valid bootstrap(s): [" + " ".join(str(c) for c in candidates) + "]"
             )
         raise ExecutorError(f"The runtime {runtime} is not supported by locallambda yet.")
+
+
+def layer_search_paths(layer_roots: list[Path], base_env: Mapping[str, str]) -> dict[str, str]:
+    """``PATH`` and ``LD_LIBRARY_PATH`` extended as AWS sets them for layers.
+
+    AWS: ``PATH`` ends with ``/opt/bin``, ``LD_LIBRARY_PATH`` with ``/opt/lib``.
+    Only directories that exist are added (an absent one would only slow every lookup down).
+    """
+    env: dict[str, str] = {}
+    bins = [str(root / "bin") for root in layer_roots if (root / "bin").is_dir()]
+    if bins:
+        env["PATH"] = os.pathsep.join([p for p in [base_env.get("PATH", "")] if p] + bins)
+    libs = [str(root / "lib") for root in layer_roots if (root / "lib").is_dir()]
+    if libs:
+        env["LD_LIBRARY_PATH"] = os.pathsep.join([p for p in [base_env.get("LD_LIBRARY_PATH", "")] if p] + libs)
+    return env
+
+
+def extension_commands(layer_roots: list[Path]) -> list[Path]:
+    """The external extensions of a function: executables in ``/opt/extensions``, by name.
+
+    AWS starts each of them before the runtime, in alphabetical order.
+    """
+    found: list[Path] = []
+    for root in layer_roots:
+        folder = root / "extensions"
+        try:
+            entries = sorted(folder.iterdir(), key=lambda p: p.name)
+        except OSError:
+            continue
+        found += [p for p in entries if p.is_file() and os.access(p, os.X_OK)]
+    return found
+
+
+def _bootstrap_argv(path: Path) -> list[str]:
+    """The command that runs a ``bootstrap`` as Amazon Linux would.
+
+    On Amazon Linux ``/bin/sh`` is bash, and custom runtimes rely on it: AWS's own tutorial
+    (runtimes-walkthrough.html) starts with ``#!/bin/sh`` and uses ``set -o pipefail``,
+    ``source`` and ``function``. Where ``/bin/sh`` is another shell (dash on Debian and Ubuntu),
+    such a script is run by bash in POSIX mode, which is what ``sh`` is on AWS.
+    """
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(256)
+    except OSError:
+        return [str(path)]
+    shebang = first.rstrip(b"\r\n").split()
+    if shebang[:1] != [b"#!/bin/sh"] or not os.access(path, os.X_OK):
+        return [str(path)]  # a non-executable file still fails as AWS says: permission denied
+    bash = shutil.which("bash")
+    sh = os.path.realpath("/bin/sh")
+    if bash is None or os.path.basename(sh) == "bash":
+        return [str(path)]
+    return [bash, "--posix", *(arg.decode() for arg in shebang[1:]), str(path)]
 
 
 def _has_awslambdaric(python: str) -> bool:

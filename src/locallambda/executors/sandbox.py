@@ -1,15 +1,589 @@
-"""(to be written) The sandbox executor: the process executor isolated with Linux namespaces."""
+"""The sandbox executor: the process executor isolated with Linux namespaces (bubblewrap).
+
+Each execution environment is one ``bwrap`` sandbox:
+
+- **Files.** An empty root, made read-only once built, holding: the host's ``/usr`` and ``/etc``
+  (and its ``/bin``, ``/lib*`` links or directories) read-only; the interpreter that runs the
+  runtime client (the server's own Python, whose site-packages hold awslambdaric; ``node``;
+  ``java``) and our bootstraps read-only at their host paths; the function's code read-only at
+  ``/var/task``; its layers at ``/opt``; a private ``/tmp`` (tmpfs of EphemeralStorage MB, mode
+  1777 as on AWS); a fresh ``/proc`` and a minimal ``/dev``. Nothing else of the host is there.
+- **User.** uid 993 / gid 990 (AWS's ``sbx_user1051``) in a user namespace, without
+  capabilities, so the read-only binds cannot be remounted writable. That user is the server's
+  own uid seen from outside, so files of ``/etc`` that the host keeps from other users (no read
+  bit for others: ``/etc/shadow``, private keys) are masked with empty ones.
+- **Processes.** A pid namespace (the runtime is not the host's pid 1 and sees no host
+  process), an IPC namespace, a cgroup namespace where the kernel has one, a session of its own.
+  The network namespace is the host's: the Runtime API listens on 127.0.0.1.
+- **Memory.** MemorySize limits the function's anonymous memory, which is what AWS's limit
+  amounts to (its ``/tmp`` is a disk and does not count). With a writable memory cgroup (v2, or
+  v1 as on hybrid hosts) each sandbox gets a cgroup whose hard limit is MemorySize +
+  EphemeralStorage (tmpfs pages are charged to the cgroup that writes them, so a full ``/tmp``
+  must fit beside the memory) and a guard samples its anonymous memory every 50 ms, killing at
+  MemorySize; either kill is reported as ``Runtime.OutOfMemory``. The pids controller, where
+  there is one, caps processes and threads at 1024 (AWS's quota). Without a writable cgroup
+  (a server not run as root and no delegated subtree) the guard samples the ``RssAnon`` of the
+  sandbox's processes instead, and there is no kernel backstop.
+
+The runtime's command line comes from ``RuntimeCommands`` built against the host paths of the
+code and layers (so that its checks for a ``bootstrap``, ``lib/`` jars or ``/opt/bin`` look at
+real files), then translated to ``/var/task`` and ``/opt``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
 from locallambda.executors.base import Executor, ExecutorError, OutputSink, RuntimeProcess
-from locallambda.executors.runtime_commands import RuntimeCommands
+from locallambda.executors.process import ChildProcess
+from locallambda.executors.runtime_commands import NODE_BOOTSTRAP, RuntimeCommands, extension_commands
 from locallambda.invoke.models import FunctionSpec
 from locallambda.settings import Settings
 
-__all__ = ["SandboxExecutor"]
+__all__ = ["SandboxExecutor", "SandboxProcess"]
+
+log = logging.getLogger("locallambda.executor.sandbox")
+
+TASK_ROOT = "/var/task"
+OPT = "/opt"
+# AWS runs functions as sbx_user1051 (uid 993, gid 990), not as root.
+SANDBOX_UID = 993
+SANDBOX_GID = 990
+SANDBOX_USER = "sbx_user1051"
+# Lambda quotas: "Processes and threads: 1,024" per execution environment.
+PIDS_MAX = 1024
+GUARD_INTERVAL_S = 0.05
+# AWS's PATH and LD_LIBRARY_PATH without the runtime-image directories (/var/lang, /var/runtime)
+# that do not exist here; layer_search_paths adds /opt/bin and /opt/lib when the layers have them.
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+SANDBOX_LD_LIBRARY_PATH = "/lib64:/usr/lib64:/var/task:/var/task/lib"
+_SYSTEM_DIRS = ("/usr", "/etc")
+_SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Kept private inside too: /etc entries without a read bit for others (their owner, the server's
+# uid, is who the sandbox user is); directories are not descended into.
+_MASK_ROOT = "/etc"
+
+
+# -- the host ----------------------------------------------------------------------------------
+
+
+def _system_binds() -> list[str]:
+    """bwrap arguments for the host's system directories, read-only (links kept as links)."""
+    args: list[str] = []
+    for path in _SYSTEM_DIRS:
+        if os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in _SYSTEM_LINKS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _namespace_flags() -> list[str]:
+    return [
+        "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
+        "--unshare-pid", "--unshare-ipc", "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session",
+    ]
+
+
+def _probe(bwrap: str) -> str | None:
+    """Run an empty sandbox with every namespace and mount kind we use; the failure, if any."""
+    true = shutil.which("true") or "/bin/true"
+    argv = [
+        bwrap, *_namespace_flags(), *_system_binds(),
+        "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", "1048576", "--tmpfs", "/tmp",
+        "--remount-ro", "/", "--", true,
+    ]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not be run: {exc}"
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return "bwrap cannot create a sandbox here: " + (detail[-1] if detail else f"exit status {done.returncode}")
+    return None
+
+
+def _private_entries(root: str) -> tuple[list[str], list[str]]:
+    """Files and directories under ``root`` that other users may not read (not followed)."""
+    files: list[str] = []
+    dirs: list[str] = []
+    for top, subdirs, names in os.walk(root):
+        kept = []
+        for name in subdirs:
+            path = os.path.join(top, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if (st.st_mode & 0o005) != 0o005 and not os.path.islink(path):
+                dirs.append(path)
+            else:
+                kept.append(name)
+        subdirs[:] = kept
+        for name in names:
+            path = os.path.join(top, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if (st.st_mode & 0o170000) == 0o100000 and not st.st_mode & 0o004:
+                files.append(path)
+    return files, dirs
+
+
+def _covered(path: str, roots: Iterable[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def _prefix_of(executable: str) -> str:
+    """The installation an executable belongs to: ``<prefix>`` of ``<prefix>/bin/x``."""
+    parent = os.path.dirname(executable)
+    return os.path.dirname(parent) if os.path.basename(parent) == "bin" else parent
+
+
+class _HostLayout:
+    """What every sandbox of this server binds: computed once, off the event loop."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.bwrap = shutil.which("bwrap") or "bwrap"
+        self.system = _system_binds()
+        self.system_roots = [p for p in (*_SYSTEM_DIRS, *_SYSTEM_LINKS) if os.path.isdir(p)]
+        empty_file = workdir / "empty"
+        empty_file.write_bytes(b"")
+        empty_dir = workdir / "empty.d"
+        empty_dir.mkdir(exist_ok=True)
+        self.masks: list[str] = []
+        files, dirs = _private_entries(_MASK_ROOT)
+        for path in files:
+            self.masks += ["--ro-bind", str(empty_file), path]
+        for path in dirs:
+            self.masks += ["--ro-bind", str(empty_dir), path]
+        # getpwuid() must know the sandbox user (AWS's /etc/passwd has it).
+        passwd = workdir / "passwd"
+        try:
+            host_passwd = Path("/etc/passwd").read_text()
+        except OSError:
+            host_passwd = "root:x:0:0:root:/root:/bin/sh\n"
+        passwd.write_text(
+            host_passwd.rstrip("\n") + f"\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/home/{SANDBOX_USER}:/sbin/nologin\n"
+        )
+        self.masks += ["--ro-bind", str(passwd), "/etc/passwd"]
+        # Our bootstraps (Node.js runtime client) and the server's interpreter with awslambdaric.
+        self.shared: list[str] = [str(NODE_BOOTSTRAP.parent.parent)]
+        self._python: dict[str, list[str]] = {}
+        self._python[os.path.realpath(sys.executable)] = self._own_python_roots()
+
+    def _own_python_roots(self) -> list[str]:
+        roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+        spec = importlib.util.find_spec("awslambdaric")
+        if spec is not None and spec.origin:
+            roots.add(str(Path(spec.origin).parent.parent))
+        return sorted(roots)
+
+    def python_roots(self, python: str) -> list[str]:
+        """Directories an interpreter needs: its prefixes and where awslambdaric is (blocking)."""
+        key = os.path.realpath(python)
+        if key not in self._python:
+            code = (
+                "import sys, os, importlib.util as u; s = u.find_spec('awslambdaric'); "
+                "print('\\n'.join({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}"
+                " | ({os.path.dirname(os.path.dirname(s.origin))} if s and s.origin else set())))"
+            )
+            try:
+                out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=20).stdout
+            except (OSError, subprocess.TimeoutExpired):
+                out = ""
+            self._python[key] = [line for line in out.splitlines() if line.startswith("/")]
+        return self._python[key]
+
+
+# -- cgroups -----------------------------------------------------------------------------------
+
+
+def _write(path: Path, value: str) -> bool:
+    try:
+        path.write_text(value)
+    except OSError:
+        return False
+    return True
+
+
+def _stat_value(path: Path, key: bytes) -> int | None:
+    """One ``key value`` line of a cgroup stat file (``memory.stat``, ``memory.events``)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    for line in data.split(b"\n"):
+        if line.startswith(key + b" "):
+            try:
+                return int(line[len(key) + 1:])
+            except ValueError:
+                return None
+    return None
+
+
+class _EnvCgroup:
+    """The cgroup(s) of one sandbox: v2 one directory; v1 one per hierarchy (memory, pids)."""
+
+    def __init__(self, version: int, memory_dir: Path, others: list[Path]) -> None:
+        self.version = version
+        self.memory_dir = memory_dir
+        self.dirs = [memory_dir, *others]
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def anon_bytes(self) -> int | None:
+        if self.version == 2:
+            return _stat_value(self.memory_dir / "memory.stat", b"anon")
+        return _stat_value(self.memory_dir / "memory.stat", b"total_rss")
+
+    def oom_kills(self) -> int:
+        if self.version == 2:
+            return _stat_value(self.memory_dir / "memory.events", b"oom_kill") or 0
+        count = _stat_value(self.memory_dir / "memory.oom_control", b"oom_kill")
+        return count or 0
+
+    def kill_all(self) -> None:
+        if self.version == 2 and _write(self.memory_dir / "cgroup.kill", "1"):
+            return
+        try:
+            pids = (self.memory_dir / "cgroup.procs").read_text().split()
+        except OSError:
+            return
+        for pid in pids:
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+
+    def remove(self) -> bool:
+        """rmdir every directory; False while a process is still in one."""
+        done = True
+        for d in self.dirs:
+            try:
+                d.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                done = False
+        return done
+
+
+def _mounts() -> list[tuple[str, str, str, set[str]]]:
+    """(mount root, mount point, fs type, super options) of every cgroup mount."""
+    found: list[tuple[str, str, str, set[str]]] = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
+            continue
+        found.append((fields[3], fields[4].replace("\\040", " "), tail[0], set(tail[2].split(","))))
+    return found
+
+
+def _own_paths() -> dict[str, str]:
+    """controller (or ``""`` for v2) → this process's cgroup path."""
+    paths: dict[str, str] = {}
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return paths
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[1] == "":
+            paths[""] = parts[2]
+        for name in parts[1].split(","):
+            if name:
+                paths[name] = parts[2]
+    return paths
+
+
+def _locate(mount_root: str, mount_point: str, path: str) -> Path | None:
+    if path == mount_root or mount_root == "/":
+        rel = path if mount_root == "/" else "/"
+    elif path.startswith(mount_root.rstrip("/") + "/"):
+        rel = path[len(mount_root.rstrip("/")):]
+    else:
+        return None
+    return Path(mount_point + rel.rstrip("/")) if rel != "/" else Path(mount_point)
+
+
+class _Cgroups:
+    """The directory under which this server makes a cgroup per sandbox."""
+
+    def __init__(self, version: int, bases: dict[str, Path]) -> None:
+        self.version = version
+        self._bases = bases  # v2: {"": base}; v1: {"memory": base, "pids": base?}
+
+    def describe(self) -> str:
+        return f"cgroup v{self.version} at {self._bases.get('') or self._bases.get('memory')}"
+
+    @staticmethod
+    def discover() -> tuple[_Cgroups | None, str]:
+        """A usable cgroup tree, or None and why not. Blocking (file system of the kernel)."""
+        name = f"locallambda-{os.getpid()}"
+        mounts = _mounts()
+        own = _own_paths()
+        unified = next((m for m in mounts if m[2] == "cgroup2"), None)
+        if unified is not None and "" in own:
+            point = Path(unified[1])
+            try:
+                available = (point / "cgroup.controllers").read_text().split()
+            except OSError:
+                available = []
+            if "memory" in available:
+                made = _Cgroups._make_v2(point, _locate(unified[0], unified[1], own[""]), name)
+                if made is not None:
+                    return made, made.describe()
+                return None, "cgroup v2: no writable subtree with the memory controller"
+        memory = next((m for m in mounts if m[2] == "cgroup" and "memory" in m[3]), None)
+        if memory is None or "memory" not in own:
+            return None, "no memory cgroup controller"
+        own_dir = _locate(memory[0], memory[1], own["memory"])
+        if own_dir is None or not os.access(own_dir, os.W_OK):
+            return None, "the memory cgroup is not writable (not root, nothing delegated)"
+        bases: dict[str, Path] = {}
+        for ctrl, mount in (("memory", memory), ("pids", next((m for m in mounts if m[2] == "cgroup" and "pids" in m[3]), None))):
+            if mount is None or ctrl not in own:
+                continue
+            parent = _locate(mount[0], mount[1], own[ctrl])
+            if parent is None:
+                continue
+            _sweep(parent)
+            try:
+                (parent / name).mkdir(exist_ok=True)
+            except OSError:
+                continue
+            bases[ctrl] = parent / name
+        if "memory" not in bases:
+            return None, "the memory cgroup is not writable"
+        tree = _Cgroups(1, bases)
+        return tree, tree.describe()
+
+    @staticmethod
+    def _make_v2(point: Path, own: Path | None, name: str) -> _Cgroups | None:
+        # A v2 cgroup with processes cannot give controllers to children ("no internal
+        # processes"), so the base goes next to ours (a delegated slice), or under the root.
+        candidates: list[Path] = []
+        if own is not None and own != point:
+            candidates.append(own.parent)
+        candidates.append(point)
+        for parent in candidates:
+            if not os.access(parent, os.W_OK):
+                continue
+            _sweep(parent)
+            base = parent / name
+            try:
+                base.mkdir(exist_ok=True)
+            except OSError:
+                continue
+            try:
+                enabled = (parent / "cgroup.subtree_control").read_text().split()
+            except OSError:
+                enabled = []
+            if "memory" not in enabled:
+                _write(parent / "cgroup.subtree_control", "+memory")
+            _write(parent / "cgroup.subtree_control", "+pids")
+            if _write(base / "cgroup.subtree_control", "+memory"):
+                _write(base / "cgroup.subtree_control", "+pids")
+                return _Cgroups(2, {"": base})
+            with contextlib.suppress(OSError):
+                base.rmdir()
+        return None
+
+    def create(self, env_id: str, memory_bytes: int, pids_max: int) -> _EnvCgroup | None:
+        """A cgroup for one sandbox with its limits; None when it cannot be made."""
+        if self.version == 2:
+            d = self._bases[""] / env_id
+            try:
+                d.mkdir()
+            except OSError:
+                return None
+            _write(d / "memory.max", str(memory_bytes))
+            _write(d / "memory.swap.max", "0")
+            _write(d / "pids.max", str(pids_max))
+            return _EnvCgroup(2, d, [])
+        mem = self._bases["memory"] / env_id
+        try:
+            mem.mkdir()
+        except OSError:
+            return None
+        _write(mem / "memory.limit_in_bytes", str(memory_bytes))
+        _write(mem / "memory.memsw.limit_in_bytes", str(memory_bytes))  # absent without swap accounting
+        others: list[Path] = []
+        if "pids" in self._bases:
+            pids = self._bases["pids"] / env_id
+            with contextlib.suppress(OSError):
+                pids.mkdir()
+                _write(pids / "pids.max", str(pids_max))
+                others.append(pids)
+        return _EnvCgroup(1, mem, others)
+
+    def close(self) -> None:
+        for base in self._bases.values():
+            _remove_tree(base)
+
+
+def _remove_tree(base: Path) -> None:
+    with contextlib.suppress(OSError):
+        for child in base.iterdir():
+            if child.is_dir():
+                with contextlib.suppress(OSError):
+                    child.rmdir()
+    with contextlib.suppress(OSError):
+        base.rmdir()
+
+
+def _sweep(parent: Path) -> None:
+    """Remove the empty cgroups of servers that are gone (their directory names hold their pid)."""
+    with contextlib.suppress(OSError):
+        for entry in parent.iterdir():
+            m = re.fullmatch(r"locallambda-(\d+)", entry.name)
+            if m and int(m.group(1)) != os.getpid() and not Path(f"/proc/{m.group(1)}").exists():
+                _remove_tree(entry)
+
+
+# -- one sandbox -------------------------------------------------------------------------------
+
+
+def _proc_anon_bytes(init_pid: int) -> int | None:
+    """Sum of RssAnon of the processes of a pid namespace, read through its own /proc."""
+    root = f"/proc/{init_pid}/root/proc"
+    try:
+        names = [n for n in os.listdir(root) if n.isdigit()]
+    except OSError:
+        return None
+    total = 0
+    for name in names:
+        try:
+            with open(f"{root}/{name}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"RssAnon:"):  # "RssAnon:\t    1234 kB"
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _child_of(pid: int) -> int | None:
+    """The first process whose parent is ``pid`` (the sandbox's pid 1 for a bwrap pid)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1 and fields[1] == str(pid).encode():
+            return int(name)
+    return None
+
+
+class SandboxProcess(RuntimeProcess):
+    """A running sandbox: the bwrap process (a ``ChildProcess``), its cgroup, its memory guard."""
+
+    def __init__(self, child: ChildProcess, cgroup: _EnvCgroup | None, memory_limit: int) -> None:
+        self._child = child
+        self._cgroup = cgroup
+        self._limit = memory_limit
+        self._peak = 0
+        self._oom = False
+        self._ns_init: int | None = None
+        self._guard = asyncio.get_running_loop().create_task(self._watch_memory())
+
+    @property
+    def pid(self) -> int:
+        return self._child.pid
+
+    def _anon(self) -> int | None:
+        if self._cgroup is not None:
+            return self._cgroup.anon_bytes()
+        if self._ns_init is None:
+            self._ns_init = _child_of(self._child.pid)
+            if self._ns_init is None:
+                return None
+        return _proc_anon_bytes(self._ns_init)
+
+    async def _watch_memory(self) -> None:
+        while True:
+            anon = self._anon()
+            if anon is not None:
+                self._peak = max(self._peak, anon)
+                if anon > self._limit:
+                    # Past MemorySize: AWS stops the environment (Runtime.OutOfMemory).
+                    self._oom = True
+                    self.kill()
+                    return
+            await asyncio.sleep(GUARD_INTERVAL_S)
+
+    async def wait(self) -> int:
+        code = await self._child.wait()
+        self._guard.cancel()
+        if self._cgroup is not None:
+            if self._cgroup.oom_kills() > 0:
+                self._oom = True
+            self._cgroup.kill_all()
+            for _ in range(50):
+                if self._cgroup.remove():
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                log.warning("cgroup %s could not be removed", self._cgroup.memory_dir)
+        # bwrap exits with 128+N when the runtime was killed by signal N: report the signal,
+        # as the process executor does (Runtime.ExitError "signal: killed").
+        if 128 < code < 160:
+            code = -(code - 128)
+        return code
+
+    def kill(self) -> None:
+        # bwrap's pid 1 dies with bwrap (--die-with-parent), and the kernel then kills every
+        # process of the pid namespace; the cgroup catches anything that would escape.
+        self._child.kill()
+        if self._cgroup is not None:
+            self._cgroup.kill_all()
+
+    def max_memory_mb(self) -> int | None:
+        anon = self._anon() if not self._guard.done() else None
+        if anon is not None:
+            self._peak = max(self._peak, anon)
+        return -(-self._peak // (1024 * 1024)) if self._peak else None
+
+    def out_of_memory(self) -> bool:
+        return self._oom
+
+
+# -- the executor ------------------------------------------------------------------------------
 
 
 class SandboxExecutor(Executor):
@@ -18,13 +592,214 @@ class SandboxExecutor(Executor):
     def __init__(self, commands: RuntimeCommands, settings: Settings) -> None:
         self._commands = commands
         self._settings = settings
+        self._workdir: Path | None = None
+        self._layout: _HostLayout | None = None
+        self._cgroups: _Cgroups | None = None
+        self._problem: str | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._count = 0
 
     @staticmethod
     def supported() -> str | None:
-        """None when this host can run sandboxes, else the reason it cannot."""
-        return "the sandbox executor is not written yet"
+        """None when this host can run sandboxes, else the reason it cannot (runs bwrap once)."""
+        if not sys.platform.startswith("linux"):
+            return "the sandbox executor needs Linux namespaces"
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            return "bubblewrap (bwrap) is not installed"
+        return _probe(bwrap)
+
+    async def _setup(self) -> str | None:
+        """Probe bwrap, lay out the shared binds and find a cgroup tree, once; the problem if any."""
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            try:
+                self._problem = await asyncio.to_thread(self._setup_blocking)
+            except Exception as exc:  # any host surprise becomes the reason, not a crash
+                self._problem = f"the sandbox could not be set up: {exc}"
+            self._ready.set_result(None)
+        else:
+            await asyncio.shield(self._ready)
+        return self._problem
+
+    def _setup_blocking(self) -> str | None:
+        problem = self.supported()
+        if problem is not None:
+            return problem
+        self._workdir = Path(tempfile.mkdtemp(prefix="locallambda-sandbox-"))
+        self._layout = _HostLayout(self._workdir)
+        self._cgroups, how = _Cgroups.discover()
+        if self._cgroups is None:
+            log.info("sandbox memory limit: %s; sampling each sandbox's memory instead", how)
+        else:
+            log.info("sandbox memory limit: %s", how)
+        return None
+
+    async def prepare(self, spec: FunctionSpec) -> str | None:
+        problem = await self._setup()
+        if problem is not None:
+            return problem
+        if spec.package_type == "Image":
+            return "Container image functions need the docker executor."
+        return await self._commands.check(spec)
 
     async def start(
         self, spec: FunctionSpec, runtime_api: str, environment: Mapping[str, str], output: OutputSink
     ) -> RuntimeProcess:
-        raise ExecutorError("the sandbox executor is not written yet")
+        problem = await self._setup()
+        if problem is not None:
+            raise ExecutorError(problem)
+        layout = self._layout
+        assert layout is not None
+        if spec.code_dir is None:
+            raise ExecutorError("The function has no code on this machine.")
+        code_dir = str(spec.code_dir)
+        layers = [str(p) for p in spec.layers]
+        # Host path → path inside; longest first so that nested paths translate correctly.
+        places = sorted([(code_dir, TASK_ROOT), *[(p, OPT) for p in layers]], key=lambda t: -len(t[0]))
+        translate = _translator(places)
+
+        base = {
+            "PATH": SANDBOX_PATH,
+            "LD_LIBRARY_PATH": SANDBOX_LD_LIBRARY_PATH,
+            "HOME": "/tmp",
+            **environment,
+            "LAMBDA_TASK_ROOT": TASK_ROOT,
+        }
+        argv, extra_env = await self._commands.command(
+            spec, spec.code_dir, opt=spec.layers[0] if len(spec.layers) == 1 else None, base_env=base,
+        )
+        env = {**base, **{k: translate(v) for k, v in extra_env.items()}, "LAMBDA_TASK_ROOT": TASK_ROOT}
+        argv = [translate(a) for a in argv]
+        shared = list(layout.shared)
+        argv[0], exe_roots = await self._resolve(argv[0], env["PATH"])
+        shared += exe_roots
+        binds = _argv_binds(argv[1:], [*layout.system_roots, *shared, TASK_ROOT, OPT])
+
+        extensions = [translate(str(p)) for p in extension_commands(list(spec.layers))]
+        command = argv
+        if extensions:
+            # AWS starts the external extensions (/opt/extensions/*) before the runtime, with the
+            # function's environment and /opt as working directory.
+            script = 'while [ "$1" != -- ]; do (cd /opt && exec "$1") & shift; done; shift; exec "$@"'
+            command = ["/bin/sh", "-c", script, "sh", *extensions, "--", *argv]
+
+        self._count += 1
+        env_id = f"env-{self._count}-{os.urandom(3).hex()}"
+        memory_limit = spec.memory_mb * 1024 * 1024
+        cgroup = None
+        if self._cgroups is not None:
+            # tmpfs pages are charged to the writer: /tmp must fit beside the function's memory.
+            cgroup = self._cgroups.create(env_id, (spec.memory_mb + spec.ephemeral_mb) * 1024 * 1024, PIDS_MAX)
+
+        bwrap = [
+            layout.bwrap, *_namespace_flags(), *layout.system, *layout.masks,
+            "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(spec.ephemeral_mb * 1024 * 1024), "--tmpfs", "/tmp",
+        ]
+        for path in _minimal(shared):
+            if os.path.exists(path) and not _covered(path, layout.system_roots):
+                bwrap += ["--ro-bind", path, path]
+        bwrap += binds
+        bwrap += ["--ro-bind", code_dir, TASK_ROOT]
+        bwrap += _layer_binds(layers)
+        bwrap += ["--dir", "/var/runtime", "--remount-ro", "/", "--chdir", TASK_ROOT, "--", *command]
+        full = bwrap
+        if cgroup is not None:
+            # The shell enters the cgroup(s) and becomes bwrap: everything it starts is inside.
+            enter = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+            full = ["/bin/sh", "-c", enter, "sh", *cgroup.procs_files, "--", *bwrap]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *full,
+                cwd="/",
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            if cgroup is not None:
+                cgroup.remove()
+            raise ExecutorError(f"Could not start the sandbox: {exc}") from exc
+        return SandboxProcess(ChildProcess(proc, output), cgroup, memory_limit)
+
+    async def _resolve(self, program: str, path: str) -> tuple[str, list[str]]:
+        """The absolute host path of the runtime's program and the directories it needs."""
+        assert self._layout is not None
+        resolved = program
+        if not program.startswith("/"):
+            found = shutil.which(program, path=path) or shutil.which(program)
+            if found is None:
+                return program, []
+            resolved = found
+        if resolved.startswith((TASK_ROOT + "/", OPT + "/")):
+            return resolved, []
+        roots: list[str] = []
+        for exe in {resolved, os.path.realpath(resolved)}:
+            if not _covered(exe, self._layout.system_roots):
+                roots.append(_prefix_of(exe))
+        if os.path.basename(resolved).startswith("python"):
+            roots += await asyncio.to_thread(self._layout.python_roots, resolved)
+        return resolved, roots
+
+    async def close(self) -> None:
+        if self._cgroups is not None:
+            await asyncio.to_thread(self._cgroups.close)
+            self._cgroups = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+
+def _translator(places: list[tuple[str, str]]) -> Callable[[str], str]:
+    """Rewrites host paths of the code and layers into the sandbox's (at path boundaries)."""
+    patterns = [(re.compile(re.escape(host.rstrip("/")) + r"(?=$|[/:=*])"), inside) for host, inside in places]
+
+    def translate(value: str) -> str:
+        for pattern, inside in patterns:
+            value = pattern.sub(inside, value)
+        return value
+
+    return translate
+
+
+def _minimal(paths: Iterable[str]) -> list[str]:
+    """The paths without those inside another one of them."""
+    unique = sorted({os.path.normpath(p) for p in paths if p})
+    kept: list[str] = []
+    for p in unique:
+        if not _covered(p, kept):
+            kept.append(p)
+    return kept
+
+
+def _argv_binds(args: list[str], covered: list[str]) -> list[str]:
+    """Read-only binds (same path) for host files named on the command line (a Java jar, its
+    class-data archive) that no other bind brings in."""
+    binds: list[str] = []
+    seen: set[str] = set()
+    for arg in args:
+        for piece in re.split(r"[=:]", arg):
+            piece = piece.rstrip("*").rstrip("/") if piece.endswith("*") else piece
+            if not piece.startswith("/") or piece in seen or _covered(piece, covered):
+                continue
+            if os.path.exists(piece):
+                seen.add(piece)
+                binds += ["--ro-bind", piece, piece]
+    return binds
+
+
+def _layer_binds(layers: list[str]) -> list[str]:
+    """/opt: the one merged layer directory, or each layer's top-level entries (later wins)."""
+    if not layers:
+        return ["--dir", OPT]
+    if len(layers) == 1:
+        return ["--ro-bind", layers[0], OPT]
+    binds = ["--dir", OPT]
+    for layer in layers:
+        with contextlib.suppress(OSError):
+            for entry in sorted(os.listdir(layer)):
+                binds += ["--ro-bind", os.path.join(layer, entry), f"{OPT}/{entry}"]
+    return binds

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 
 from locallambda.executors.base import Executor, ExecutorError, RuntimeProcess
+from locallambda.executors.runtime_commands import InvalidEntrypointError
 from locallambda.invoke.envvars import function_environment, log_stream_name
 from locallambda.invoke.extensions import ExtensionsHub
 from locallambda.invoke.models import EnvState, FunctionSpec, Invocation, InvocationResult
@@ -114,6 +115,13 @@ class ExecutionEnvironment:
         self._started_at = time.perf_counter()
         try:
             self._process = await self._executor.start(self.spec, self._api.address, env, self._on_output)
+        except InvalidEntrypointError as exc:
+            # Not a platform failure: AWS answers the invocation with Runtime.InvalidEntrypoint
+            # (``invoke`` reports it), and the environment is then discarded.
+            self._api.close()
+            self._initialized.set_exception(_BadEntrypoint(str(exc)))
+            self._initialized.exception()  # mark retrieved
+            return
         except ExecutorError:
             self._api.close()
             self._move(EnvState.STOPPED)
@@ -176,24 +184,24 @@ class ExecutionEnvironment:
         self._pending = pending
         self._buffer = []
         self._collecting = True
-        cold = not self._initialized.done()
-        if cold:
+        # Not initialised yet, or failed before any invocation (a bad entrypoint): wait or report.
+        if not self._initialized.done() or self._initialized.exception() is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._initialized), INIT_TIMEOUT_S)
             except asyncio.TimeoutError:
-                self._pending = None
-                self.stop()
-                return self._finish(pending, _error_payload(
+                return self._fail_init(pending, _error_payload(
                     "Sandbox.Timedout", f"RequestId: {rid} Error: Task timed out after {INIT_TIMEOUT_S:.2f} seconds"
-                ), "Unhandled", 0.0)
+                ))
             except _InitFailed as failed:
-                self._pending = None
-                self.stop()
-                return self._finish(pending, failed.payload, "Unhandled", 0.0)
+                return self._fail_init(pending, failed.payload)
             except _EarlyExit as early:
-                self._pending = None
-                self.stop()
-                return self._finish(pending, self._exit_payload(rid, early.code), "Unhandled", 0.0)
+                return self._fail_init(pending, self._exit_payload(rid, early.code))
+            except _BadEntrypoint as bad:
+                message = f"RequestId: {rid} Error: {bad.reason}"
+                return self._fail_init(
+                    pending, _error_payload("Runtime.InvalidEntrypoint", message),
+                    (message, "Runtime.InvalidEntrypoint"),
+                )
         self._emit(f"START RequestId: {rid} Version: {self.spec.version}")
         started = time.perf_counter()
         invocation.deadline_ms = int(time.time() * 1000 + self.spec.timeout_s * 1000)
@@ -216,12 +224,28 @@ class ExecutionEnvironment:
             self.last_used = time.monotonic()
         return self._finish(pending, payload, function_error, duration)
 
+    def _fail_init(self, pending: _Pending, payload: bytes, lines: tuple[str, ...] = ()) -> InvocationResult:
+        """The result of an invocation whose environment never became ready; the environment is
+        discarded (the next invocation starts a new one, as AWS retries the init)."""
+        self._pending = None
+        self.stop()
+        # AWS logs the invocation's START even then, after the init's own output.
+        self._emit(f"START RequestId: {pending.invocation.request_id} Version: {self.spec.version}")
+        for line in lines:
+            self._emit(line)
+        return self._finish(pending, payload, "Unhandled", 0.0)
+
     def _finish(self, pending: _Pending, payload: bytes, function_error: str | None, duration: float) -> InvocationResult:
         rid = pending.invocation.request_id
         init = None
         if not self._init_reported and self.init_duration_ms is not None:
             init = self.init_duration_ms
             self._init_reported = True
+        # Output the function left without a final newline (Java's LambdaLogger.log, Python's
+        # print(end="")) belongs to this invocation, not to the next one.
+        if self._partial:
+            self._emit(self._partial.decode("utf-8", "replace").rstrip("\r"))
+            self._partial = b""
         self._emit(f"END RequestId: {rid}")
         memory = self._process.max_memory_mb() if self._process is not None else None
         report = (
@@ -345,6 +369,12 @@ class _InitFailed(Exception):
     def __init__(self, payload: bytes) -> None:
         super().__init__("init failed")
         self.payload = payload
+
+
+class _BadEntrypoint(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _EarlyExit(Exception):

@@ -157,7 +157,7 @@ def _may_be_empty(shape: Shape) -> bool:
     # AWS leaves "Member must not be null" out of the bracket for list elements that are strings
     # of minimum length 0 (vpcConfig.subnetIds, vpcConfig.securityGroupIds) and keeps it for the
     # others (architectures: an enum; layers: min 1), as its recorded answers show.
-    return shape.type_name == "string" and shape.metadata.get("min") == 0
+    return bool(shape.type_name == "string" and shape.metadata.get("min") == 0)
 
 
 def _element_bad(shape: Shape, value: Any) -> bool:

@@ -31,8 +31,8 @@ Launch contract (what an executor must provide):
   missing or malformed.
 
 Class path: one flat class path, in this order: the bootstrap jar, the task root, the task root's
-``lib/*.jar`` (name order, like AWS), then ``extra_classpath`` (e.g. ``/opt/java/lib/*`` for
-layers). The bootstrap jar comes first, so its API classes win over a copy of aws-lambda-java-core
+``lib/*.jar`` (name order, like AWS), then ``extra_classpath`` (e.g. each layer's ``java/lib``
+directory, which stands for its jars). The bootstrap jar comes first, so its API classes win over a copy of aws-lambda-java-core
 bundled in the function and are the same ``Class`` objects for the runtime and the user code --
 the same outcome as on AWS, where the runtime's class loader is the parent of the function's.
 """
@@ -57,6 +57,7 @@ __all__ = [
     "ensure_java_bootstrap",
     "java_command",
     "cds_archive_path",
+    "sources_digest",
 ]
 
 #: The directory holding the Java sources of the API classes and of the runtime client.
@@ -68,10 +69,12 @@ MAIN_CLASS = "locallambda.runtime.Bootstrap"
 #: The class run once to record the class-data-sharing archive.
 TRAINING_CLASS = "locallambda.runtime.Training"
 
-#: JVM flags for a fast start. Measured on JDK 17 (spawn -> first ``GET /next``):
-#: C1 only (``TieredStopAtLevel=1``, what AWS's Java 17+ runtimes use by default) saves ~10 ms;
-#: the AppCDS archive of the runtime another ~10 ms and ~15 ms more on the first invocation;
-#: ``-XX:+UseSerialGC`` made it slower and is left out.
+#: JVM flags for a fast start. Measured on JDK 17, 2 CPUs (spawn -> first ``GET /next``, median):
+#: no flags ~54 ms; C1 only (``TieredStopAtLevel=1``, which AWS's Java 17+ runtimes also use by
+#: default) about the same to the first ``/next`` but ~5 ms faster to the first response; plus the
+#: AppCDS archive of the runtime (added by :func:`java_command`) ~39 ms, and ~52 ms to the first
+#: response instead of ~79 ms. ``-XX:+UseSerialGC`` and ``-XX:-UsePerfData`` did not help and are
+#: left out. (A JVM printing "hi" takes ~30 ms here.)
 JVM_FLAGS: tuple[str, ...] = (
     "-XX:+TieredCompilation",
     "-XX:TieredStopAtLevel=1",
@@ -166,7 +169,9 @@ def _jar_dir_entries(d: Path) -> list[str]:
     try:
         names = sorted(p.name for p in d.iterdir() if p.name.endswith(".jar") and len(p.name) > 4)
     except FileNotFoundError:
-        return [str(d / "*")]
+        # no such directory here: either it does not exist (nothing to add), or the path is
+        # meant for another file system (a container) when even its parent is not visible
+        return [] if d.parent.is_dir() else [str(d / "*")]
     except OSError:  # not a directory, or unreadable
         return []
     return [str(d / n) for n in names]
@@ -297,9 +302,10 @@ def ensure_java_bootstrap(cache_dir: Path, *, cds: bool = True, java: str = "jav
     """Returns the jar of locallambda's Java runtime client, compiling it into ``cache_dir`` if needed.
 
     The jar is named after a hash of the Java sources, so it is built once and reused until the
-    sources change. It is compiled in a private temporary directory inside ``cache_dir`` and moved
-    into place with an atomic rename, so concurrent callers (threads or processes) never see a
-    partial jar; at worst both compile and one rename wins.
+    sources change. It is compiled in a private temporary directory inside ``cache_dir`` and
+    published atomically without replacing an existing jar (a hard link, else a rename), so
+    concurrent callers (threads or processes) never see a partial jar; at worst both compile and
+    the first to publish wins.
 
     With ``cds`` (the default), a class-data-sharing archive of the runtime for the JVM ``java`` is
     also recorded next to the jar (see :func:`cds_archive_path`), by running the runtime once

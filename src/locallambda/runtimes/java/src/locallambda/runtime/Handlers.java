@@ -93,12 +93,6 @@ final class Handlers {
         return sw.toString();
     }
 
-    /** The class name part of a handler string. */
-    static String className(String handler) {
-        int colon = handler.lastIndexOf("::");
-        return colon < 0 ? handler : handler.substring(0, colon);
-    }
-
     /**
      * Loads the handler.
      *

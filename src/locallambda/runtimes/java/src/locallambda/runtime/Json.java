@@ -428,8 +428,11 @@ final class Json {
         }
         Class<?> raw = rawClass(type);
 
-        if (raw == Object.class || raw == Map.class && isNaturalMap(type) || raw == java.io.Serializable.class) {
+        if (raw == Object.class || raw == java.io.Serializable.class) {
             return node;
+        }
+        if (node instanceof Map && raw.isInstance(node) && isNaturalMap(type)) {
+            return node; // the parsed tree already is a LinkedHashMap<String, Object>
         }
         if (raw.isPrimitive()) {
             if (node == null || (node instanceof String && ((String) node).isEmpty() && raw != char.class)) {
@@ -1514,8 +1517,9 @@ final class Json {
                     continue;
                 }
                 Getter existing = props.get(prop);
-                if (existing != null && existing.method != null) {
-                    continue; // the most-derived getter (or the get- form over is-) wins
+                if (existing != null && existing.method != null
+                        && !(existing.method.getName().startsWith("is") && n.startsWith("get"))) {
+                    continue; // the most-derived getter wins, and getX() wins over isX()
                 }
                 if (!trySetAccessible(m)) {
                     continue;
