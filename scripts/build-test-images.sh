@@ -7,7 +7,7 @@
 #                                      /var/runtime/bootstrap → awslambdaric, /var/task, /opt)
 #   locallambda-test/image-fn:latest   a container-image function: the above with a handler baked in
 #
-# Each image is skipped when it exists (FORCE=1 rebuilds all). The Debian mirror is read from this
+# Each image is skipped when it exists from this very recipe (FORCE=1 rebuilds all). The Debian mirror is read from this
 # machine's apt configuration (LOCALLAMBDA_DEBIAN_MIRROR overrides it); awslambdaric's wheels are
 # fetched by the host's pip (which knows the host's index and certificates) and installed offline
 # inside the build. Needs root (debootstrap) and a running Docker daemon.
@@ -19,7 +19,12 @@ PYTHON_IMAGE=locallambda-test/python:3.11
 FUNCTION_IMAGE=locallambda-test/image-fn:latest
 export DOCKER_BUILDKIT=0  # the classic builder: no buildx plugin needed, --network host works
 
-have_image() { [ "${FORCE:-0}" != "1" ] && docker image inspect "$1" >/dev/null 2>&1; }
+# Images carry the hash of this script: editing the recipe rebuilds them on the next run.
+RECIPE="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)"
+have_image() {
+  [ "${FORCE:-0}" != "1" ] || return 1
+  [ "$(docker image inspect -f '{{index .Config.Labels "locallambda.recipe"}}' "$1" 2>/dev/null)" = "$RECIPE" ]
+}
 
 # The first mirror of this machine's apt sources that serves $SUITE (one-line and deb822 formats).
 apt_mirror() {
@@ -71,7 +76,7 @@ if ! have_image "$BASE"; then
   debootstrap --variant=minbase --include=ca-certificates "$SUITE" "$rootfs" "$mirror" \
     > "$WORK/debootstrap.log" 2>&1 || { tail -n 40 "$WORK/debootstrap.log" >&2; exit 1; }
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-  tar -C "$rootfs" -c . | docker import - "$BASE" >/dev/null
+  tar -C "$rootfs" -c . | docker import --change "LABEL locallambda.recipe=$RECIPE" - "$BASE" >/dev/null
   rm -rf "$rootfs"
   echo "build-test-images: $BASE imported ($((SECONDS - started)) s)"
 fi
@@ -121,7 +126,7 @@ ENV LANG=C.UTF-8 TZ=:/etc/localtime PATH=/var/lang/bin:/usr/local/bin:/usr/bin:/
 WORKDIR /var/task
 ENTRYPOINT ["/lambda-entrypoint.sh"]
 EOF
-  docker build -q --network host -t "$PYTHON_IMAGE" "$ctx" >/dev/null
+  docker build -q --network host --label "locallambda.recipe=$RECIPE" -t "$PYTHON_IMAGE" "$ctx" >/dev/null
   echo "build-test-images: $PYTHON_IMAGE built ($((SECONDS - started)) s)"
 fi
 
@@ -149,6 +154,6 @@ FROM $PYTHON_IMAGE
 COPY app.py \${LAMBDA_TASK_ROOT}/
 CMD ["app.handler"]
 EOF
-  docker build -q -t "$FUNCTION_IMAGE" "$ctx" >/dev/null
+  docker build -q --label "locallambda.recipe=$RECIPE" -t "$FUNCTION_IMAGE" "$ctx" >/dev/null
   echo "build-test-images: $FUNCTION_IMAGE built ($((SECONDS - started)) s)"
 fi

@@ -67,6 +67,7 @@ class Application:
         self.runtime_commands = RuntimeCommands(data_dir / "cache")
         self.executors, self.executor_name = self._choose_executors()
         self.layers = LayersApi(self.plane)
+        self.functions_api = FunctionsApi(self.plane)
         self.engine = InvokeEngine(self.plane, settings, self.executor_for, self.logs, self.layers.opt_paths)
         self.events = EventQueue(self.engine_run_event, event_config(self.plane))
         self.model = load_service_model()
@@ -85,7 +86,7 @@ class Application:
 
     def _apis(self) -> list[Any]:
         return [
-            FunctionsApi(self.plane),
+            self.functions_api,
             InvocationsApi(self.plane, self.engine, self.events),
             self.layers,
             AliasesApi(self.plane),
@@ -145,6 +146,7 @@ class Application:
     async def startup(self) -> None:
         self.engine.start()
         self.events.start()
+        await self.functions_api.resume()
         log.info("locallambda ready on %s (data: %s)", self.settings.endpoint_url, self.data_dir)
 
     async def shutdown(self) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidParameterValueError",
     "InvalidRequestContentError",
     "ResourceNotFoundError",
+    "AccessDeniedError",
     "ResourceConflictError",
     "ResourceInUseError",
     "PreconditionFailedError",
@@ -82,6 +83,12 @@ class InvalidRequestContentError(LambdaError):
 class SerializationError(LambdaError):
     code = "SerializationException"
     status = 400
+    fault = "User"
+
+
+class AccessDeniedError(LambdaError):
+    code = "AccessDeniedException"
+    status = 403
     fault = "User"
 
 

@@ -21,6 +21,7 @@ class RequestContext:
     account_id: str
     request_id: str
     headers: Mapping[str, str]
+    content_length: int = 0
 
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[Mapping[str, Any] | None]]

@@ -183,10 +183,6 @@ def test_routing_config_validation(raw_client: Any, fn_name: str, echo_zip: byte
     assert raw_client.get_alias(FunctionName=fn_name, Name="custom")["RevisionId"] == moved["RevisionId"]
 
 
-@pytest.mark.xfail(
-    reason="protocol/validation.py format_value prints a JSON integer sent for a float shape as '2', "
-    "AWS prints the parsed double '2.0'", strict=True,
-)
 def test_integer_weight_printed_as_double(raw_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create_with_versions(raw_client, fn_name, echo_zip, versions=1)
     with pytest.raises(ClientError) as exc:

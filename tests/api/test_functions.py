@@ -147,8 +147,6 @@ def test_missing_function_and_version(lambda_client: Any, fn_name: str) -> None:
         assert error_of(e) == ("ResourceNotFoundException", f"Function not found: {arn(fn_name, qualifier='1221')}", 404)
 
 
-@pytest.mark.xfail(strict=True, reason="protocol/codec.py render_error writes 'message'; AWS's ResourceNotFoundException "
-                   "body (and its model shape) uses 'Message' - see the report")
 def test_not_found_body_uses_the_model_member_name(lambda_client: Any, fn_name: str) -> None:
     with pytest.raises(ClientError) as e:
         lambda_client.get_function(FunctionName=fn_name)

@@ -131,10 +131,6 @@ def test_tag_limit(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     assert lambda_client.list_tags(Resource=arn)["Tags"]["0_key"] == "new"
 
 
-@pytest.mark.xfail(
-    reason="control/functions.py create_function does not check the tag limit (should call tags.check_tags)",
-    strict=False,
-)
 def test_create_function_with_too_many_tags(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     with pytest.raises(ClientError) as e:
         _create(lambda_client, fn_name, echo_zip, Tags={f"{k}_key": f"{k}_value" for k in range(51)})

@@ -205,7 +205,6 @@ def test_create_function_name_validation(lambda_client: Any, case: str) -> None:
     assert summary(e.value) == expected
 
 
-@pytest.mark.xfail(reason="AccessDeniedException is not in locallambda.errors yet; see the report", strict=True)
 def test_create_function_arn_of_another_account(lambda_client: Any) -> None:
     with pytest.raises(ClientError) as e:
         lambda_client.create_function(**create_kw(FunctionName="arn:aws:lambda:us-east-1:123456789012:function:other-acct"))

@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,39 +21,48 @@ from botocore.exceptions import ClientError
 from tests.conftest import Server
 from tests.invoke.conftest import Functions
 
-SLEEPER = """\
-import time
+# Holds its execution until the test releases it: started → writes ``started``; then waits
+# (at most 5 s) for ``release`` to exist.
+HOLDER = """\
+import os, time
 
 def handler(event, context):
-    time.sleep(event.get("sleep", 0))
+    if "dir" in event:
+        open(os.path.join(event["dir"], context.aws_request_id), "w").close()
+        deadline = time.time() + 5
+        while not os.path.exists(os.path.join(event["dir"], "release")) and time.time() < deadline:
+            time.sleep(0.01)
     return "done"
 """
 
 
-def parallel(fns: Functions, name: str, n: int, sleep: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Invoke ``n`` times at once; (successes, error responses)."""
-    ok: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    lock = threading.Lock()
-    start = threading.Barrier(n)
+class Held:
+    """Invocations running in threads until released."""
 
-    def run(i: int) -> None:
-        start.wait()
-        time.sleep(0.3 * (i > 0))  # the first one is surely running when the others arrive
-        try:
-            out = fns.invoke(name, {"sleep": sleep})
-            with lock:
-                ok.append(out)
-        except ClientError as exc:
-            with lock:
-                errors.append(exc.response)
+    def __init__(self, fns: Functions, tmp_path: Path) -> None:
+        self.fns = fns
+        self.dir = tmp_path
+        self.threads: list[threading.Thread] = []
+        self.results: list[Any] = []
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return ok, errors
+    def start(self, name: str) -> None:
+        before = self.running()
+        thread = threading.Thread(target=lambda: self.results.append(self.fns.invoke(name, {"dir": str(self.dir)})))
+        thread.start()
+        self.threads.append(thread)
+        deadline = time.monotonic() + 10
+        while self.running() == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.running() == before + 1, "the held invocation did not start"
+
+    def running(self) -> int:
+        return sum(1 for p in self.dir.iterdir() if p.name != "release")
+
+    def release(self) -> list[Any]:
+        (self.dir / "release").touch()
+        for t in self.threads:
+            t.join(10)
+        return [json.loads(r["Payload"]) for r in self.results]
 
 
 def assert_throttled(err: dict[str, Any], reason: str) -> None:
@@ -62,20 +72,22 @@ def assert_throttled(err: dict[str, Any], reason: str) -> None:
     assert err["Type"] == "User"
 
 
-def test_reserved_concurrency_one(functions: Functions) -> None:
-    name = functions.python(SLEEPER, timeout=5)
+def test_reserved_concurrency_one(functions: Functions, tmp_path: Path) -> None:
+    name = functions.python(HOLDER, timeout=8)
     put = functions.client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     assert put["ReservedConcurrentExecutions"] == 1
-    ok, errors = parallel(functions, name, 2, sleep=1.0)
-    assert [json.loads(o["Payload"]) for o in ok] == ["done"]
-    assert len(errors) == 1
-    assert_throttled(errors[0], "ReservedFunctionConcurrentInvocationLimitExceeded")
+    held = Held(functions, tmp_path)
+    held.start(name)
+    with pytest.raises(ClientError) as exc:
+        functions.client.invoke(FunctionName=name, Payload=b"{}")
+    assert_throttled(exc.value.response, "ReservedFunctionConcurrentInvocationLimitExceeded")
+    assert held.release() == ["done"]
     # the slot is free again once the first invocation ended
     assert functions.invoke_json(name, {}) == "done"
 
 
 def test_reserved_concurrency_zero_throttles_everything(functions: Functions) -> None:
-    name = functions.python(SLEEPER)
+    name = functions.python(HOLDER)
     functions.client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     for _ in range(2):
         with pytest.raises(ClientError) as exc:
@@ -92,24 +104,16 @@ def test_reserved_concurrency_zero_throttles_everything(functions: Functions) ->
     assert functions.invoke_json(name, {}) == "done"
 
 
-def test_account_limit(spawn_server: Callable[..., Server]) -> None:
+def test_account_limit(spawn_server: Callable[..., Server], tmp_path: Path) -> None:
     server = spawn_server(LAMBDA_LIMITS_CONCURRENT_EXECUTIONS="2")
     fns = Functions(server)
-    a = fns.python(SLEEPER, timeout=5)
-    b = fns.python(SLEEPER, timeout=5)
-    results: dict[str, Any] = {}
-
-    def hold(key: str, name: str) -> None:
-        results[key] = fns.invoke(name, {"sleep": 1.0})
-
-    holders = [threading.Thread(target=hold, args=("a", a)), threading.Thread(target=hold, args=("b", b))]
-    for t in holders:
-        t.start()
-    time.sleep(0.5)  # both running: the account's two executions are in use
+    a = fns.python(HOLDER, timeout=8)
+    b = fns.python(HOLDER, timeout=8)
+    held = Held(fns, tmp_path)
+    held.start(a)
+    held.start(b)  # the account's two executions are in use
     with pytest.raises(ClientError) as exc:
         fns.client.invoke(FunctionName=a, Payload=b"{}")
     assert_throttled(exc.value.response, "ConcurrentInvocationLimitExceeded")
-    for t in holders:
-        t.join(10)
-    assert json.loads(results["a"]["Payload"]) == json.loads(results["b"]["Payload"]) == "done"
+    assert held.release() == ["done", "done"]
     assert fns.invoke_json(a, {}) == "done"

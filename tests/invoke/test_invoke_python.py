@@ -329,6 +329,25 @@ def test_executed_version(functions: Functions) -> None:
     assert exc.value.response["Error"]["Message"] == f"Function not found: {arn}:9"
 
 
+def test_weighted_alias(functions: Functions) -> None:
+    name = functions.python("def handler(event, context):\n    return context.function_version\n")
+    c = functions.client
+    c.publish_version(FunctionName=name)
+    functions.update_code(name, {"handler.py": "def handler(event, context):\n    return 'two:' + context.function_version\n"})
+    c.publish_version(FunctionName=name)
+    c.create_alias(FunctionName=name, Name="split", FunctionVersion="1",
+                   RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    seen: dict[str, int] = {"1": 0, "2": 0}
+    for _ in range(100):
+        out = functions.invoke(name, {}, Qualifier="split")
+        version = out["ExecutedVersion"]
+        seen[version] += 1
+        # the executed version is the one that really ran
+        assert json.loads(out["Payload"]) == ("1" if version == "1" else "two:2")
+    assert seen["1"] + seen["2"] == 100
+    assert 20 <= seen["1"] <= 80, seen  # 50/50: both versions run (P(fail) < 1e-9)
+
+
 def test_not_found(functions: Functions) -> None:
     with pytest.raises(ClientError) as exc:
         functions.client.invoke(FunctionName="doesnotexist", Payload=b"{}")

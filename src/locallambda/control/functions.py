@@ -16,7 +16,9 @@ from locallambda.control.arns import LATEST, FunctionRef, function_arn
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane, aws_timestamp
 from locallambda.control.state import FunctionRecord, VersionRecord, new_revision_id
+from locallambda.control.tags import check_tags
 from locallambda.errors import (
+    AccessDeniedError,
     InvalidParameterValueError,
     PreconditionFailedError,
     RequestEntityTooLargeError,
@@ -255,7 +257,18 @@ class FunctionsApi:
     # -- operations -----------------------------------------------------------------------
 
     async def create_function(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        limit = self.plane.settings.limits_create_function_request_size
+        if ctx.content_length > limit:
+            raise RequestEntityTooLargeError(f"Request must be smaller than {limit} bytes for the CreateFunction operation")
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
+        if ref.account_id != ctx.account_id:
+            # Creating a function in another account needs permissions this server never grants.
+            target = function_arn(ref.region, ref.account_id, ref.name)
+            raise AccessDeniedError(
+                f"User: arn:aws:iam::{ctx.account_id}:root is not authorized to perform: "
+                f"lambda:CreateFunction on resource: {target}"
+            )
+        check_tags(p.get("Tags") or {})
         if len(ref.name) > MAX_FUNCTION_NAME:
             # The model allows 140 characters (room for an ARN); the name itself may have 64.
             # AWS words this like a validation error but sends InvalidParameterValueException.

@@ -48,7 +48,12 @@ from pathlib import Path
 
 from locallambda.executors.base import Executor, ExecutorError, OutputSink, RuntimeProcess
 from locallambda.executors.process import ChildProcess
-from locallambda.executors.runtime_commands import NODE_BOOTSTRAP, RuntimeCommands, extension_commands
+from locallambda.executors.runtime_commands import (
+    NODE_BOOTSTRAP,
+    InvalidEntrypointError,
+    RuntimeCommands,
+    extension_commands,
+)
 from locallambda.invoke.models import FunctionSpec
 from locallambda.settings import Settings
 
@@ -666,9 +671,13 @@ class SandboxExecutor(Executor):
             **environment,
             "LAMBDA_TASK_ROOT": TASK_ROOT,
         }
-        argv, extra_env = await self._commands.command(
-            spec, spec.code_dir, opt=spec.layers[0] if len(spec.layers) == 1 else None, base_env=base,
-        )
+        try:
+            argv, extra_env = await self._commands.command(
+                spec, spec.code_dir, opt=spec.layers[0] if len(spec.layers) == 1 else None, base_env=base,
+            )
+        except InvalidEntrypointError as exc:
+            raise InvalidEntrypointError(translate(str(exc))) from exc
+        _check_entrypoint(argv, translate)
         env = {**base, **{k: translate(v) for k, v in extra_env.items()}, "LAMBDA_TASK_ROOT": TASK_ROOT}
         argv = [translate(a) for a in argv]
         shared = list(layout.shared)
@@ -751,6 +760,28 @@ class SandboxExecutor(Executor):
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
+
+
+def _check_entrypoint(argv: list[str], translate: Callable[[str], str]) -> None:
+    """Refuse, as the process executor's exec would, a function's own entrypoint that cannot be
+    executed (inside the sandbox bwrap would only print the failure and exit).
+
+    Raises ``InvalidEntrypointError`` with AWS's Go-style text: ``fork/exec /var/task/bootstrap:
+    permission denied`` or ``...: exec format error``.
+    """
+    program = argv[0]
+    inside = translate(program)
+    if inside == program or not os.path.isfile(program):
+        return  # not the function's own file (an interpreter of the host)
+    if not os.access(program, os.X_OK):
+        raise InvalidEntrypointError(f"fork/exec {inside}: permission denied")
+    try:
+        with open(program, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise InvalidEntrypointError(f"fork/exec {inside}: {os.strerror(exc.errno or 5).lower()}") from exc
+    if magic != b"\x7fELF" and not magic.startswith(b"#!"):
+        raise InvalidEntrypointError(f"fork/exec {inside}: exec format error")
 
 
 def _translator(places: list[tuple[str, str]]) -> Callable[[str], str]:

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from botocore.model import OperationModel, Shape, StructureShape
@@ -167,16 +168,28 @@ def serialize_response(op: OperationModel, output: Mapping[str, Any] | None) -> 
     return Response(status, headers, dumps(body_doc))
 
 
+@cache
+def _message_key(code: str) -> str:
+    """``Message`` or ``message``: each error shape of the model spells it its own way."""
+    from locallambda.protocol.model import load_service_model
+
+    for shape in load_service_model().error_shapes:
+        if shape.name == code:
+            return "Message" if "Message" in shape.members else "message"
+    return "message"
+
+
 def render_error(err: LambdaError, request_id: str) -> Response:
     """The single place errors become HTTP, shaped as AWS Lambda answers.
 
-    AWS sends the error code in ``x-amzn-ErrorType`` and a JSON body with ``Type`` and ``message``;
-    ValidationException bodies carry only ``message``.
+    AWS sends the error code in ``x-amzn-ErrorType`` and a JSON body with ``Type`` and the
+    message under the member name the error's shape uses; ValidationException bodies carry only
+    ``message``.
     """
     body: dict[str, Any] = {}
     if err.code != "ValidationException":
         body["Type"] = err.fault
-    body["message"] = err.message
+    body[_message_key(err.code)] = err.message
     body.update(err.extra)
     headers = [
         (b"x-amzn-errortype", err.code.encode()),

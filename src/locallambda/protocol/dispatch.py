@@ -80,6 +80,7 @@ class Dispatcher:
                 account_id=self._account_id,
                 request_id=request_id,
                 headers=headers,
+                content_length=len(body),
             )
             output = await handler(ctx, params)
             response = serialize_response(op, output)

@@ -12,7 +12,7 @@ Constraints of list elements and map entries are folded into one bracketed messa
 
 from __future__ import annotations
 
-import re
+import regex
 from functools import cache
 from typing import Any
 
@@ -69,12 +69,25 @@ def _quoted(value: Any) -> str:
     return "null" if value is None else f"'{format_value(value)}'"
 
 
+def _as_parsed(shape: Shape, value: Any) -> Any:
+    """The value as AWS's (Java) parser holds it: a JSON integer sent for a float member is a
+    double there, so it prints as ``2.0``."""
+    t = shape.type_name
+    if t in ("float", "double") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [_as_parsed(shape.member, v) for v in value]
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {k: _as_parsed(shape.value, v) for k, v in value.items()}
+    return value
+
+
 def _subject(shape: Shape, value: Any) -> str:
     """``Value '<v>'``, or a bare ``Value`` for members the model marks sensitive: AWS never
     echoes those (``Value at 'environment.variables' failed to satisfy constraint: ...``)."""
     if shape.metadata.get("sensitive"):
         return "Value"
-    return f"Value {_quoted(value)}"
+    return f"Value {_quoted(_as_parsed(shape, value))}"
 
 
 def _lower_first(name: str) -> str:
@@ -116,14 +129,16 @@ def _num(bound: Any, shape: Shape) -> str:
 
 
 @cache
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.DOTALL)
+def _regex(pattern: str) -> Any:
+    # The model's patterns are Java regular expressions; the ``regex`` module understands their
+    # Unicode classes (``\p{L}``, ``\p{Z}``, ``\p{N}``) that ``re`` rejects.
+    return regex.compile(pattern, regex.DOTALL)
 
 
 def _pattern_ok(pattern: str, value: str) -> bool:
     try:
         return _regex(pattern).fullmatch(value) is not None
-    except re.error:  # a Java-only construct; do not refuse what we cannot judge
+    except regex.error:  # a construct neither engine knows: do not refuse what we cannot judge
         return True
 
 
