@@ -46,6 +46,8 @@ def function_environment(
         "AWS_SESSION_TOKEN": "test",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "_AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1",
+        "_AWS_XRAY_DAEMON_PORT": "2000",
         "LAMBDA_TASK_ROOT": task_root,
         "LAMBDA_RUNTIME_DIR": runtime_dir,
         "LANG": "en_US.UTF-8",
@@ -53,7 +55,8 @@ def function_environment(
     }
     if spec.handler:
         env["_HANDLER"] = spec.handler
-    if spec.runtime:
+    if spec.runtime and family(spec.runtime) != "provided":
+        # OS-only runtimes have no AWS_EXECUTION_ENV (AWS's test_introspection_invoke[provided.al2023]).
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
     if spec.log_format.upper() == "JSON":
         env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"

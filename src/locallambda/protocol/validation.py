@@ -13,7 +13,7 @@ Constraints of list elements and map entries are folded into one bracketed messa
 from __future__ import annotations
 
 import regex
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -135,7 +135,9 @@ def _regex(pattern: str) -> Any:
     return regex.compile(pattern, regex.DOTALL)
 
 
+@lru_cache(maxsize=4096)
 def _pattern_ok(pattern: str, value: str) -> bool:
+    # Cached: the same names and qualifiers come back on every invoke of a function.
     try:
         return _regex(pattern).fullmatch(value) is not None
     except regex.error:  # a construct neither engine knows: do not refuse what we cannot judge
