@@ -57,6 +57,12 @@ apt_mirror() {
   ' "${files[@]}" | head -n1
 }
 
+# Runs "$@" quietly; its output is shown only when it fails.
+quiet() {
+  local out="$WORK/step.log"
+  "$@" >"$out" 2>&1 || { cat "$out" >&2; echo "build-test-images: failed: $*" >&2; return 1; }
+}
+
 host_python() {
   if [ -x "$ROOT/.venv/bin/python" ]; then echo "$ROOT/.venv/bin/python"; else command -v python3; fi
 }
@@ -85,7 +91,7 @@ if ! have_image "$PYTHON_IMAGE"; then
   ctx="$WORK/python"
   mkdir -p "$ctx/wheels"
   arch="$(uname -m)"
-  "$(host_python)" -m pip download -q --disable-pip-version-check --only-binary=:all: \
+  quiet "$(host_python)" -m pip download -q --disable-pip-version-check --only-binary=:all: \
     --platform "manylinux2014_$arch" --implementation cp --python-version 3.11 \
     -d "$ctx/wheels" awslambdaric
   # The official image's entrypoint: the runtime client when AWS_LAMBDA_RUNTIME_API is set,
@@ -126,7 +132,7 @@ ENV LANG=C.UTF-8 TZ=:/etc/localtime PATH=/var/lang/bin:/usr/local/bin:/usr/bin:/
 WORKDIR /var/task
 ENTRYPOINT ["/lambda-entrypoint.sh"]
 EOF
-  docker build -q --network host --label "locallambda.recipe=$RECIPE" -t "$PYTHON_IMAGE" "$ctx" >/dev/null
+  quiet docker build -q --network host --label "locallambda.recipe=$RECIPE" -t "$PYTHON_IMAGE" "$ctx"
   echo "build-test-images: $PYTHON_IMAGE built ($((SECONDS - started)) s)"
 fi
 
@@ -154,6 +160,9 @@ FROM $PYTHON_IMAGE
 COPY app.py \${LAMBDA_TASK_ROOT}/
 CMD ["app.handler"]
 EOF
-  docker build -q --label "locallambda.recipe=$RECIPE" -t "$FUNCTION_IMAGE" "$ctx" >/dev/null
+  quiet docker build -q --label "locallambda.recipe=$RECIPE" -t "$FUNCTION_IMAGE" "$ctx"
   echo "build-test-images: $FUNCTION_IMAGE built ($((SECONDS - started)) s)"
 fi
+
+# Earlier builds of these images, now untagged.
+docker image prune -f --filter "label=locallambda.recipe" >/dev/null 2>&1 || true

@@ -129,7 +129,8 @@ class InvocationsApi:
             return {"StatusCode": 204}
         if kind == "Event":
             self.events.submit(ref, payload or b"{}", ctx.request_id)
-            return {"StatusCode": 202}
+            # An empty body, as AWS answers (an absent payload member would be rendered as "{}").
+            return {"StatusCode": 202, "Payload": b""}
         result = await self.engine.invoke(ref, payload or b"{}", client_context=client_context, request_id=ctx.request_id)
         out: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": result.executed_version, "Payload": result.payload}
         if len(result.payload) > RESPONSE_LIMIT:

@@ -125,6 +125,9 @@ class RuntimeCommands:
                 # AWS: PYTHONPATH has /opt/python/lib/pythonX.Y/site-packages and /opt/python.
                 paths += [str(root / "python"), str(root / "python" / "lib" / f"python{version}" / "site-packages")]
             env["PYTHONPATH"] = os.pathsep.join(paths)
+            # The task root is the shared, content-addressed copy of the code (read-only /var/task
+            # on AWS): compiled bytecode goes to our cache instead of a __pycache__ inside it.
+            env["PYTHONPYCACHEPREFIX"] = str(self._cache_dir / "pycache")
             return [self._python_for(runtime), "-m", "awslambdaric", spec.handler or ""], env
         if fam == "nodejs":
             # AWS: NODE_PATH has /opt/nodejs/nodeXX/node_modules (XX the runtime's major version)
