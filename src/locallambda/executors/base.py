@@ -46,6 +46,9 @@ class Executor(abc.ABC):
     # False: an environment serves one invocation and is then discarded (LocalStack's legacy
     # ``docker`` executor); True: warm environments are reused under LAMBDA_KEEPALIVE_MS.
     reuse: bool = True
+    # Where an environment's Runtime API listens: loopback unless the runtime lives in another
+    # network namespace that reaches the host through a gateway (docker bridge networks).
+    runtime_api_host: str = "127.0.0.1"
 
     async def prepare(self, spec: FunctionSpec) -> str | None:
         """Check this executor can run the function; the reason when it cannot (→ state Failed)."""

@@ -70,8 +70,10 @@ class EnvironmentPool:
     async def create(self, spec: FunctionSpec) -> ExecutionEnvironment:
         if self._closing:
             raise asyncio.CancelledError()
+        executor = self._executor_for(spec)
         env = ExecutionEnvironment(
-            spec, self._executor_for(spec), endpoint_url=self._endpoint_url, log_line=self._log_line
+            spec, executor, endpoint_url=self._endpoint_url, log_line=self._log_line,
+            bind_host=executor.runtime_api_host,
         )
         self._all.add(env)
         try:
