@@ -7,10 +7,11 @@
 #                                      /var/runtime/bootstrap → awslambdaric, /var/task, /opt)
 #   locallambda-test/image-fn:latest   a container-image function: the above with a handler baked in
 #
-# Each image is skipped when it exists from this very recipe (FORCE=1 rebuilds all). The Debian mirror is read from this
-# machine's apt configuration (LOCALLAMBDA_DEBIAN_MIRROR overrides it); awslambdaric's wheels are
-# fetched by the host's pip (which knows the host's index and certificates) and installed offline
-# inside the build. Needs root (debootstrap) and a running Docker daemon.
+# Each image is skipped when it exists from this very recipe (FORCE=1 rebuilds all); the whole
+# build takes about a minute. The Debian mirror is read from this machine's apt configuration
+# (LOCALLAMBDA_DEBIAN_MIRROR overrides it); awslambdaric's wheels are fetched by the host's pip
+# (which knows the host's index and certificates) and installed offline inside the build.
+# Needs root (debootstrap) and a running Docker daemon.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUITE=bookworm

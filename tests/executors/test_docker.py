@@ -27,6 +27,8 @@ from locallambda.settings import Settings
 from tests.conftest import ROLE, Server, make_zip, wait_active
 from tests.invoke.conftest import stop_checked
 
+pytestmark = pytest.mark.docker
+
 PYTHON_IMAGE = "locallambda-test/python:3.11"
 FUNCTION_IMAGE = "locallambda-test/image-fn:latest"
 MAPPING = json.dumps({"python3.11": PYTHON_IMAGE})

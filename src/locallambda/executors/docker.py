@@ -13,16 +13,19 @@ daemon is on this machine; with a remote ``DOCKER_HOST`` (or several layers, whi
 they are copied into the container before it starts. An image function runs its image's
 entrypoint and command, with ImageConfig's EntryPoint/Command/WorkingDirectory overrides.
 
-The runtime reaches its Runtime API, which listens on this host's loopback: with host networking
-(the default for a local daemon, ``LAMBDA_DOCKER_NETWORK=host``) the address is used unchanged;
-on any other network the host part becomes ``HOSTNAME_FROM_LAMBDA`` or the network's gateway
-(which only answers when the Runtime API listens on an address the network can reach).
+The runtime reaches its Runtime API: with host networking (the default for a local daemon,
+``LAMBDA_DOCKER_NETWORK=host``) the loopback address is used unchanged; on any other network the
+host part becomes ``HOSTNAME_FROM_LAMBDA`` or the network's gateway, and the API must listen
+beyond loopback (``runtime_api_host``). AWS_ENDPOINT_URL is rewritten the same way.
 
-Every container carries labels naming this server (``locallambda.server``) and the process that
-started it, so that ``close()`` removes what this server started and the first use removes the
-orphans of a run that died without cleaning up. ``DOCKER_HOST`` (and ``DOCKER_TLS_VERIFY``,
-``DOCKER_CERT_PATH``) are read by the docker SDK itself. Every SDK call but the long-lived log
-stream (one daemon thread per container) runs in a worker thread.
+The runtime's output reaches the sink through a FIFO (``OutputPipe``) when the daemon is local,
+so that a function's last lines land in its own invocation's log; otherwise from docker's log
+stream. Every container carries labels naming this server (``locallambda.server``) and the
+process that started it: ``close()`` removes what this server started, the first use removes
+the orphans of a run that died without cleaning up. ``DOCKER_HOST`` (with ``DOCKER_TLS_VERIFY``
+and ``DOCKER_CERT_PATH``) is read by the docker SDK itself. SDK calls run in worker threads; the
+only long-lived ones (waiting for a container's exit, following its log stream) run in one
+daemon thread per container, off the shared pool.
 """
 
 from __future__ import annotations
@@ -107,11 +110,9 @@ def parse_docker_flags(text: str) -> DockerFlags:
     hosts: dict[str, str] = {}
     labels: dict[str, str] = {}
     ports: dict[str, Any] = {}
-    dns: list[str] = []
-    caps: list[str] = []
-    secopts: list[str] = []
     ulimits: list[tuple[str, int, int]] = []
-    single: dict[str, str] = {}
+    lists: dict[str, list[str]] = {"--dns": [], "--cap-add": [], "--security-opt": []}
+    single = {"--network": "", "--net": "", "-u": "", "--user": "", "--platform": ""}
     privileged = False
     i = 0
     while i < len(args):
@@ -125,8 +126,7 @@ def parse_docker_flags(text: str) -> DockerFlags:
         if value is None:
             if i >= len(args):
                 raise ValueError(f"{flag} needs a value")
-            value = args[i]
-            i += 1
+            value, i = args[i], i + 1
         if flag in ("-e", "--env"):
             key, eq, val = value.partition("=")
             if not eq or not key:
@@ -138,7 +138,7 @@ def parse_docker_flags(text: str) -> DockerFlags:
                 raise ValueError(f"{flag} {value!r}: expected SOURCE:TARGET[:ro|rw]")
             volumes[parts[0]] = {"bind": parts[1], "mode": parts[2] if len(parts) == 3 else "rw"}
         elif flag == "--add-host":
-            name, sep, address = value.partition(":") if "=" not in value else value.partition("=")
+            name, sep, address = value.partition("=" if "=" in value else ":")
             if not sep or not name or not address:
                 raise ValueError(f"{flag} {value!r}: expected HOST:IP")
             hosts[name] = address
@@ -148,20 +148,10 @@ def parse_docker_flags(text: str) -> DockerFlags:
         elif flag in ("-p", "--publish"):
             parts = value.split(":")
             container = parts[-1] if "/" in parts[-1] else f"{parts[-1]}/tcp"
-            if len(parts) == 1:
-                ports[container] = None
-            elif len(parts) == 2:
-                ports[container] = int(parts[0])
-            elif len(parts) == 3:
-                ports[container] = (parts[0], int(parts[1]))
-            else:
-                raise ValueError(f"{flag} {value!r}: expected [IP:]HOST:CONTAINER")
-        elif flag == "--dns":
-            dns.append(value)
-        elif flag == "--cap-add":
-            caps.append(value)
-        elif flag == "--security-opt":
-            secopts.append(value)
+            try:
+                ports[container] = _port_binding(parts[:-1])
+            except ValueError:
+                raise ValueError(f"{flag} {value!r}: expected [IP:]HOST:CONTAINER") from None
         elif flag == "--ulimit":
             name, _, limits = value.partition("=")
             soft, _, hard = limits.partition(":")
@@ -169,20 +159,29 @@ def parse_docker_flags(text: str) -> DockerFlags:
                 ulimits.append((name, int(soft), int(hard or soft)))
             except ValueError:
                 raise ValueError(f"{flag} {value!r}: expected NAME=SOFT[:HARD]") from None
-        elif flag in ("--network", "--net"):
-            single["network"] = value
-        elif flag in ("-u", "--user"):
-            single["user"] = value
-        elif flag == "--platform":
-            single["platform"] = value
+        elif flag in lists:
+            lists[flag].append(value)
+        elif flag in single:
+            single[flag] = value
         else:
             raise ValueError(f"unsupported flag {flag}")
     return DockerFlags(
-        env=env, volumes=volumes, extra_hosts=hosts, labels=labels, ports=ports, dns=tuple(dns),
-        cap_add=tuple(caps), security_opt=tuple(secopts), ulimits=tuple(ulimits),
-        network=single.get("network", ""), user=single.get("user", ""),
-        platform=single.get("platform", ""), privileged=privileged,
+        env=env, volumes=volumes, extra_hosts=hosts, labels=labels, ports=ports, dns=tuple(lists["--dns"]),
+        cap_add=tuple(lists["--cap-add"]), security_opt=tuple(lists["--security-opt"]), ulimits=tuple(ulimits),
+        network=single["--network"] or single["--net"], user=single["-u"] or single["--user"],
+        platform=single["--platform"], privileged=privileged,
     )
+
+
+def _port_binding(host: list[str]) -> Any:
+    """The host side of ``-p``: none (a random port), ``PORT`` or ``IP:PORT``."""
+    if not host:
+        return None
+    if len(host) == 1:
+        return int(host[0])
+    if len(host) == 2:
+        return (host[0], int(host[1]))
+    raise ValueError("too many parts")
 
 
 # -- a started container ------------------------------------------------------------------------
@@ -420,6 +419,10 @@ class DockerExecutor(Executor):
         except Exception as exc:
             log.warning("docker executor: could not list leftover containers: %s", exc)
             return
+        # The FIFO directories of dead servers of this pid namespace go too.
+        for leftover in Path(tempfile.gettempdir()).glob(f"{_pipes_prefix()}*-*"):
+            if not _alive(leftover.name[len(_pipes_prefix()):].split("-")[0]):
+                shutil.rmtree(leftover, ignore_errors=True)
         for info in found:
             labels = info.get("Labels") or {}
             if labels.get(LABEL_HOST) != mine[LABEL_HOST] or labels.get(LABEL_PIDNS) != mine[LABEL_PIDNS]:
@@ -563,7 +566,7 @@ class DockerExecutor(Executor):
 
     def _pipes_dir(self) -> Path:
         if self._pipes is None:
-            self._pipes = Path(tempfile.mkdtemp(prefix="locallambda-docker-"))
+            self._pipes = Path(tempfile.mkdtemp(prefix=f"{_pipes_prefix()}{os.getpid()}-"))
         return self._pipes
 
     def _network(self) -> str:
@@ -643,7 +646,7 @@ class DockerExecutor(Executor):
         elif family(spec.runtime or "") == "provided":
             argv = list(_PROVIDED_ENTRYPOINT)
         else:
-            argv = info.entrypoint + [spec.handler or ""]
+            argv = (info.entrypoint or ["/lambda-entrypoint.sh"]) + [spec.handler or ""]
         if not argv:
             raise ExecutorError(f"The image {image} has neither an entrypoint nor a command.")
         if pipe is not None:
@@ -776,6 +779,11 @@ def _tar_of(directory: Path) -> bytes:
         for entry in sorted(directory.iterdir()):
             tar.add(str(entry), arcname=entry.name)
     return buf.getvalue()
+
+
+def _pipes_prefix() -> str:
+    """Names FIFO directories by pid namespace, so that pids are only judged in their own."""
+    return f"locallambda-docker-{re.sub(r'[^0-9]', '', _pid_namespace()) or 'ns'}-"
 
 
 def _pid_namespace() -> str:
