@@ -31,6 +31,7 @@ __all__ = [
     "decode_tail",
     "runtime_processes",
     "stop_checked",
+    "unique",
 ]
 
 # The runtime that runs on the host's own interpreter (no "python3.x not found" fallback).

@@ -19,7 +19,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import Server
-from tests.invoke.conftest import Functions
+from tests.invoke.conftest import EXECUTOR, Functions
+
+# Held invocations meet the test in the host's /tmp.
+host_tmp = pytest.mark.skipif(EXECUTOR != "local", reason="shares /tmp with the function (process executor)")
 
 # Holds its execution until the test releases it: started → writes ``started``; then waits
 # (at most 5 s) for ``release`` to exist.
@@ -72,6 +75,7 @@ def assert_throttled(err: dict[str, Any], reason: str) -> None:
     assert err["Type"] == "User"
 
 
+@host_tmp
 def test_reserved_concurrency_one(functions: Functions, tmp_path: Path) -> None:
     name = functions.python(HOLDER, timeout=8)
     put = functions.client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
@@ -104,6 +108,7 @@ def test_reserved_concurrency_zero_throttles_everything(functions: Functions) ->
     assert functions.invoke_json(name, {}) == "done"
 
 
+@host_tmp
 def test_account_limit(spawn_server: Callable[..., Server], tmp_path: Path) -> None:
     server = spawn_server(LAMBDA_LIMITS_CONCURRENT_EXECUTIONS="2")
     fns = Functions(server)

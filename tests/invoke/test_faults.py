@@ -12,8 +12,13 @@ import threading
 import time
 from typing import Any, Callable
 
+import pytest
+
 from tests.conftest import Server
-from tests.invoke.conftest import Functions, runtime_processes, stop_checked
+from tests.invoke.conftest import EXECUTOR, Functions, runtime_processes, stop_checked
+
+# These look at the runtime's processes from the host (pids, /tmp): process executor only.
+host_processes = pytest.mark.skipif(EXECUTOR != "local", reason="needs host pids and /tmp (process executor)")
 
 # The handler starts a grandchild (``sleep``) in the runtime's session, then misbehaves.
 SPAWNER = """\
@@ -48,6 +53,7 @@ def wait_gone(pid: int, timeout: float = 3.0) -> bool:
     return False
 
 
+@host_processes
 def test_timeout_kills_what_the_runtime_started(functions: Functions, tmp_path: Any) -> None:
     name = functions.python(SPAWNER, timeout=1)
     pidfile = tmp_path / "pid"
@@ -56,6 +62,7 @@ def test_timeout_kills_what_the_runtime_started(functions: Functions, tmp_path: 
     assert wait_gone(int(pidfile.read_text())), "the runtime's child outlived its discarded environment"
 
 
+@host_processes
 def test_runtime_exit_kills_what_it_started(functions: Functions, tmp_path: Any) -> None:
     name = functions.python(SPAWNER)
     pidfile = tmp_path / "pid"
@@ -66,14 +73,14 @@ def test_runtime_exit_kills_what_it_started(functions: Functions, tmp_path: Any)
 
 def test_runtime_dying_between_invocations_is_replaced(functions: Functions) -> None:
     name = functions.python(
-        "import os, threading, time\n\n"
+        "import os, threading, time, uuid\n\nTOKEN = uuid.uuid4().hex\n\n"
         "def handler(event, context):\n"
         "    if event.get('die_later'):\n"
         "        threading.Thread(target=lambda: (time.sleep(0.2), os._exit(1))).start()\n"
-        "    return os.getpid()\n"
+        "    return TOKEN\n"
     )
     first = functions.invoke_json(name, {"die_later": True})
-    assert wait_gone(first)
+    time.sleep(0.6)  # the runtime is gone by now
     out = functions.invoke(name, {}, LogType="Tail")
     assert "FunctionError" not in out
     assert json.loads(out["Payload"]) != first
@@ -143,3 +150,30 @@ def test_many_failing_functions_at_once(functions: Functions) -> None:
     assert all(json.loads(r["Payload"])["errorType"] == "Runtime.ImportModuleError" for r in results["import"])
     assert [json.loads(r["Payload"]) for r in results["ok"]] == ["ok"] * 6
     assert sum(len(v) for v in results.values()) == 24
+
+
+def test_server_stop_leaves_no_runtime(spawn_server: Callable[..., Server]) -> None:
+    """Warm environments of every kind are stopped with the server: no awslambdaric, node or
+    bootstrap process of it remains."""
+    import shutil
+
+    server = spawn_server()
+    fns = Functions(server)
+    names = [fns.python("def handler(event, context):\n    return 1\n")]
+    if shutil.which("node"):
+        names.append(fns.create({"index.js": "exports.handler = async () => 1;\n"}, runtime="nodejs20.x",
+                                handler="index.handler"))
+    names.append(fns.create(
+        {"bootstrap": "#!/bin/bash\nAPI=http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime\nwhile true; do\n"
+                      "  RID=$(curl -sS -D - -o /dev/null $API/invocation/next | grep -Fi Lambda-Runtime-Aws-Request-Id"
+                      " | tr -d '[:space:]' | cut -d: -f2)\n"
+                      "  curl -sS -o /dev/null -X POST $API/invocation/$RID/response -d 1\ndone\n"},
+        modes={"bootstrap": 0o755}, runtime="provided.al2023", handler="x.y",
+    ))
+    for name in names:
+        assert fns.invoke_json(name, {}) == 1
+    running = runtime_processes(server)
+    assert any("awslambdaric" in cmd for cmd in running.values()), running
+    assert len(running) >= len(names)
+    stop_checked(server)
+    assert not runtime_processes(server)

@@ -1,7 +1,8 @@
 """The environment pool: warm reuse, keep-alive, stay-open mode, parallel environments.
 
-Each environment is told apart by a token its module draws once at import (and its pid); a cold
-start is also visible in the REPORT line, which carries ``Init Duration`` only then.
+Each environment is told apart by a token its module draws once at import (and, with the process
+executor, its pid); a cold start is also visible in the REPORT line, which carries ``Init
+Duration`` only then.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import Server
-from tests.invoke.conftest import Functions, runtime_processes
+from tests.invoke.conftest import EXECUTOR, Functions, runtime_processes
 
 IDENTITY = """\
 import os, time, uuid
@@ -75,7 +76,8 @@ def test_parallel_invocations_start_more_environments(functions: Functions) -> N
         elapsed = time.monotonic() - started
         assert 1.0 <= elapsed < 1.9, f"round {round_}: 4 parallel invokes of 1 s took {elapsed:.2f}s"
     first, second = results[:4], results[4:]
-    assert len({r["pid"] for r in first}) == 4
+    if EXECUTOR == "local":
+        assert len({r["pid"] for r in first}) == 4  # four runtime processes on the host
     assert len({r["token"] for r in first}) == 4
     # the second round is served by the four warm environments of the first
     assert {r["token"] for r in second} == {r["token"] for r in first}
@@ -117,5 +119,5 @@ def test_stay_open_mode_off_starts_a_runtime_per_invoke(spawn_server: Callable[.
     name = fns.python(IDENTITY)
     results = [call(fns, name) for _ in range(3)]
     assert [cold for _, cold in results] == [True, True, True]
-    assert len({r["pid"] for r, _ in results}) == 3
+    assert len({r["token"] for r, _ in results}) == 3
     assert [r["calls"] for r, _ in results] == [1, 1, 1]

@@ -60,6 +60,8 @@ def _check_json(payload: bytes) -> None:
     """
     if not payload:
         return
+    if payload.startswith(b"\xef\xbb\xbf"):  # Jackson accepts (and skips) a UTF-8 byte order mark
+        payload = payload[3:]
     start = len(payload) - len(payload.lstrip(_WHITESPACE))
     line = payload.count(b"\n", 0, start) + 1
     column = start - (payload.rfind(b"\n", 0, start) + 1) + 1
@@ -83,10 +85,9 @@ def _check_json(payload: bytes) -> None:
         raise _json_error(f"Invalid UTF-8 {kind} byte 0x{bad:02x}", line, column) from exc
     try:
         json.loads(text)
-    except ValueError as exc:
-        raise _json_error(
-            f"Unexpected character: {exc.msg}", exc.lineno, exc.colno  # type: ignore[attr-defined]
-        ) from exc
+    except json.JSONDecodeError as exc:
+        what = "end-of-input" if exc.pos >= len(text.rstrip()) else "character"
+        raise _json_error(f"Unexpected {what}: {exc.msg}", exc.lineno, exc.colno) from exc
 
 
 class InvocationsApi:

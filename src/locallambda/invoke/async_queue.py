@@ -69,7 +69,11 @@ class EventQueue:
         try:
             result = await self._run(ref, payload, rid if attempt == 0 else rid)
         except TooManyRequestsError:
-            self._later(min(300.0, 2.0 ** attempt), (ref, payload, rid, enqueued, attempt))
+            # Throttles do not use up retry attempts; the backoff grows with the event's age
+            # (1 s, 2 s, 4 s ... up to 5 min), so a throttled event is not retried every second
+            # for six hours.
+            age = time.time() - enqueued
+            self._later(min(300.0, max(1.0, age)), (ref, payload, rid, enqueued, attempt))
             return
         except LambdaError as exc:
             log.info("event %s for %s not run: %s", rid, ref.name, exc.message)

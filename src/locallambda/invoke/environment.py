@@ -292,21 +292,24 @@ class ExecutionEnvironment:
 
     # -- runtime API ----------------------------------------------------------------------
 
-    def _on_request(self, ex: Exchange) -> object:
+    def _on_request(self, ex: Exchange) -> None:
         path = ex.path
         if path.startswith(_PREFIX):
             rest = path[len(_PREFIX):]
             if rest == "invocation/next" and ex.method == "GET":
-                return self._on_next(ex)
+                self._on_next(ex)
+                return
             if rest.startswith("invocation/") and ex.method == "POST":
                 _, rid, kind = (rest.split("/", 2) + ["", ""])[:3]
-                return self._on_result(ex, rid, kind)
+                self._on_result(ex, rid, kind)
+                return
             if rest == "init/error" and ex.method == "POST":
-                return self._on_init_error(ex)
+                self._on_init_error(ex)
+                return
         elif path.startswith("/2020-01-01/extension/") or path.startswith("/2020-08-15/logs") or path.startswith("/2022-07-01/telemetry"):
-            return self.extensions.handle(ex)
+            self.extensions.handle(ex)
+            return
         ex.respond(404, b'{"errorMessage":"Not Found","errorType":"InvalidRequest"}')
-        return None
 
     def _on_next(self, ex: Exchange) -> None:
         if not self._initialized.done():
