@@ -64,7 +64,7 @@ class Application:
         self.code = CodeStore(data_dir / "code")
         self.plane = ControlPlane(settings, self.store, self.code)
         self.logs = LogStore(settings.truncate_stdout)
-        self.runtime_commands = RuntimeCommands(data_dir / "cache")
+        self.runtime_commands = RuntimeCommands(settings.cache_dir)
         self.executors, self.executor_name = self._choose_executors()
         self.layers = LayersApi(self.plane)
         self.functions_api = FunctionsApi(self.plane)
@@ -110,7 +110,7 @@ class Application:
         """
         mode = self.settings.executor
         commands = self.runtime_commands
-        executors: dict[str, Executor] = {"process": ProcessExecutor(commands)}
+        executors: dict[str, Executor] = {"process": ProcessExecutor(commands, self.settings.host_path)}
         reuse = mode != ExecutorMode.DOCKER
         executors["docker"] = DockerExecutor(commands, self.settings, reuse=reuse)
         sandbox_problem = SandboxExecutor.supported()

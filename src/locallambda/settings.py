@@ -94,6 +94,10 @@ class Settings:
     bucket_marker_local: str = "hot-reload"
     lambda_runtime_environment_timeout: int = 20
     debug: bool = False
+    # Builds of our own runtime clients (the Java bootstrap jar, its startup archive): not user
+    # state, so kept across runs even with persistence off.
+    cache_dir: Path = dataclasses.field(default_factory=lambda: Path.home() / ".cache" / "locallambda")
+    host_path: str = "/usr/local/bin:/usr/bin:/bin"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -161,6 +165,12 @@ class Settings:
             env, "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", 20
         )
         values["debug"] = parse_bool(env.get("DEBUG"), False)
+        if env.get("LOCALLAMBDA_CACHE_DIR"):
+            values["cache_dir"] = Path(env["LOCALLAMBDA_CACHE_DIR"])
+        elif env.get("XDG_CACHE_HOME"):
+            values["cache_dir"] = Path(env["XDG_CACHE_HOME"]) / "locallambda"
+        if env.get("PATH"):
+            values["host_path"] = env["PATH"]
 
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -49,6 +49,8 @@ class Executor(abc.ABC):
     # Where an environment's Runtime API listens: loopback unless the runtime lives in another
     # network namespace that reaches the host through a gateway (docker bridge networks).
     runtime_api_host: str = "127.0.0.1"
+    # True when the executor itself starts the external extensions found in /opt/extensions.
+    starts_extensions: bool = False
 
     async def prepare(self, spec: FunctionSpec) -> str | None:
         """Check this executor can run the function; the reason when it cannot (→ state Failed)."""

@@ -116,9 +116,11 @@ async def _pump_lines(proc: asyncio.subprocess.Process, output: OutputSink) -> N
 
 class ProcessExecutor(Executor):
     name = "process"
+    starts_extensions = True
 
-    def __init__(self, commands: RuntimeCommands) -> None:
+    def __init__(self, commands: RuntimeCommands, host_path: str = "/usr/local/bin:/usr/bin:/bin") -> None:
         self._commands = commands
+        self._host_path = host_path  # the server's PATH: where node, java and bash are found
 
     async def prepare(self, spec: FunctionSpec) -> str | None:
         if spec.package_type == "Image":
@@ -130,7 +132,7 @@ class ProcessExecutor(Executor):
     ) -> RuntimeProcess:
         if spec.code_dir is None:
             raise ExecutorError("The function has no code on this machine.")
-        base = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": "/tmp", **environment}
+        base = {"PATH": self._host_path, "HOME": "/tmp", **environment}
         argv, extra_env = await self._commands.command(spec, spec.code_dir, base_env=base)
         env = {**base, **extra_env}
         # AWS starts the external extensions (/opt/extensions/*) first, with the function's

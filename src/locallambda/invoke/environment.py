@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from locallambda.executors.base import Executor, ExecutorError, RuntimeProcess
 from locallambda.executors.runtime_commands import InvalidEntrypointError
+from locallambda.executors.runtime_commands import extension_commands
 from locallambda.invoke.envvars import function_environment, log_stream_name
 from locallambda.invoke.extensions import ExtensionsHub
 from locallambda.invoke.models import EnvState, FunctionSpec, Invocation, InvocationResult
@@ -86,6 +87,9 @@ class ExecutionEnvironment:
         self._partial = b""
         self.extensions = ExtensionsHub(self._loop)
         self.log_stream = log_stream_name(spec.version)
+        self._expected_extensions = (
+            len(extension_commands(list(spec.layers))) if executor.starts_extensions else 0
+        )
         self.extensions.function_name = spec.name
         self.extensions.function_version = spec.version
         self.extensions.handler = spec.handler or ""
@@ -202,6 +206,8 @@ class ExecutionEnvironment:
                     pending, _error_payload("Runtime.InvalidEntrypoint", message),
                     (message, "Runtime.InvalidEntrypoint"),
                 )
+        if self._expected_extensions:
+            await self._wait_extensions()
         self._emit(f"START RequestId: {rid} Version: {self.spec.version}")
         started = time.perf_counter()
         invocation.deadline_ms = int(time.time() * 1000 + self.spec.timeout_s * 1000)
@@ -223,6 +229,15 @@ class ExecutionEnvironment:
             self._move(EnvState.IDLE)
             self.last_used = time.monotonic()
         return self._finish(pending, payload, function_error, duration)
+
+    async def _wait_extensions(self) -> None:
+        """Hold the first event until every external extension is waiting for events."""
+        try:
+            await asyncio.wait_for(self.extensions.wait_ready(self._expected_extensions), INIT_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("%s: not every extension registered within %.0fs; invoking without them",
+                        self.spec.name, INIT_TIMEOUT_S)
+        self._expected_extensions = 0
 
     def _fail_init(self, pending: _Pending, payload: bytes, lines: tuple[str, ...] = ()) -> InvocationResult:
         """The result of an invocation whose environment never became ready; the environment is

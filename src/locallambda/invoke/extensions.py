@@ -37,6 +37,8 @@ class ExtensionsHub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._by_id: dict[str, _Extension] = {}
+        self._waiting: set[str] = set()  # extensions that have asked for their first event
+        self._changed = asyncio.Event()
         self.subscriptions: list[dict[str, Any]] = []
         self.function_name = ""
         self.function_version = ""
@@ -55,6 +57,9 @@ class ExtensionsHub:
             if ext is None:
                 ex.respond(403, b'{"errorMessage":"Unknown extension","errorType":"Extension.UnknownExtensionIdentifier"}')
                 return
+            if ext.id not in self._waiting:
+                self._waiting.add(ext.id)
+                self._changed.set()
             if ext.queue:
                 self._send(ext, ex, ext.queue.popleft())
             else:
@@ -70,6 +75,15 @@ class ExtensionsHub:
             ex.respond(200, b"OK", content_type="text/plain")
         else:
             ex.respond(404, b'{"errorMessage":"Not Found","errorType":"InvalidRequest"}')
+
+    async def wait_ready(self, expected: int) -> None:
+        """Until ``expected`` extensions have registered and asked for their first event.
+
+        AWS ends the Init phase only then, so that no extension misses the first INVOKE.
+        """
+        while len(self._waiting) < expected:
+            self._changed.clear()
+            await self._changed.wait()
 
     def _register(self, ex: Exchange) -> None:
         name = ex.headers.get("lambda-extension-name")

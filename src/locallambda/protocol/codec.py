@@ -158,9 +158,11 @@ def serialize_response(op: OperationModel, output: Mapping[str, Any] | None) -> 
             raw_body = value if isinstance(value, (bytes, bytearray)) else dumps(value)
         else:
             body_doc[name] = value
+    if raw_body is None and payload_name is not None and shape.members[payload_name].type_name == "blob":
+        # A blob payload member is the whole body: absent means an empty body, not "{}".
+        raw_body = b""
     if raw_body is not None:
-        ctype = b"application/json" if shape.members[payload_name].type_name != "blob" else b"application/json"  # type: ignore[index]
-        headers.append((b"content-type", ctype))
+        headers.append(_JSON_CT)
         return Response(status, headers, bytes(raw_body))
     headers.append(_JSON_CT)
     if status == 204 and not body_doc:
