@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -41,6 +42,8 @@ class ChildProcess(RuntimeProcess):
         companions: list[asyncio.subprocess.Process] | None = None,
     ) -> None:
         self._proc = proc
+        self._memory_mb: int | None = None
+        self._memory_read_at = -1.0
         self._output = output
         self._companions = list(companions or [])
         loop = asyncio.get_running_loop()
@@ -75,6 +78,15 @@ class ChildProcess(RuntimeProcess):
         _kill_group(self._proc)
 
     def max_memory_mb(self) -> int | None:
+        # Read at most every 100 ms: warm invokes in a row would otherwise pay a /proc read each.
+        now = time.monotonic()
+        if now - self._memory_read_at < 0.1:
+            return self._memory_mb
+        self._memory_read_at = now
+        self._memory_mb = self._read_memory()
+        return self._memory_mb
+
+    def _read_memory(self) -> int | None:
         try:
             with open(f"/proc/{self._proc.pid}/status", "rb") as fh:
                 for line in fh:
