@@ -28,6 +28,11 @@ Each execution environment is one ``bwrap`` sandbox:
 The runtime's command line comes from ``RuntimeCommands`` built against the host paths of the
 code and layers (so that its checks for a ``bootstrap``, ``lib/`` jars or ``/opt/bin`` look at
 real files), then translated to ``/var/task`` and ``/opt``.
+
+Start-up: bwrap takes the mounts and the environment from a pipe (``--args``), so a launcher can
+be started before the function is known. One launcher is kept waiting, already inside a fresh
+cgroup (entering a cgroup costs an RCU grace period, ~10 ms): a cold start then costs bwrap's
+namespace setup (~3 ms) and a shell that execs the runtime, on top of the runtime's own start.
 """
 
 from __future__ import annotations
@@ -38,11 +43,13 @@ import importlib.util
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -201,6 +208,9 @@ class _HostLayout:
             roots.add(str(Path(spec.origin).parent.parent))
         return sorted(roots)
 
+    def known_python_roots(self, python: str) -> list[str] | None:
+        return self._python.get(os.path.realpath(python))
+
     def python_roots(self, python: str) -> list[str]:
         """Directories an interpreter needs: its prefixes and where awslambdaric is (blocking)."""
         key = os.path.realpath(python)
@@ -256,6 +266,19 @@ class _EnvCgroup:
     @property
     def procs_files(self) -> list[str]:
         return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def set_limits(self, memory_bytes: int, pids_max: int) -> None:
+        if self.version == 2:
+            _write(self.memory_dir / "memory.max", str(memory_bytes))
+            _write(self.memory_dir / "memory.swap.max", "0")
+            _write(self.memory_dir / "pids.max", str(pids_max))
+            return
+        # Raising from unlimited: the memory limit first, then memory+swap (absent without swap
+        # accounting), which may never be below it.
+        _write(self.memory_dir / "memory.limit_in_bytes", str(memory_bytes))
+        _write(self.memory_dir / "memory.memsw.limit_in_bytes", str(memory_bytes))
+        for d in self.dirs[1:]:
+            _write(d / "pids.max", str(pids_max))
 
     def anon_bytes(self) -> int | None:
         if self.version == 2:
@@ -420,31 +443,26 @@ class _Cgroups:
                 base.rmdir()
         return None
 
-    def create(self, env_id: str, memory_bytes: int, pids_max: int) -> _EnvCgroup | None:
-        """A cgroup for one sandbox with its limits; None when it cannot be made."""
+    def create(self, env_id: str) -> _EnvCgroup | None:
+        """An empty cgroup for one sandbox (limits come with ``set_limits``); None when it
+        cannot be made."""
         if self.version == 2:
             d = self._bases[""] / env_id
             try:
                 d.mkdir()
             except OSError:
                 return None
-            _write(d / "memory.max", str(memory_bytes))
-            _write(d / "memory.swap.max", "0")
-            _write(d / "pids.max", str(pids_max))
             return _EnvCgroup(2, d, [])
         mem = self._bases["memory"] / env_id
         try:
             mem.mkdir()
         except OSError:
             return None
-        _write(mem / "memory.limit_in_bytes", str(memory_bytes))
-        _write(mem / "memory.memsw.limit_in_bytes", str(memory_bytes))  # absent without swap accounting
         others: list[Path] = []
         if "pids" in self._bases:
             pids = self._bases["pids"] / env_id
             with contextlib.suppress(OSError):
                 pids.mkdir()
-                _write(pids / "pids.max", str(pids_max))
                 others.append(pids)
         return _EnvCgroup(1, mem, others)
 
@@ -477,8 +495,11 @@ def _sweep(parent: Path) -> None:
 
 def _proc_anon_bytes(init_pid: int) -> int | None:
     """Sum of RssAnon of the processes of a pid namespace, read through its own /proc."""
-    root = f"/proc/{init_pid}/root/proc"
     try:
+        # Until bwrap has switched to the sandbox's root, /proc/<pid>/root/proc is the host's.
+        if os.path.samestat(os.stat(f"/proc/{init_pid}/root"), os.stat("/")):
+            return None
+        root = f"/proc/{init_pid}/root/proc"
         names = [n for n in os.listdir(root) if n.isdigit()]
     except OSError:
         return None
@@ -515,17 +536,47 @@ def _child_of(pid: int) -> int | None:
     return None
 
 
-class SandboxProcess(RuntimeProcess):
-    """A running sandbox: the bwrap process (a ``ChildProcess``), its cgroup, its memory guard."""
+class _MemoryGuard:
+    """One timer for every running sandbox: samples each one's memory every 50 ms."""
 
-    def __init__(self, child: ChildProcess, cgroup: _EnvCgroup | None, memory_limit: int) -> None:
+    def __init__(self) -> None:
+        self._watched: set[SandboxProcess] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, sandbox: SandboxProcess) -> None:
+        self._watched.add(sandbox)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def unwatch(self, sandbox: SandboxProcess) -> None:
+        self._watched.discard(sandbox)
+
+    async def _run(self) -> None:
+        while self._watched:
+            for sandbox in list(self._watched):
+                sandbox.sample()
+            await asyncio.sleep(GUARD_INTERVAL_S)
+
+    def close(self) -> None:
+        self._watched.clear()
+        if self._task is not None:
+            self._task.cancel()
+
+
+class SandboxProcess(RuntimeProcess):
+    """A running sandbox: the bwrap process (a ``ChildProcess``), its cgroup, its memory limit."""
+
+    def __init__(self, child: ChildProcess, cgroup: _EnvCgroup | None, memory_limit: int, guard: _MemoryGuard) -> None:
         self._child = child
         self._cgroup = cgroup
         self._limit = memory_limit
+        self._guard = guard
         self._peak = 0
+        self._sampled_at = 0.0
         self._oom = False
+        self._ended = False
         self._ns_init: int | None = None
-        self._guard = asyncio.get_running_loop().create_task(self._watch_memory())
+        guard.watch(self)
 
     @property
     def pid(self) -> int:
@@ -540,31 +591,29 @@ class SandboxProcess(RuntimeProcess):
                 return None
         return _proc_anon_bytes(self._ns_init)
 
-    async def _watch_memory(self) -> None:
-        while True:
-            anon = self._anon()
-            if anon is not None:
-                self._peak = max(self._peak, anon)
-                if anon > self._limit:
-                    # Past MemorySize: AWS stops the environment (Runtime.OutOfMemory).
-                    self._oom = True
-                    self.kill()
-                    return
-            await asyncio.sleep(GUARD_INTERVAL_S)
+    def sample(self) -> None:
+        """Record the anonymous memory in use; past MemorySize, stop the sandbox as AWS does
+        (the invocation then ends with Runtime.OutOfMemory)."""
+        if self._ended:
+            return
+        self._sampled_at = time.monotonic()
+        anon = self._anon()
+        if anon is None:
+            return
+        self._peak = max(self._peak, anon)
+        if anon > self._limit:
+            self._oom = True
+            self.kill()
 
     async def wait(self) -> int:
         code = await self._child.wait()
-        self._guard.cancel()
+        self._ended = True
+        self._guard.unwatch(self)
         if self._cgroup is not None:
             if self._cgroup.oom_kills() > 0:
                 self._oom = True
             self._cgroup.kill_all()
-            for _ in range(50):
-                if self._cgroup.remove():
-                    break
-                await asyncio.sleep(0.02)
-            else:
-                log.warning("cgroup %s could not be removed", self._cgroup.memory_dir)
+            await _remove_cgroup(self._cgroup)
         # bwrap exits with 128+N when the runtime was killed by signal N: report the signal,
         # as the process executor does (Runtime.ExitError "signal: killed").
         if 128 < code < 160:
@@ -574,18 +623,81 @@ class SandboxProcess(RuntimeProcess):
     def kill(self) -> None:
         # bwrap's pid 1 dies with bwrap (--die-with-parent), and the kernel then kills every
         # process of the pid namespace; the cgroup catches anything that would escape.
+        self._guard.unwatch(self)
         self._child.kill()
         if self._cgroup is not None:
             self._cgroup.kill_all()
 
     def max_memory_mb(self) -> int | None:
-        anon = self._anon() if not self._guard.done() else None
-        if anon is not None:
-            self._peak = max(self._peak, anon)
+        # The guard's samples, refreshed here when older than 100 ms (warm invokes in a row
+        # should not each pay a read).
+        if time.monotonic() - self._sampled_at > 0.1:
+            self.sample()
         return -(-self._peak // (1024 * 1024)) if self._peak else None
 
     def out_of_memory(self) -> bool:
         return self._oom
+
+
+_COMMAND_VAR = "LOCALLAMBDA_SANDBOX_COMMAND"
+# Inside the sandbox: run the command handed over (shell-quoted) in an environment variable,
+# without leaving that variable to the runtime. bwrap takes its options from a pipe, but the
+# command only from its own command line, which is fixed before the function is known.
+_LAUNCH = f'c=${_COMMAND_VAR}; unset {_COMMAND_VAR}; eval "exec $c"'
+_ENTER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+# Moving a process into a cgroup waits for an RCU grace period (~10 ms on a busy host, measured
+# on cgroup v1), so one launcher is kept waiting in a fresh cgroup and replaced as soon as used:
+# the wait then falls between cold starts instead of inside one.
+
+
+class _Launcher:
+    """A bwrap started (in its cgroup) and blocked reading its arguments from a pipe."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, cgroup: _EnvCgroup | None, args_fd: int) -> None:
+        self.proc = proc
+        self.cgroup = cgroup
+        self._args_fd: int | None = args_fd
+
+    def send(self, args: list[str]) -> None:
+        """Hand bwrap its arguments (NUL-separated) and let it go.
+
+        Raises ``ValueError`` for an argument holding a NUL (it would split into arguments of
+        bwrap's own: an environment variable's value must never become a mount), ``OSError``
+        when bwrap is gone.
+        """
+        encoded = [os.fsencode(a) for a in args]
+        if any(b"\0" in a for a in encoded):
+            raise ValueError("embedded null byte")
+        fd, self._args_fd = self._args_fd, None
+        assert fd is not None
+        data = b"".join(a + b"\0" for a in encoded)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+    async def dispose(self) -> None:
+        """Kill it unused and remove its cgroup."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if self._args_fd is not None:
+            os.close(self._args_fd)
+            self._args_fd = None
+        await self.proc.wait()
+        if self.cgroup is not None:
+            await _remove_cgroup(self.cgroup)
+
+
+async def _remove_cgroup(cgroup: _EnvCgroup) -> None:
+    """rmdir a sandbox's cgroup once the kernel has let go of its last process (up to 1 s)."""
+    for _ in range(50):
+        if cgroup.remove():
+            return
+        await asyncio.sleep(0.02)
+    log.warning("cgroup %s could not be removed", cgroup.memory_dir)
 
 
 # -- the executor ------------------------------------------------------------------------------
@@ -593,16 +705,25 @@ class SandboxProcess(RuntimeProcess):
 
 class SandboxExecutor(Executor):
     name = "sandbox"
+    # External extensions (/opt/extensions/*) start inside the sandbox, before the runtime.
+    starts_extensions = True
 
-    def __init__(self, commands: RuntimeCommands, settings: Settings) -> None:
+    def __init__(self, commands: RuntimeCommands, settings: Settings, *, use_cgroups: bool = True) -> None:
+        """``use_cgroups=False`` skips cgroups even where they are writable (the memory limit is
+        then only the sampling guard; tests use it to prove that path)."""
         self._commands = commands
         self._settings = settings
+        self._use_cgroups = use_cgroups
         self._workdir: Path | None = None
         self._layout: _HostLayout | None = None
         self._cgroups: _Cgroups | None = None
         self._problem: str | None = None
         self._ready: asyncio.Future[None] | None = None
         self._count = 0
+        self._spare: _Launcher | None = None
+        self._guard = _MemoryGuard()
+        self._refilling = False
+        self._closing = False
 
     @staticmethod
     def supported() -> str | None:
@@ -623,6 +744,8 @@ class SandboxExecutor(Executor):
             except Exception as exc:  # any host surprise becomes the reason, not a crash
                 self._problem = f"the sandbox could not be set up: {exc}"
             self._ready.set_result(None)
+            if self._problem is None:
+                self._refill()
         else:
             await asyncio.shield(self._ready)
         return self._problem
@@ -633,7 +756,7 @@ class SandboxExecutor(Executor):
             return problem
         self._workdir = Path(tempfile.mkdtemp(prefix="locallambda-sandbox-"))
         self._layout = _HostLayout(self._workdir)
-        self._cgroups, how = _Cgroups.discover()
+        self._cgroups, how = _Cgroups.discover() if self._use_cgroups else (None, "cgroups not used")
         if self._cgroups is None:
             log.info("sandbox memory limit: %s; sampling each sandbox's memory instead", how)
         else:
@@ -678,6 +801,12 @@ class SandboxExecutor(Executor):
         except InvalidEntrypointError as exc:
             raise InvalidEntrypointError(translate(str(exc))) from exc
         _check_entrypoint(argv, translate)
+        if "PYTHONPYCACHEPREFIX" not in spec.environment:
+            # A bytecode cache outside the sandbox would be invisible (every module, the standard
+            # library's too, compiled again at each start) or a host directory writable by every
+            # function. /var/task is read-only, as on AWS: the prebuilt __pycache__ of the
+            # interpreter's own tree is used, the function's modules are compiled in memory.
+            extra_env.pop("PYTHONPYCACHEPREFIX", None)
         env = {**base, **{k: translate(v) for k, v in extra_env.items()}, "LAMBDA_TASK_ROOT": TASK_ROOT}
         argv = [translate(a) for a in argv]
         shared = list(layout.shared)
@@ -693,53 +822,99 @@ class SandboxExecutor(Executor):
             script = 'while [ "$1" != -- ]; do (cd /opt && exec "$1") & shift; done; shift; exec "$@"'
             command = ["/bin/sh", "-c", script, "sh", *extensions, "--", *argv]
 
-        self._count += 1
-        env_id = f"env-{self._count}-{os.urandom(3).hex()}"
-        memory_limit = spec.memory_mb * 1024 * 1024
-        cgroup = None
-        if self._cgroups is not None:
-            # tmpfs pages are charged to the writer: /tmp must fit beside the function's memory.
-            cgroup = self._cgroups.create(env_id, (spec.memory_mb + spec.ephemeral_mb) * 1024 * 1024, PIDS_MAX)
-
-        bwrap = [
-            layout.bwrap, *_namespace_flags(), *layout.system, *layout.masks,
-            "--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--size", str(spec.ephemeral_mb * 1024 * 1024), "--tmpfs", "/tmp",
-        ]
+        # tmpfs pages are charged to the writer: /tmp must fit beside the function's memory.
+        hard_limit = (spec.memory_mb + spec.ephemeral_mb) * 1024 * 1024
+        args = [*layout.system, *layout.masks, "--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--size", str(spec.ephemeral_mb * 1024 * 1024), "--tmpfs", "/tmp"]
         for path in _minimal(shared):
             if os.path.exists(path) and not _covered(path, layout.system_roots):
-                bwrap += ["--ro-bind", path, path]
-        bwrap += binds
-        bwrap += ["--ro-bind", code_dir, TASK_ROOT]
-        bwrap += _layer_binds(layers)
-        bwrap += ["--dir", "/var/runtime", "--remount-ro", "/", "--chdir", TASK_ROOT, "--", *command]
-        full = bwrap
+                args += ["--ro-bind", path, path]
+        args += binds
+        args += ["--ro-bind", code_dir, TASK_ROOT]
+        args += _layer_binds(layers)
+        args += ["--dir", "/var/runtime", "--remount-ro", "/", "--chdir", TASK_ROOT]
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        args += ["--setenv", _COMMAND_VAR, shlex.join(command)]
+
+        launcher, self._spare = self._spare, None
+        if launcher is not None and launcher.proc.returncode is not None:
+            asyncio.get_running_loop().create_task(launcher.dispose())
+            launcher = None
+        if launcher is None:
+            launcher = await self._launch()
+        elif not self._closing:
+            # The next sandbox's launcher enters its cgroup while this one starts.
+            asyncio.get_running_loop().call_soon(self._refill)
+        if launcher.cgroup is not None:
+            launcher.cgroup.set_limits(hard_limit, PIDS_MAX)
+        try:
+            launcher.send(args)
+        except (OSError, ValueError) as exc:
+            asyncio.get_running_loop().create_task(launcher.dispose())
+            raise ExecutorError(f"Could not start the sandbox: {exc}") from exc
+        return SandboxProcess(ChildProcess(launcher.proc, output), launcher.cgroup, spec.memory_mb * 1024 * 1024, self._guard)
+
+    async def _launch(self) -> _Launcher:
+        """A bwrap in a fresh cgroup (when there are cgroups), blocked until it is sent its
+        arguments. Raises ``ExecutorError``."""
+        assert self._layout is not None
+        cgroup = None
+        if self._cgroups is not None:
+            self._count += 1
+            cgroup = self._cgroups.create(f"env-{self._count}-{os.urandom(3).hex()}")
+        read_fd, write_fd = os.pipe()
+        # The namespaces are on bwrap's own command line (not among the arguments sent later):
+        # a launcher that never receives them cannot run anything unconfined.
+        argv = [self._layout.bwrap, *_namespace_flags(), "--args", str(read_fd), "--", "/bin/sh", "-c", _LAUNCH]
         if cgroup is not None:
             # The shell enters the cgroup(s) and becomes bwrap: everything it starts is inside.
-            enter = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
-            full = ["/bin/sh", "-c", enter, "sh", *cgroup.procs_files, "--", *bwrap]
+            argv = ["/bin/sh", "-c", _ENTER, "sh", *cgroup.procs_files, "--", *argv]
         try:
             proc = await asyncio.create_subprocess_exec(
-                *full,
+                *argv,
                 cwd="/",
-                env=env,
+                env={},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(read_fd,),
             )
         except OSError as exc:
+            os.close(write_fd)
             if cgroup is not None:
                 cgroup.remove()
             raise ExecutorError(f"Could not start the sandbox: {exc}") from exc
-        return SandboxProcess(ChildProcess(proc, output), cgroup, memory_limit)
+        finally:
+            os.close(read_fd)
+        return _Launcher(proc, cgroup, write_fd)
+
+    def _refill(self) -> None:
+        if self._spare is not None or self._closing or self._refilling:
+            return
+        self._refilling = True
+
+        async def refill() -> None:
+            try:
+                self._spare = await self._launch()
+            except ExecutorError as exc:
+                log.warning("no spare sandbox launcher: %s", exc)
+            finally:
+                self._refilling = False
+            if self._closing and self._spare is not None:
+                spare, self._spare = self._spare, None
+                await spare.dispose()
+
+        asyncio.get_running_loop().create_task(refill())
 
     async def _resolve(self, program: str, path: str) -> tuple[str, list[str]]:
         """The absolute host path of the runtime's program and the directories it needs."""
         assert self._layout is not None
         resolved = program
         if not program.startswith("/"):
-            found = shutil.which(program, path=path) or shutil.which(program)
+            # The sandbox's PATH first (a layer's /opt/bin is not a host path), then the server's.
+            found = shutil.which(program, path=path) or shutil.which(program, path=self._settings.host_path)
             if found is None:
                 return program, []
             resolved = found
@@ -750,10 +925,16 @@ class SandboxExecutor(Executor):
             if not _covered(exe, self._layout.system_roots):
                 roots.append(_prefix_of(exe))
         if os.path.basename(resolved).startswith("python"):
-            roots += await asyncio.to_thread(self._layout.python_roots, resolved)
+            known = self._layout.known_python_roots(resolved)
+            roots += known if known is not None else await asyncio.to_thread(self._layout.python_roots, resolved)
         return resolved, roots
 
     async def close(self) -> None:
+        self._closing = True
+        self._guard.close()
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            await spare.dispose()
         if self._cgroups is not None:
             await asyncio.to_thread(self._cgroups.close)
             self._cgroups = None
