@@ -313,7 +313,7 @@ def test_docker_not_available_fails_the_function(tmp_path: Path, fn_name: str) -
 def _spec(**kw: Any) -> FunctionSpec:
     base: dict[str, Any] = dict(
         key="us-east-1/f", name="f", arn="arn:aws:lambda:us-east-1:000000000000:function:f", version="$LATEST",
-        generation=1, region="us-east-1", account_id="000000000000", runtime="python3.12",
+        generation=1, incarnation="test", region="us-east-1", account_id="000000000000", runtime="python3.12",
         handler="handler.handler", package_type="Zip", code_dir=None, image_uri=None, image_config={},
         memory_mb=128, timeout_s=3, ephemeral_mb=512, environment={}, layers=(), architectures=("x86_64",),
         log_group="/aws/lambda/f", log_format="Text",

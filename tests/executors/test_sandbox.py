@@ -354,7 +354,7 @@ def test_server_stop_leaves_no_process_and_no_cgroup() -> None:
 def _spec(code_dir: Path, memory_mb: int) -> FunctionSpec:
     return FunctionSpec(
         key="us-east-1/oom", name="oom", arn="arn:aws:lambda:us-east-1:000000000000:function:oom",
-        version="$LATEST", generation=1, region="us-east-1", account_id="000000000000",
+        version="$LATEST", generation=1, incarnation="test", region="us-east-1", account_id="000000000000",
         runtime=HOST_PYTHON_RUNTIME, handler="handler.handler", package_type="Zip", code_dir=code_dir,
         image_uri=None, image_config={}, memory_mb=memory_mb, timeout_s=30, ephemeral_mb=512,
         environment={}, layers=(), architectures=("x86_64",), log_group="/aws/lambda/oom", log_format="Text",

@@ -497,7 +497,11 @@ def test_pending_function_is_not_invoked(spawn_server: Any) -> None:
 
     if not (shutil.which("java") and shutil.which("javac")):
         pytest.skip("needs a JDK to hold a function in Pending")
-    server = spawn_server(LAMBDA_SYNCHRONOUS_CREATE="0")
+    import tempfile
+
+    # A cache of its own: the Java runtime client is built anew, which holds the function in Pending.
+    cache = tempfile.mkdtemp(prefix="locallambda-cache-")
+    server = spawn_server(LAMBDA_SYNCHRONOUS_CREATE="0", LOCALLAMBDA_CACHE_DIR=cache)
     c = server.client()
     name = unique("pending")
     c.create_function(FunctionName=name, Runtime="java17", Role=ROLE, Handler="example.Handler::handleRequest",
@@ -515,3 +519,4 @@ def test_pending_function_is_not_invoked(spawn_server: Any) -> None:
     )
     wait_active(c, name)
     c.delete_function(FunctionName=name)
+    shutil.rmtree(cache, ignore_errors=True)

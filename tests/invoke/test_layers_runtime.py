@@ -244,7 +244,7 @@ def test_merge_trees_later_wins(tmp_path: Path) -> None:
 
 def _spec(runtime: str, opt: Path) -> FunctionSpec:
     return FunctionSpec(
-        key="us-east-1/f", name="f", arn="arn", version="$LATEST", generation=1, region="us-east-1",
+        key="us-east-1/f", name="f", arn="arn", version="$LATEST", generation=1, incarnation="test", region="us-east-1",
         account_id="000000000000", runtime=runtime, handler="h.handler", package_type="Zip",
         code_dir=opt.parent / "task", image_uri=None, image_config={}, memory_mb=128, timeout_s=3,
         ephemeral_mb=512, environment={}, layers=(opt,), architectures=("x86_64",), log_group="g", log_format="Text",

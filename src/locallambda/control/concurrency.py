@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from locallambda.control.arns import LATEST, FunctionRef
 from locallambda.control.paging import paginate
-from locallambda.control.plane import ControlPlane, aws_timestamp
+from locallambda.control.plane import ControlPlane, Provisioner, aws_timestamp
 from locallambda.control.state import FunctionRecord, new_revision_id
 from locallambda.errors import (
     InvalidParameterValueError,
@@ -46,8 +45,6 @@ __all__ = [
     "provisioned_total",
 ]
 
-Provisioner = Callable[[FunctionRecord, str, int], Awaitable[None]]
-
 _VERSION = re.compile(r"[0-9]+")
 _ALIAS = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9-_]+")
 _REQUESTED = "RequestedProvisionedConcurrentExecutions"
@@ -59,10 +56,6 @@ _WIRE = (
     "StatusReason",
     "LastModified",
 )
-
-
-async def _prestart_nothing(record: FunctionRecord, qualifier: str, count: int) -> None:
-    await asyncio.sleep(0)
 
 
 def provisioned_total(record: FunctionRecord, exclude: str | None = None) -> int:
@@ -94,8 +87,6 @@ class ConcurrencyApi:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-        if not hasattr(plane, "provisioner"):
-            plane.provisioner = _prestart_nothing  # type: ignore[attr-defined]
         plane.listeners.append(self._on_change)
         self._resumed = False
 
@@ -112,7 +103,7 @@ class ConcurrencyApi:
 
     @property
     def _provisioner(self) -> Provisioner:
-        return self.plane.provisioner  # type: ignore[attr-defined, no-any-return]
+        return self.plane.provisioner
 
     def resume_provisioning(self) -> None:
         """Provision every stored configuration again (they survive a restart; environments do

@@ -21,7 +21,7 @@ from locallambda.settings import Settings
 from locallambda.store.code import CodeStore
 from locallambda.store.documents import DocumentStore
 
-__all__ = ["ControlPlane", "Preparer", "ChangeListener", "aws_timestamp"]
+__all__ = ["ControlPlane", "Preparer", "Provisioner", "ChangeListener", "aws_timestamp"]
 
 log = logging.getLogger("locallambda.control")
 
@@ -31,6 +31,8 @@ T = TypeVar("T")
 Preparer = Callable[[FunctionRecord], Awaitable[str | None]]
 # (record, event) with event in {"updated", "deleted"}.
 ChangeListener = Callable[[FunctionRecord, str], None]
+# Pre-start ``count`` environments for (function, qualifier); 0 releases them.
+Provisioner = Callable[[FunctionRecord, str, int], Awaitable[None]]
 
 
 def aws_timestamp(when: dt.datetime | None = None) -> str:
@@ -43,6 +45,10 @@ async def _always_ready(record: FunctionRecord) -> str | None:
     return None
 
 
+async def _provision_nothing(record: FunctionRecord, qualifier: str, count: int) -> None:
+    return None
+
+
 class ControlPlane:
     def __init__(self, settings: Settings, store: DocumentStore, code: CodeStore) -> None:
         self.settings = settings
@@ -50,6 +56,7 @@ class ControlPlane:
         self.code = code
         self.functions = FunctionRegistry(store)
         self.preparer: Preparer = _always_ready
+        self.provisioner: Provisioner = _provision_nothing
         self.listeners: list[ChangeListener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._registries: dict[str, Registry] = {}

@@ -68,6 +68,8 @@ class FunctionRecord:
     # Bumped on every code or configuration change; the invoke engine drops environments of an
     # older generation so that no stale code is served after an update.
     generation: int = 0
+    # Distinguishes a function from an earlier one of the same name (deleted, then created anew).
+    incarnation: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def key(self) -> str:

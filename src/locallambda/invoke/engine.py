@@ -18,7 +18,7 @@ from locallambda.control.arns import LATEST, FunctionRef
 from locallambda.control.plane import ControlPlane
 from locallambda.control.state import FunctionRecord, VersionRecord
 from locallambda.errors import ResourceConflictError, ResourceNotFoundError, ServiceError
-from locallambda.executors.base import Executor, ExecutorError
+from locallambda.executors.base import ExecutorError
 from locallambda.invoke.concurrency import ConcurrencyGate
 from locallambda.invoke.environment import ExecutionEnvironment
 from locallambda.invoke.logs import LogStore
@@ -54,7 +54,9 @@ class InvokeEngine:
             log_line=logs.line,
         )
         self._specs: dict[tuple[str, str, int], FunctionSpec] = {}
+        self._provisioned: dict[tuple[str, str], list[ExecutionEnvironment]] = {}
         plane.preparer = self.prepare
+        plane.provisioner = self.provision
         plane.listeners.append(self._on_change)
 
     def start(self) -> None:
@@ -75,15 +77,19 @@ class InvokeEngine:
     def _on_change(self, record: FunctionRecord, event: str) -> None:
         self._specs = {k: v for k, v in self._specs.items() if k[0] != record.key}
         if event == "deleted":
-            self.pool.invalidate(record.key, record.generation + 1)
+            self.pool.forget(record.key, record.incarnation)
+            for pkey in [k for k in self._provisioned if k[0] == record.key]:
+                for env in self._provisioned.pop(pkey):
+                    env.stop()
         else:
-            self.pool.invalidate(record.key, record.generation)
+            self.pool.update(record.key, record.incarnation, record.generation)
 
     # -- specs ------------------------------------------------------------------------------
 
     def spec_for(self, record: FunctionRecord, version: VersionRecord) -> FunctionSpec:
         cfg = version.config
-        cache_key = (record.key, cfg["Version"], record.generation)
+        generation = record.generation if cfg["Version"] == LATEST else 0
+        cache_key = (record.key, cfg["Version"], generation)
         spec = self._specs.get(cache_key)
         if spec is not None:
             return spec
@@ -101,7 +107,8 @@ class InvokeEngine:
             name=record.name,
             arn=cfg["FunctionArn"].rsplit(":", 1)[0] if cfg["Version"] != LATEST else cfg["FunctionArn"],
             version=cfg["Version"],
-            generation=record.generation,
+            generation=generation,
+            incarnation=record.incarnation,
             region=record.region,
             account_id=record.account_id,
             runtime=cfg.get("Runtime"),
@@ -199,10 +206,30 @@ class InvokeEngine:
         return result
 
     async def provision(self, record: FunctionRecord, qualifier: str, count: int) -> None:
-        """Pre-start ``count`` environments for a version or alias (provisioned concurrency)."""
+        """Keep ``count`` environments of a version or alias initialized (provisioned concurrency).
+
+        Replaces the environments provisioned before for the same qualifier; 0 releases them.
+        Returns once every environment has initialized. Raises ``ExecutorError`` when one cannot.
+        """
+        for env in self._provisioned.pop((record.key, qualifier), []):
+            env.stop()
+        if count <= 0:
+            return
         ref = FunctionRef(record.name, qualifier, record.region, record.account_id)
         _, version, _ = self.resolve(ref)
+        alias = record.aliases.get(qualifier)
+        if alias is not None:  # provisioned for an alias: its primary version, not a weighted pick
+            version = record.version(alias["FunctionVersion"]) or version
         spec = self.spec_for(record, version)
-        envs: list[ExecutionEnvironment] = await asyncio.gather(*(self.pool.create(spec) for _ in range(count)))
+        envs: list[ExecutionEnvironment] = []
+        try:
+            for _ in range(count):
+                envs.append(await self.pool.create(spec))
+            await asyncio.gather(*(env.wait_initialized() for env in envs))
+        except BaseException:
+            for env in envs:
+                env.stop()
+            raise
+        self._provisioned[(record.key, qualifier)] = envs
         for env in envs:
             self.pool.park(env)

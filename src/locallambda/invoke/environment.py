@@ -83,6 +83,7 @@ class ExecutionEnvironment:
         self._started_at = 0.0
         self.init_duration_ms: float | None = None
         self._init_reported = False
+        self._provisioned = False
         self._buffer: list[str] = []
         self._collecting = False  # lines belong to the current invocation's log
         self._partial = b""
@@ -94,6 +95,28 @@ class ExecutionEnvironment:
         self.extensions.function_name = spec.name
         self.extensions.function_version = spec.version
         self.extensions.handler = spec.handler or ""
+
+    @property
+    def provisioned(self) -> bool:
+        return self._provisioned
+
+    def mark_ready(self) -> None:
+        """A pre-started (provisioned) environment joins the pool as idle; its init is not
+        reported on its first invocation, as AWS reports none for provisioned concurrency."""
+        self._provisioned = True
+        self._init_reported = True
+        if self.state is EnvState.STARTING:
+            self._move(EnvState.IDLE)
+
+    async def wait_initialized(self, timeout: float = INIT_TIMEOUT_S) -> None:
+        """Until the runtime has asked for its first event. Raises ``ExecutorError`` when the init
+        fails, the runtime exits, or ``timeout`` passes."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._initialized), timeout)
+        except asyncio.TimeoutError as exc:
+            raise ExecutorError(f"the runtime did not initialize within {timeout:.0f}s") from exc
+        except Exception as exc:
+            raise ExecutorError(f"the runtime failed to initialize: {exc}") from exc
 
     @property
     def executor(self) -> Executor:

@@ -22,7 +22,8 @@ class FunctionSpec:
     name: str
     arn: str  # unqualified
     version: str  # "$LATEST" or a number
-    generation: int
+    generation: int  # of $LATEST's code and configuration; 0 for published versions
+    incarnation: str  # which function of this name (a deleted one's environments never serve)
     region: str
     account_id: str
     runtime: str | None

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from locallambda.control.arns import LATEST
 from locallambda.executors.base import Executor
 from locallambda.invoke.environment import ExecutionEnvironment
 from locallambda.invoke.models import EnvState, FunctionSpec
@@ -42,7 +43,10 @@ class EnvironmentPool:
         self._log_line = log_line
         self._idle: dict[PoolKey, list[ExecutionEnvironment]] = {}
         self._all: set[ExecutionEnvironment] = set()
-        self._generation: dict[str, int] = {}
+        # Per function: the incarnation and $LATEST generation environments must match to be
+        # reused; incarnations of deleted functions never serve again.
+        self._current: dict[str, tuple[str, int]] = {}
+        self._dead: set[str] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -62,10 +66,26 @@ class EnvironmentPool:
         stack = self._idle.get((spec.key, spec.version))
         while stack:
             env = stack.pop()
-            if env.state is EnvState.IDLE and env.spec.generation == spec.generation:
+            if (
+                env.state is EnvState.IDLE
+                and env.spec.incarnation == spec.incarnation
+                and env.spec.generation == spec.generation
+            ):
                 return env
             self._discard(env)
         return await self.create(spec)
+
+    def _is_current(self, spec: FunctionSpec) -> bool:
+        if spec.incarnation in self._dead:
+            return False
+        current = self._current.get(spec.key)
+        if current is None:
+            return True
+        incarnation, generation = current
+        if spec.incarnation != incarnation:
+            return False
+        # Published versions never change; only $LATEST environments age with updates.
+        return spec.version != LATEST or spec.generation == generation
 
     async def create(self, spec: FunctionSpec) -> ExecutionEnvironment:
         if self._closing:
@@ -87,11 +107,10 @@ class EnvironmentPool:
         """Give an environment back after an invoke (stopped ones are dropped)."""
         if (
             env.state is not EnvState.IDLE
-            or not self._stay_open
             or not env.executor.reuse
-            or self._keepalive_s <= 0
+            or (not env.provisioned and (not self._stay_open or self._keepalive_s <= 0))
             or self._closing
-            or env.spec.generation < self._generation.get(env.spec.key, 0)
+            or not self._is_current(env.spec)
         ):
             self._discard(env)
             return
@@ -99,8 +118,7 @@ class EnvironmentPool:
 
     def park(self, env: ExecutionEnvironment) -> None:
         """Put a pre-started (provisioned) environment in the idle stack."""
-        if env.state is EnvState.STARTING:
-            env.state = EnvState.IDLE
+        env.mark_ready()
         self.release(env)
 
     def _discard(self, env: ExecutionEnvironment) -> None:
@@ -110,16 +128,24 @@ class EnvironmentPool:
         if stack and env in stack:
             stack.remove(env)
 
-    def invalidate(self, key: str, generation: int | None = None) -> None:
-        """Drop idle environments of a function (all, or those older than ``generation``)."""
-        if generation is not None:
-            self._generation[key] = generation
+    def update(self, key: str, incarnation: str, generation: int) -> None:
+        """A function changed: drop idle environments that no longer match it (busy ones are
+        dropped when they come back)."""
+        self._current[key] = (incarnation, generation)
+        self._drop_stale(key)
+
+    def forget(self, key: str, incarnation: str) -> None:
+        """A function was deleted: none of its environments serves again."""
+        self._dead.add(incarnation)
+        self._current.pop(key, None)
+        self._drop_stale(key)
+
+    def _drop_stale(self, key: str) -> None:
         for (k, _), stack in list(self._idle.items()):
-            if k != key:
-                continue
-            for env in list(stack):
-                if generation is None or env.spec.generation < generation:
-                    self._discard(env)
+            if k == key:
+                for env in list(stack):
+                    if not self._is_current(env.spec):
+                        self._discard(env)
 
     async def _reap(self) -> None:
         interval = max(0.05, min(1.0, self._keepalive_s / 4))
@@ -128,7 +154,8 @@ class EnvironmentPool:
             now = time.monotonic()
             for stack in list(self._idle.values()):
                 for env in list(stack):
-                    if now - env.last_used >= self._keepalive_s:
+                    # Provisioned environments stay warm for as long as their configuration exists.
+                    if not env.provisioned and now - env.last_used >= self._keepalive_s:
                         log.debug("keep-alive expired for environment %s of %s", env.id, env.spec.key)
                         self._discard(env)
 
