@@ -46,9 +46,11 @@ class Executor(abc.ABC):
     # False: an environment serves one invocation and is then discarded (LocalStack's legacy
     # ``docker`` executor); True: warm environments are reused under LAMBDA_KEEPALIVE_MS.
     reuse: bool = True
-    # Where an environment's Runtime API listens: loopback unless the runtime lives in another
-    # network namespace that reaches the host through a gateway (docker bridge networks).
-    runtime_api_host: str = "127.0.0.1"
+    @property
+    def runtime_api_host(self) -> str:
+        """Where an environment's Runtime API listens: loopback unless the runtime lives in
+        another network namespace that reaches the host through a gateway (docker bridges)."""
+        return "127.0.0.1"
     # True when the executor itself starts the external extensions found in /opt/extensions.
     starts_extensions: bool = False
 

@@ -287,7 +287,7 @@ class DockerExecutor(Executor):
 
     def _connect_blocking(self) -> Any:
         try:
-            import docker  # type: ignore[import-untyped]
+            import docker
         except ImportError as exc:
             log.warning("docker executor: the docker SDK is not installed (%s)", exc)
             raise ExecutorError(NOT_AVAILABLE) from exc
@@ -380,7 +380,7 @@ class DockerExecutor(Executor):
         info = self._images.get(image)
         if info is not None:
             return info
-        import docker.errors  # type: ignore[import-untyped]
+        import docker.errors
 
         try:
             found = self._client.images.get(image)
@@ -521,7 +521,7 @@ class DockerExecutor(Executor):
         }
         config.update({k: v for k, v in optional.items() if v})
         if flags.ulimits:
-            import docker.types  # type: ignore[import-untyped]
+            import docker.types
 
             config["ulimits"] = [docker.types.Ulimit(name=n, soft=s, hard=h) for n, s, h in flags.ulimits]
         if api_host == "host.docker.internal":

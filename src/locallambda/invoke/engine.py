@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from locallambda.control.arns import LATEST, FunctionRef
 from locallambda.control.plane import ControlPlane
 from locallambda.control.state import FunctionRecord, VersionRecord
 from locallambda.errors import ResourceConflictError, ResourceNotFoundError, ServiceError
-from locallambda.executors.base import ExecutorError
+from locallambda.executors.base import Executor, ExecutorError
 from locallambda.invoke.concurrency import ConcurrencyGate
 from locallambda.invoke.environment import ExecutionEnvironment
 from locallambda.invoke.logs import LogStore
@@ -36,9 +37,9 @@ class InvokeEngine:
         self,
         plane: ControlPlane,
         settings: Settings,
-        executor_for: Any,
+        executor_for: Callable[[FunctionSpec], Executor],
         logs: LogStore,
-        layer_paths: Any = None,
+        layer_paths: Callable[[list[str]], list[Path]] | None = None,
     ) -> None:
         self._plane = plane
         self._settings = settings

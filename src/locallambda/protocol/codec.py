@@ -103,7 +103,7 @@ def parse_request(
             values = query.get(wire)
             if values:
                 if member.type_name == "list":
-                    params[name] = [_convert_scalar(member.member, v, wire) for v in values]  # type: ignore[attr-defined]
+                    params[name] = [_convert_scalar(member.member, v, wire) for v in values]
                 else:
                     params[name] = _convert_scalar(member, values[0], wire)
         elif loc == "header":
@@ -155,7 +155,7 @@ def serialize_response(op: OperationModel, output: Mapping[str, Any] | None) -> 
         elif loc == "statusCode":
             status = int(value)
         elif name == payload_name:
-            raw_body = value if isinstance(value, (bytes, bytearray)) else dumps(value)
+            raw_body = bytes(value) if isinstance(value, (bytes, bytearray)) else dumps(value)
         else:
             body_doc[name] = value
     if raw_body is None and payload_name is not None and shape.members[payload_name].type_name == "blob":
