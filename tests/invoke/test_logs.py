@@ -12,6 +12,7 @@ import math
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,3 +114,25 @@ def test_log_history_through_the_cli(functions: Functions) -> None:
     start = lines.index(f"START RequestId: {rid} Version: $LATEST")
     assert lines[start + 1:start + 3] == ["hello from the function", f"END RequestId: {rid}"]
     assert REPORT.fullmatch(lines[start + 3])
+
+
+def test_log_follow_through_the_cli(functions: Functions) -> None:
+    name = functions.python(PRINTER)
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "locallambda", "logs", name, "--follow", "--endpoint", functions.server.url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent,
+    )
+    try:
+        time.sleep(0.3)
+        rid = functions.invoke(name, {})["ResponseMetadata"]["RequestId"]
+        assert follower.stdout is not None
+        seen: list[str] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and f"END RequestId: {rid}" not in seen:
+            seen.append(follower.stdout.readline().rstrip("\n"))
+        assert f"START RequestId: {rid} Version: $LATEST" in seen
+        assert "hello from the function" in seen
+        assert f"END RequestId: {rid}" in seen
+    finally:
+        follower.kill()
+        follower.wait(5)
