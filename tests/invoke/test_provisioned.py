@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from tests.invoke.conftest import Functions, runtime_processes
+from tests.invoke.conftest import EXECUTOR, Functions, runtime_processes
 
 PID = "import os\ndef handler(event, context):\n    return {'pid': os.getpid()}\n"
 
@@ -53,6 +53,8 @@ def test_provisioned_for_an_alias_and_released_on_delete(functions: Functions) -
     assert out["ExecutedVersion"] == "1"
     pid = __import__("json").loads(out["Payload"])["pid"]
     c.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+    if EXECUTOR != "local":
+        return  # the pid is the sandbox's own, not the host's: nothing to look for here
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:

@@ -506,6 +506,7 @@ class LayersApi:
         opt_root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=opt_root))
         try:
+            os.chmod(staging, 0o755)  # mkdtemp makes 0700: /opt must be readable by a sandbox user
             merge_trees([self.plane.code.tree_path(sha) for _, sha in parts], staging)
             try:
                 os.rename(staging, target)

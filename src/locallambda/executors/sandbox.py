@@ -39,10 +39,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -50,16 +48,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from locallambda.executors.base import Executor, ExecutorError, OutputSink, RuntimeProcess
+from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
 from locallambda.executors.process import ChildProcess
-from locallambda.executors.runtime_commands import (
-    NODE_BOOTSTRAP,
-    InvalidEntrypointError,
-    RuntimeCommands,
-    extension_commands,
+from locallambda.executors.runtime_commands import InvalidEntrypointError, RuntimeCommands, extension_commands
+from locallambda.executors.sandbox_mounts import (
+    OPT,
+    SANDBOX_GID,
+    SANDBOX_UID,
+    TASK_ROOT,
+    HostLayout,
+    argv_binds,
+    is_under,
+    layer_binds,
+    minimal,
+    path_translator,
+    prefix_of,
+    system_binds,
 )
 from locallambda.invoke.models import FunctionSpec
 from locallambda.settings import Settings
@@ -68,12 +76,6 @@ __all__ = ["SandboxExecutor", "SandboxProcess"]
 
 log = logging.getLogger("locallambda.executor.sandbox")
 
-TASK_ROOT = "/var/task"
-OPT = "/opt"
-# AWS runs functions as sbx_user1051 (uid 993, gid 990), not as root.
-SANDBOX_UID = 993
-SANDBOX_GID = 990
-SANDBOX_USER = "sbx_user1051"
 # Lambda quotas: "Processes and threads: 1,024" per execution environment.
 PIDS_MAX = 1024
 GUARD_INTERVAL_S = 0.05
@@ -81,28 +83,9 @@ GUARD_INTERVAL_S = 0.05
 # that do not exist here; layer_search_paths adds /opt/bin and /opt/lib when the layers have them.
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 SANDBOX_LD_LIBRARY_PATH = "/lib64:/usr/lib64:/var/task:/var/task/lib"
-_SYSTEM_DIRS = ("/usr", "/etc")
-_SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-# Kept private inside too: /etc entries without a read bit for others (their owner, the server's
-# uid, is who the sandbox user is); directories are not descended into.
-_MASK_ROOT = "/etc"
 
 
 # -- the host ----------------------------------------------------------------------------------
-
-
-def _system_binds() -> list[str]:
-    """bwrap arguments for the host's system directories, read-only (links kept as links)."""
-    args: list[str] = []
-    for path in _SYSTEM_DIRS:
-        if os.path.isdir(path):
-            args += ["--ro-bind", path, path]
-    for path in _SYSTEM_LINKS:
-        if os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path):
-            args += ["--ro-bind", path, path]
-    return args
 
 
 def _namespace_flags() -> list[str]:
@@ -117,7 +100,7 @@ def _probe(bwrap: str) -> str | None:
     """Run an empty sandbox with every namespace and mount kind we use; the failure, if any."""
     true = shutil.which("true") or "/bin/true"
     argv = [
-        bwrap, *_namespace_flags(), *_system_binds(),
+        bwrap, *_namespace_flags(), *system_binds(),
         "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", "1048576", "--tmpfs", "/tmp",
         "--remount-ro", "/", "--", true,
     ]
@@ -129,365 +112,6 @@ def _probe(bwrap: str) -> str | None:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         return "bwrap cannot create a sandbox here: " + (detail[-1] if detail else f"exit status {done.returncode}")
     return None
-
-
-def _private_entries(root: str) -> tuple[list[str], list[str]]:
-    """Files and directories under ``root`` that other users may not read (not followed)."""
-    files: list[str] = []
-    dirs: list[str] = []
-    for top, subdirs, names in os.walk(root):
-        kept = []
-        for name in subdirs:
-            path = os.path.join(top, name)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if (st.st_mode & 0o005) != 0o005 and not os.path.islink(path):
-                dirs.append(path)
-            else:
-                kept.append(name)
-        subdirs[:] = kept
-        for name in names:
-            path = os.path.join(top, name)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if (st.st_mode & 0o170000) == 0o100000 and not st.st_mode & 0o004:
-                files.append(path)
-    return files, dirs
-
-
-def _covered(path: str, roots: Iterable[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
-def _prefix_of(executable: str) -> str:
-    """The installation an executable belongs to: ``<prefix>`` of ``<prefix>/bin/x``."""
-    parent = os.path.dirname(executable)
-    return os.path.dirname(parent) if os.path.basename(parent) == "bin" else parent
-
-
-class _HostLayout:
-    """What every sandbox of this server binds: computed once, off the event loop."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.bwrap = shutil.which("bwrap") or "bwrap"
-        self.system = _system_binds()
-        self.system_roots = [p for p in (*_SYSTEM_DIRS, *_SYSTEM_LINKS) if os.path.isdir(p)]
-        empty_file = workdir / "empty"
-        empty_file.write_bytes(b"")
-        empty_dir = workdir / "empty.d"
-        empty_dir.mkdir(exist_ok=True)
-        self.masks: list[str] = []
-        files, dirs = _private_entries(_MASK_ROOT)
-        for path in files:
-            self.masks += ["--ro-bind", str(empty_file), path]
-        for path in dirs:
-            self.masks += ["--ro-bind", str(empty_dir), path]
-        # getpwuid() must know the sandbox user (AWS's /etc/passwd has it).
-        passwd = workdir / "passwd"
-        try:
-            host_passwd = Path("/etc/passwd").read_text()
-        except OSError:
-            host_passwd = "root:x:0:0:root:/root:/bin/sh\n"
-        passwd.write_text(
-            host_passwd.rstrip("\n") + f"\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/home/{SANDBOX_USER}:/sbin/nologin\n"
-        )
-        self.masks += ["--ro-bind", str(passwd), "/etc/passwd"]
-        # Our bootstraps (Node.js runtime client) and the server's interpreter with awslambdaric.
-        self.shared: list[str] = [str(NODE_BOOTSTRAP.parent.parent)]
-        self._python: dict[str, list[str]] = {}
-        self._python[os.path.realpath(sys.executable)] = self._own_python_roots()
-
-    def _own_python_roots(self) -> list[str]:
-        roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-        spec = importlib.util.find_spec("awslambdaric")
-        if spec is not None and spec.origin:
-            roots.add(str(Path(spec.origin).parent.parent))
-        return sorted(roots)
-
-    def known_python_roots(self, python: str) -> list[str] | None:
-        return self._python.get(os.path.realpath(python))
-
-    def python_roots(self, python: str) -> list[str]:
-        """Directories an interpreter needs: its prefixes and where awslambdaric is (blocking)."""
-        key = os.path.realpath(python)
-        if key not in self._python:
-            code = (
-                "import sys, os, importlib.util as u; s = u.find_spec('awslambdaric'); "
-                "print('\\n'.join({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}"
-                " | ({os.path.dirname(os.path.dirname(s.origin))} if s and s.origin else set())))"
-            )
-            try:
-                out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=20).stdout
-            except (OSError, subprocess.TimeoutExpired):
-                out = ""
-            self._python[key] = [line for line in out.splitlines() if line.startswith("/")]
-        return self._python[key]
-
-
-# -- cgroups -----------------------------------------------------------------------------------
-
-
-def _write(path: Path, value: str) -> bool:
-    try:
-        path.write_text(value)
-    except OSError:
-        return False
-    return True
-
-
-def _stat_value(path: Path, key: bytes) -> int | None:
-    """One ``key value`` line of a cgroup stat file (``memory.stat``, ``memory.events``)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    for line in data.split(b"\n"):
-        if line.startswith(key + b" "):
-            try:
-                return int(line[len(key) + 1:])
-            except ValueError:
-                return None
-    return None
-
-
-class _EnvCgroup:
-    """The cgroup(s) of one sandbox: v2 one directory; v1 one per hierarchy (memory, pids)."""
-
-    def __init__(self, version: int, memory_dir: Path, others: list[Path]) -> None:
-        self.version = version
-        self.memory_dir = memory_dir
-        self.dirs = [memory_dir, *others]
-
-    @property
-    def procs_files(self) -> list[str]:
-        return [str(d / "cgroup.procs") for d in self.dirs]
-
-    def set_limits(self, memory_bytes: int, pids_max: int) -> None:
-        if self.version == 2:
-            _write(self.memory_dir / "memory.max", str(memory_bytes))
-            _write(self.memory_dir / "memory.swap.max", "0")
-            _write(self.memory_dir / "pids.max", str(pids_max))
-            return
-        # Raising from unlimited: the memory limit first, then memory+swap (absent without swap
-        # accounting), which may never be below it.
-        _write(self.memory_dir / "memory.limit_in_bytes", str(memory_bytes))
-        _write(self.memory_dir / "memory.memsw.limit_in_bytes", str(memory_bytes))
-        for d in self.dirs[1:]:
-            _write(d / "pids.max", str(pids_max))
-
-    def anon_bytes(self) -> int | None:
-        if self.version == 2:
-            return _stat_value(self.memory_dir / "memory.stat", b"anon")
-        return _stat_value(self.memory_dir / "memory.stat", b"total_rss")
-
-    def oom_kills(self) -> int:
-        if self.version == 2:
-            return _stat_value(self.memory_dir / "memory.events", b"oom_kill") or 0
-        count = _stat_value(self.memory_dir / "memory.oom_control", b"oom_kill")
-        return count or 0
-
-    def kill_all(self) -> None:
-        if self.version == 2 and _write(self.memory_dir / "cgroup.kill", "1"):
-            return
-        try:
-            pids = (self.memory_dir / "cgroup.procs").read_text().split()
-        except OSError:
-            return
-        for pid in pids:
-            with contextlib.suppress(OSError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
-
-    def remove(self) -> bool:
-        """rmdir every directory; False while a process is still in one."""
-        done = True
-        for d in self.dirs:
-            try:
-                d.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                done = False
-        return done
-
-
-def _mounts() -> list[tuple[str, str, str, set[str]]]:
-    """(mount root, mount point, fs type, super options) of every cgroup mount."""
-    found: list[tuple[str, str, str, set[str]]] = []
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return found
-    for line in lines:
-        left, _, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if len(fields) < 5 or len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
-            continue
-        found.append((fields[3], fields[4].replace("\\040", " "), tail[0], set(tail[2].split(","))))
-    return found
-
-
-def _own_paths() -> dict[str, str]:
-    """controller (or ``""`` for v2) → this process's cgroup path."""
-    paths: dict[str, str] = {}
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return paths
-    for line in lines:
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        if parts[1] == "":
-            paths[""] = parts[2]
-        for name in parts[1].split(","):
-            if name:
-                paths[name] = parts[2]
-    return paths
-
-
-def _locate(mount_root: str, mount_point: str, path: str) -> Path | None:
-    if path == mount_root or mount_root == "/":
-        rel = path if mount_root == "/" else "/"
-    elif path.startswith(mount_root.rstrip("/") + "/"):
-        rel = path[len(mount_root.rstrip("/")):]
-    else:
-        return None
-    return Path(mount_point + rel.rstrip("/")) if rel != "/" else Path(mount_point)
-
-
-class _Cgroups:
-    """The directory under which this server makes a cgroup per sandbox."""
-
-    def __init__(self, version: int, bases: dict[str, Path]) -> None:
-        self.version = version
-        self._bases = bases  # v2: {"": base}; v1: {"memory": base, "pids": base?}
-
-    def describe(self) -> str:
-        return f"cgroup v{self.version} at {self._bases.get('') or self._bases.get('memory')}"
-
-    @staticmethod
-    def discover() -> tuple[_Cgroups | None, str]:
-        """A usable cgroup tree, or None and why not. Blocking (file system of the kernel)."""
-        name = f"locallambda-{os.getpid()}"
-        mounts = _mounts()
-        own = _own_paths()
-        unified = next((m for m in mounts if m[2] == "cgroup2"), None)
-        if unified is not None and "" in own:
-            point = Path(unified[1])
-            try:
-                available = (point / "cgroup.controllers").read_text().split()
-            except OSError:
-                available = []
-            if "memory" in available:
-                made = _Cgroups._make_v2(point, _locate(unified[0], unified[1], own[""]), name)
-                if made is not None:
-                    return made, made.describe()
-                return None, "cgroup v2: no writable subtree with the memory controller"
-        memory = next((m for m in mounts if m[2] == "cgroup" and "memory" in m[3]), None)
-        if memory is None or "memory" not in own:
-            return None, "no memory cgroup controller"
-        own_dir = _locate(memory[0], memory[1], own["memory"])
-        if own_dir is None or not os.access(own_dir, os.W_OK):
-            return None, "the memory cgroup is not writable (not root, nothing delegated)"
-        bases: dict[str, Path] = {}
-        for ctrl, mount in (("memory", memory), ("pids", next((m for m in mounts if m[2] == "cgroup" and "pids" in m[3]), None))):
-            if mount is None or ctrl not in own:
-                continue
-            parent = _locate(mount[0], mount[1], own[ctrl])
-            if parent is None:
-                continue
-            _sweep(parent)
-            try:
-                (parent / name).mkdir(exist_ok=True)
-            except OSError:
-                continue
-            bases[ctrl] = parent / name
-        if "memory" not in bases:
-            return None, "the memory cgroup is not writable"
-        tree = _Cgroups(1, bases)
-        return tree, tree.describe()
-
-    @staticmethod
-    def _make_v2(point: Path, own: Path | None, name: str) -> _Cgroups | None:
-        # A v2 cgroup with processes cannot give controllers to children ("no internal
-        # processes"), so the base goes next to ours (a delegated slice), or under the root.
-        candidates: list[Path] = []
-        if own is not None and own != point:
-            candidates.append(own.parent)
-        candidates.append(point)
-        for parent in candidates:
-            if not os.access(parent, os.W_OK):
-                continue
-            _sweep(parent)
-            base = parent / name
-            try:
-                base.mkdir(exist_ok=True)
-            except OSError:
-                continue
-            try:
-                enabled = (parent / "cgroup.subtree_control").read_text().split()
-            except OSError:
-                enabled = []
-            if "memory" not in enabled:
-                _write(parent / "cgroup.subtree_control", "+memory")
-            _write(parent / "cgroup.subtree_control", "+pids")
-            if _write(base / "cgroup.subtree_control", "+memory"):
-                _write(base / "cgroup.subtree_control", "+pids")
-                return _Cgroups(2, {"": base})
-            with contextlib.suppress(OSError):
-                base.rmdir()
-        return None
-
-    def create(self, env_id: str) -> _EnvCgroup | None:
-        """An empty cgroup for one sandbox (limits come with ``set_limits``); None when it
-        cannot be made."""
-        if self.version == 2:
-            d = self._bases[""] / env_id
-            try:
-                d.mkdir()
-            except OSError:
-                return None
-            return _EnvCgroup(2, d, [])
-        mem = self._bases["memory"] / env_id
-        try:
-            mem.mkdir()
-        except OSError:
-            return None
-        others: list[Path] = []
-        if "pids" in self._bases:
-            pids = self._bases["pids"] / env_id
-            with contextlib.suppress(OSError):
-                pids.mkdir()
-                others.append(pids)
-        return _EnvCgroup(1, mem, others)
-
-    def close(self) -> None:
-        for base in self._bases.values():
-            _remove_tree(base)
-
-
-def _remove_tree(base: Path) -> None:
-    with contextlib.suppress(OSError):
-        for child in base.iterdir():
-            if child.is_dir():
-                with contextlib.suppress(OSError):
-                    child.rmdir()
-    with contextlib.suppress(OSError):
-        base.rmdir()
-
-
-def _sweep(parent: Path) -> None:
-    """Remove the empty cgroups of servers that are gone (their directory names hold their pid)."""
-    with contextlib.suppress(OSError):
-        for entry in parent.iterdir():
-            m = re.fullmatch(r"locallambda-(\d+)", entry.name)
-            if m and int(m.group(1)) != os.getpid() and not Path(f"/proc/{m.group(1)}").exists():
-                _remove_tree(entry)
 
 
 # -- one sandbox -------------------------------------------------------------------------------
@@ -566,7 +190,7 @@ class _MemoryGuard:
 class SandboxProcess(RuntimeProcess):
     """A running sandbox: the bwrap process (a ``ChildProcess``), its cgroup, its memory limit."""
 
-    def __init__(self, child: ChildProcess, cgroup: _EnvCgroup | None, memory_limit: int, guard: _MemoryGuard) -> None:
+    def __init__(self, child: ChildProcess, cgroup: EnvCgroup | None, memory_limit: int, guard: _MemoryGuard) -> None:
         self._child = child
         self._cgroup = cgroup
         self._limit = memory_limit
@@ -613,7 +237,7 @@ class SandboxProcess(RuntimeProcess):
             if self._cgroup.oom_kills() > 0:
                 self._oom = True
             self._cgroup.kill_all()
-            await _remove_cgroup(self._cgroup)
+            await remove_cgroup(self._cgroup)
         # bwrap exits with 128+N when the runtime was killed by signal N: report the signal,
         # as the process executor does (Runtime.ExitError "signal: killed").
         if 128 < code < 160:
@@ -653,7 +277,7 @@ _ENTER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shif
 class _Launcher:
     """A bwrap started (in its cgroup) and blocked reading its arguments from a pipe."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, cgroup: _EnvCgroup | None, args_fd: int) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, cgroup: EnvCgroup | None, args_fd: int) -> None:
         self.proc = proc
         self.cgroup = cgroup
         self._args_fd: int | None = args_fd
@@ -688,16 +312,7 @@ class _Launcher:
             self._args_fd = None
         await self.proc.wait()
         if self.cgroup is not None:
-            await _remove_cgroup(self.cgroup)
-
-
-async def _remove_cgroup(cgroup: _EnvCgroup) -> None:
-    """rmdir a sandbox's cgroup once the kernel has let go of its last process (up to 1 s)."""
-    for _ in range(50):
-        if cgroup.remove():
-            return
-        await asyncio.sleep(0.02)
-    log.warning("cgroup %s could not be removed", cgroup.memory_dir)
+            await remove_cgroup(self.cgroup)
 
 
 # -- the executor ------------------------------------------------------------------------------
@@ -715,8 +330,8 @@ class SandboxExecutor(Executor):
         self._settings = settings
         self._use_cgroups = use_cgroups
         self._workdir: Path | None = None
-        self._layout: _HostLayout | None = None
-        self._cgroups: _Cgroups | None = None
+        self._layout: HostLayout | None = None
+        self._cgroups: CgroupTree | None = None
         self._problem: str | None = None
         self._ready: asyncio.Future[None] | None = None
         self._count = 0
@@ -755,8 +370,8 @@ class SandboxExecutor(Executor):
         if problem is not None:
             return problem
         self._workdir = Path(tempfile.mkdtemp(prefix="locallambda-sandbox-"))
-        self._layout = _HostLayout(self._workdir)
-        self._cgroups, how = _Cgroups.discover() if self._use_cgroups else (None, "cgroups not used")
+        self._layout = HostLayout(self._workdir)
+        self._cgroups, how = CgroupTree.discover() if self._use_cgroups else (None, "cgroups not used")
         if self._cgroups is None:
             log.info("sandbox memory limit: %s; sampling each sandbox's memory instead", how)
         else:
@@ -785,7 +400,7 @@ class SandboxExecutor(Executor):
         layers = [str(p) for p in spec.layers]
         # Host path → path inside; longest first so that nested paths translate correctly.
         places = sorted([(code_dir, TASK_ROOT), *[(p, OPT) for p in layers]], key=lambda t: -len(t[0]))
-        translate = _translator(places)
+        translate = path_translator(places)
 
         base = {
             "PATH": SANDBOX_PATH,
@@ -812,7 +427,7 @@ class SandboxExecutor(Executor):
         shared = list(layout.shared)
         argv[0], exe_roots = await self._resolve(argv[0], env["PATH"])
         shared += exe_roots
-        binds = _argv_binds(argv[1:], [*layout.system_roots, *shared, TASK_ROOT, OPT])
+        binds = argv_binds(argv[1:], [*layout.system_roots, *shared, TASK_ROOT, OPT])
 
         extensions = [translate(str(p)) for p in extension_commands(list(spec.layers))]
         command = argv
@@ -826,12 +441,12 @@ class SandboxExecutor(Executor):
         hard_limit = (spec.memory_mb + spec.ephemeral_mb) * 1024 * 1024
         args = [*layout.system, *layout.masks, "--proc", "/proc", "--dev", "/dev",
                 "--perms", "1777", "--size", str(spec.ephemeral_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-        for path in _minimal(shared):
-            if os.path.exists(path) and not _covered(path, layout.system_roots):
+        for path in minimal(shared):
+            if os.path.exists(path) and not is_under(path, layout.system_roots):
                 args += ["--ro-bind", path, path]
         args += binds
         args += ["--ro-bind", code_dir, TASK_ROOT]
-        args += _layer_binds(layers)
+        args += layer_binds(layers)
         args += ["--dir", "/var/runtime", "--remount-ro", "/", "--chdir", TASK_ROOT]
         for key, value in env.items():
             args += ["--setenv", key, value]
@@ -922,8 +537,8 @@ class SandboxExecutor(Executor):
             return resolved, []
         roots: list[str] = []
         for exe in {resolved, os.path.realpath(resolved)}:
-            if not _covered(exe, self._layout.system_roots):
-                roots.append(_prefix_of(exe))
+            if not is_under(exe, self._layout.system_roots):
+                roots.append(prefix_of(exe))
         if os.path.basename(resolved).startswith("python"):
             known = self._layout.known_python_roots(resolved)
             roots += known if known is not None else await asyncio.to_thread(self._layout.python_roots, resolved)
@@ -963,55 +578,3 @@ def _check_entrypoint(argv: list[str], translate: Callable[[str], str]) -> None:
         raise InvalidEntrypointError(f"fork/exec {inside}: {os.strerror(exc.errno or 5).lower()}") from exc
     if magic != b"\x7fELF" and not magic.startswith(b"#!"):
         raise InvalidEntrypointError(f"fork/exec {inside}: exec format error")
-
-
-def _translator(places: list[tuple[str, str]]) -> Callable[[str], str]:
-    """Rewrites host paths of the code and layers into the sandbox's (at path boundaries)."""
-    patterns = [(re.compile(re.escape(host.rstrip("/")) + r"(?=$|[/:=*])"), inside) for host, inside in places]
-
-    def translate(value: str) -> str:
-        for pattern, inside in patterns:
-            value = pattern.sub(inside, value)
-        return value
-
-    return translate
-
-
-def _minimal(paths: Iterable[str]) -> list[str]:
-    """The paths without those inside another one of them."""
-    unique = sorted({os.path.normpath(p) for p in paths if p})
-    kept: list[str] = []
-    for p in unique:
-        if not _covered(p, kept):
-            kept.append(p)
-    return kept
-
-
-def _argv_binds(args: list[str], covered: list[str]) -> list[str]:
-    """Read-only binds (same path) for host files named on the command line (a Java jar, its
-    class-data archive) that no other bind brings in."""
-    binds: list[str] = []
-    seen: set[str] = set()
-    for arg in args:
-        for piece in re.split(r"[=:]", arg):
-            piece = piece.rstrip("*").rstrip("/") if piece.endswith("*") else piece
-            if not piece.startswith("/") or piece in seen or _covered(piece, covered):
-                continue
-            if os.path.exists(piece):
-                seen.add(piece)
-                binds += ["--ro-bind", piece, piece]
-    return binds
-
-
-def _layer_binds(layers: list[str]) -> list[str]:
-    """/opt: the one merged layer directory, or each layer's top-level entries (later wins)."""
-    if not layers:
-        return ["--dir", OPT]
-    if len(layers) == 1:
-        return ["--ro-bind", layers[0], OPT]
-    binds = ["--dir", OPT]
-    for layer in layers:
-        with contextlib.suppress(OSError):
-            for entry in sorted(os.listdir(layer)):
-                binds += ["--ro-bind", os.path.join(layer, entry), f"{OPT}/{entry}"]
-    return binds

@@ -58,6 +58,7 @@ class CodeStore:
             return StoredCode(digest, len(data), size)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root / "trees"))
         try:
+            os.chmod(staging, 0o755)  # mkdtemp makes 0700: the tree must be readable by a sandbox user
             written = extract_zip(data, staging, unzipped_limit)
             fd, tmp_zip = tempfile.mkstemp(prefix=".staging-", dir=self.root / "zips")
             with os.fdopen(fd, "wb") as fh:
