@@ -31,6 +31,7 @@ from tests.conftest import ROLE, Server, make_zip  # noqa: E402
 
 ECHO = "def handler(event, context):\n    return event\n"
 PAYLOAD = b'{"hello": "world", "n": 1}'
+DOCKER_IMAGE = "locallambda-test/python:3.11"
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -95,19 +96,64 @@ def create(server: Server, name: str, zip_bytes: bytes) -> None:
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
 
 
-def idle_rss_mb(server: Server) -> float:
-    """RSS of the server's child runtimes (one idle environment after a warm invoke)."""
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def idle_rss_mb(server: Server, executor: str) -> float:
+    """Memory one idle environment holds after a warm invoke: the RSS of every process the
+    server started (process, sandbox), or the container's own usage as docker reports it."""
     assert server.proc is not None
-    out = subprocess.run(["ps", "-o", "rss=,cmd=", "--ppid", str(server.proc.pid)], capture_output=True, text=True).stdout
-    rss = [int(line.split()[0]) for line in out.splitlines() if line.strip()]
-    return sum(rss) / 1024 / max(1, len(rss))
+    if executor.startswith("docker"):
+        out = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}",
+                              *[c for c in subprocess.run(["docker", "ps", "-q", "--filter", "label=locallambda.server"],
+                                                          capture_output=True, text=True).stdout.split()]],
+                             capture_output=True, text=True).stdout.split()
+        if not out:  # the plain docker executor keeps no container between invokes
+            return float("nan")
+        value = out[0]
+        number = float(re.match(r"[\d.]+", value).group(0))  # type: ignore[union-attr]
+        return number / 1024 if value.endswith("KiB") else number * 1024 if value.endswith("GiB") else number
+    return sum(_rss_kb(p) for p in _descendants(server.proc.pid)) / 1024
 
 
 def run_executor(executor: str, quick: bool) -> dict[str, float]:
     n = 500 if quick else 3000
+    cold_n = 20 if quick else 60
+    if executor == "docker":  # a fresh container per invoke: every invoke is a cold start
+        n, cold_n = 30, 10
     res: dict[str, float] = {}
     zip_bytes = make_zip({"handler.py": ECHO})
     env = {"LAMBDA_EXECUTOR": executor, "LAMBDA_SYNCHRONOUS_CREATE": "1"}
+    if executor.startswith("docker"):
+        # No registry here: the Lambda-like image scripts/build-test-images.sh builds locally.
+        env["LAMBDA_RUNTIME_IMAGE_MAPPING"] = json.dumps({"python3.11": DOCKER_IMAGE})
+        env["LAMBDA_DOCKER_NETWORK"] = "host"
     with Server(env=env) as server:
         create(server, "echo", zip_bytes)
         path = "/2015-03-31/functions/echo/invocations"
@@ -117,16 +163,16 @@ def run_executor(executor: str, quick: bool) -> dict[str, float]:
         res["warm_p50"], res["warm_p99"] = statistics.median(warm), pct(warm, 0.99)
         b = boto_latency(server, "echo", n // 5)
         res["boto_p50"], res["boto_p99"] = statistics.median(b), pct(b, 0.99)
-        res["idle_rss_mb"] = idle_rss_mb(server)
+        res["idle_rss_mb"] = idle_rss_mb(server, executor) if executor != "docker" else float("nan")
         secs = 3 if quick else 5
         res["wrk_bare_8"] = wrk(server.port, "/_localstack/health", 8, secs, post=False)
-        for c in (1, 8, 32):
+        for c in (1, 8, 32) if executor != "docker" else ():
             wrk(server.port, path, c, 2, post=True)  # warm-up: start the c environments first
             res[f"wrk_invoke_{c}"] = wrk(server.port, path, c, secs, post=True)
     with Server(env={**env, "LAMBDA_KEEPALIVE_MS": "0"}) as server:
         create(server, "echo", zip_bytes)
         cold = keepalive_latency(server.port, "POST", "/2015-03-31/functions/echo/invocations", PAYLOAD,
-                                 20 if quick else 60, warmup=2)
+                                 cold_n, warmup=2)
         res["cold_p50"], res["cold_p99"] = statistics.median(cold), pct(cold, 0.99)
     return res
 
@@ -159,8 +205,9 @@ def main() -> None:
                        ("warm invokes/s, wrk 1 connection", "wrk_invoke_1"),
                        ("warm invokes/s, wrk 8 connections", "wrk_invoke_8"),
                        ("warm invokes/s, wrk 32 connections", "wrk_invoke_32"),
-                       ("idle environment RSS (MB)", "idle_rss_mb")]:
-        print(f"| {label} | " + " | ".join(f"{results[n][key]:.0f}" if key.startswith("wrk") else f"{results[n][key]:.1f}" for n in names) + " |")
+                       ("memory of one idle environment (MB)", "idle_rss_mb")]:
+        cells = [results[n].get(key, float("nan")) for n in names]
+        print(f"| {label} | " + " | ".join(("n/a" if v != v else f"{v:.0f}" if key.startswith("wrk") else f"{v:.1f}") for v in cells) + " |")
     print()
     print(json.dumps(results, indent=1, default=float))
 
