@@ -151,15 +151,7 @@ class ProcessExecutor(Executor):
         # environment; they register on the same Runtime API as the runtime.
         extensions = await _start_extensions(extension_commands(list(spec.layers)), env)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=str(spec.code_dir),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            proc = await _spawn(argv, spec.code_dir, env)
         except OSError as exc:
             for ext in extensions:
                 _kill_group(ext)
@@ -169,21 +161,22 @@ class ProcessExecutor(Executor):
         return ChildProcess(proc, output, extensions)
 
 
+async def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str]) -> asyncio.subprocess.Process:
+    """A child in a session of its own (so that killing its group kills what it started), its
+    stdout and stderr merged into one pipe. Raises ``OSError`` when it cannot be executed."""
+    return await asyncio.create_subprocess_exec(
+        *argv, cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
 async def _start_extensions(paths: list[Path], env: Mapping[str, str]) -> list[asyncio.subprocess.Process]:
     """Start each extension in a session of its own. Raises ``ExecutorError`` (after stopping
     those already started) when one cannot be started."""
     started: list[asyncio.subprocess.Process] = []
     for path in paths:
         try:
-            started.append(await asyncio.create_subprocess_exec(
-                str(path),
-                cwd=str(path.parent.parent),
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            ))
+            started.append(await _spawn([str(path)], path.parent.parent, env))
         except OSError as exc:
             for ext in started:
                 _kill_group(ext)
