@@ -13,7 +13,6 @@ import random
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from locallambda.control.arns import LATEST, FunctionRef
 from locallambda.control.plane import ControlPlane
@@ -22,6 +21,7 @@ from locallambda.errors import ResourceConflictError, ResourceNotFoundError, Ser
 from locallambda.executors.base import Executor, ExecutorError
 from locallambda.invoke.concurrency import ConcurrencyGate
 from locallambda.invoke.environment import ExecutionEnvironment
+from locallambda.invoke.hot_reload import HotReloadWatcher
 from locallambda.invoke.logs import LogStore
 from locallambda.invoke.models import FunctionSpec, Invocation, InvocationResult
 from locallambda.invoke.pool import EnvironmentPool
@@ -56,6 +56,8 @@ class InvokeEngine:
         )
         self._specs: dict[tuple[str, str, int], FunctionSpec] = {}
         self._provisioned: dict[tuple[str, str], list[ExecutionEnvironment]] = {}
+        self._hot_epoch: dict[str, int] = {}  # per function: code changes seen by the watcher
+        self.hot_reload = HotReloadWatcher(self._on_code_changed)
         plane.preparer = self.prepare
         plane.provisioner = self.provision
         plane.listeners.append(self._on_change)
@@ -64,6 +66,7 @@ class InvokeEngine:
         self.pool.start()
 
     async def close(self) -> None:
+        await self.hot_reload.close()
         await self.pool.close()
 
     # -- control plane seams ----------------------------------------------------------------
@@ -75,21 +78,34 @@ class InvokeEngine:
         except ExecutorError as exc:
             return str(exc)
 
+    def _on_code_changed(self, key: str) -> None:
+        region, _, name = key.partition("/")
+        record = self._plane.functions.get(region, name)
+        if record is None:
+            self.hot_reload.unwatch(key)
+            return
+        self._hot_epoch[key] = self._hot_epoch.get(key, 0) + 1
+        self._specs = {k: v for k, v in self._specs.items() if k[0] != key}
+        self.pool.update(key, record.incarnation, record.generation + self._hot_epoch[key])
+
     def _on_change(self, record: FunctionRecord, event: str) -> None:
         self._specs = {k: v for k, v in self._specs.items() if k[0] != record.key}
         if event == "deleted":
+            self.hot_reload.unwatch(record.key)
             self.pool.forget(record.key, record.incarnation)
             for pkey in [k for k in self._provisioned if k[0] == record.key]:
                 for env in self._provisioned.pop(pkey):
                     env.stop()
         else:
-            self.pool.update(record.key, record.incarnation, record.generation)
+            self.pool.update(record.key, record.incarnation, record.generation + self._hot_epoch.get(record.key, 0))
 
     # -- specs ------------------------------------------------------------------------------
 
     def spec_for(self, record: FunctionRecord, version: VersionRecord) -> FunctionSpec:
         cfg = version.config
-        generation = record.generation if cfg["Version"] == LATEST else 0
+        # $LATEST ages with every update and every change of hot-reloaded code (both only grow,
+        # so their sum changes whenever either does); published versions never change.
+        generation = record.generation + self._hot_epoch.get(record.key, 0) if cfg["Version"] == LATEST else 0
         cache_key = (record.key, cfg["Version"], generation)
         spec = self._specs.get(cache_key)
         if spec is not None:
@@ -97,6 +113,7 @@ class InvokeEngine:
         code_dir: Path | None = None
         if cfg.get("_HotReloadPath"):
             code_dir = Path(cfg["_HotReloadPath"])
+            self.hot_reload.watch(record.key, code_dir)
         elif version.code_sha256_hex:
             code_dir = self._plane.code.tree_path(version.code_sha256_hex)
         layers: tuple[Path, ...] = ()

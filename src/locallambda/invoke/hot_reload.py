@@ -1,0 +1,80 @@
+"""Hot reloading: functions whose code is a directory on this machine (LocalStack's
+``hot-reload`` bucket, ``BUCKET_MARKER_LOCAL``) get fresh environments when a file changes.
+
+A watcher polls each such directory twice a second (a fingerprint of every file's path, size and
+modification time, in a worker thread) and tells the engine, which then retires the function's
+warm environments so that the next invoke loads the new code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["HotReloadWatcher", "fingerprint"]
+
+log = logging.getLogger("locallambda.hot_reload")
+
+_MAX_FILES = 20_000
+_SKIP = {"__pycache__", ".git", "node_modules/.cache"}
+
+
+def fingerprint(root: Path) -> str:
+    """A digest of the tree's file names, sizes and modification times ("" if it is missing)."""
+    digest = hashlib.blake2b(digest_size=16)
+    count = 0
+    for base, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP)
+        for name in sorted(files):
+            path = os.path.join(base, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            count += 1
+            if count >= _MAX_FILES:
+                return digest.hexdigest()
+    return digest.hexdigest() if count else ""
+
+
+class HotReloadWatcher:
+    def __init__(self, on_change: Callable[[str], None], interval: float = 0.5) -> None:
+        self._on_change = on_change
+        self._interval = interval
+        self._watched: dict[str, tuple[Path, str | None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, key: str, root: Path) -> None:
+        """Watch ``root`` for function ``key`` (idempotent; a new root replaces the old)."""
+        current = self._watched.get(key)
+        if current is None or current[0] != root:
+            self._watched[key] = (root, None)
+            if self._task is None:
+                self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def unwatch(self, key: str) -> None:
+        self._watched.pop(key, None)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            for key, (root, seen) in list(self._watched.items()):
+                now = await asyncio.to_thread(fingerprint, root)
+                if self._watched.get(key, (None,))[0] != root:
+                    continue
+                self._watched[key] = (root, now)
+                if seen is not None and now != seen:
+                    log.info("code of %s changed in %s: new environments from now on", key.split("/", 1)[1], root)
+                    self._on_change(key)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
