@@ -128,7 +128,10 @@ class RuntimeCommands:
             # The task root is the shared, content-addressed copy of the code (read-only /var/task
             # on AWS): compiled bytecode goes to our cache instead of a __pycache__ inside it.
             env["PYTHONPYCACHEPREFIX"] = str(self._cache_dir / "pycache")
-            return [self._python_for(runtime), "-m", "awslambdaric", spec.handler or ""], env
+            python: str = self._python[runtime] if runtime in self._python else await asyncio.to_thread(
+                self._python_for, runtime
+            )
+            return [python, "-m", "awslambdaric", spec.handler or ""], env
         if fam == "nodejs":
             # AWS: NODE_PATH has /opt/nodejs/nodeXX/node_modules (XX the runtime's major version)
             # before /opt/nodejs/node_modules.

@@ -72,6 +72,14 @@ class InvokeEngine:
     # -- control plane seams ----------------------------------------------------------------
 
     async def prepare(self, record: FunctionRecord) -> str | None:
+        layers = [layer["Arn"] for layer in record.latest.config.get("Layers") or []]
+        if layers and self._layer_paths is not None:
+            # Merging the layers into one /opt tree copies files: do it off the event loop now,
+            # so that spec_for (on the invoke path) only finds the finished tree.
+            try:
+                await asyncio.to_thread(self._layer_paths, layers)
+            except Exception as exc:  # a layer that cannot be merged fails the function
+                return f"The layers could not be prepared: {exc}"
         spec = self.spec_for(record, record.latest)
         try:
             return await self._executor_for(spec).prepare(spec)
