@@ -48,7 +48,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 from pathlib import Path
 
 from locallambda.executors.base import Executor, ExecutorError, OutputSink, RuntimeProcess
@@ -339,6 +340,7 @@ class SandboxExecutor(Executor):
         self._guard = _MemoryGuard()
         self._refilling = False
         self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def supported() -> str | None:
@@ -454,7 +456,7 @@ class SandboxExecutor(Executor):
 
         launcher, self._spare = self._spare, None
         if launcher is not None and launcher.proc.returncode is not None:
-            asyncio.get_running_loop().create_task(launcher.dispose())
+            self._background(launcher.dispose())
             launcher = None
         if launcher is None:
             launcher = await self._launch()
@@ -466,9 +468,15 @@ class SandboxExecutor(Executor):
         try:
             launcher.send(args)
         except (OSError, ValueError) as exc:
-            asyncio.get_running_loop().create_task(launcher.dispose())
+            self._background(launcher.dispose())
             raise ExecutorError(f"Could not start the sandbox: {exc}") from exc
         return SandboxProcess(ChildProcess(launcher.proc, output), launcher.cgroup, spec.memory_mb * 1024 * 1024, self._guard)
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the loop, holding the task (the loop keeps only weak references)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _launch(self) -> _Launcher:
         """A bwrap in a fresh cgroup (when there are cgroups), blocked until it is sent its
@@ -521,7 +529,7 @@ class SandboxExecutor(Executor):
                 spare, self._spare = self._spare, None
                 await spare.dispose()
 
-        asyncio.get_running_loop().create_task(refill())
+        self._background(refill())
 
     async def _resolve(self, program: str, path: str) -> tuple[str, list[str]]:
         """The absolute host path of the runtime's program and the directories it needs."""

@@ -84,6 +84,7 @@ class ExecutionEnvironment:
         self.init_duration_ms: float | None = None
         self._init_reported = False
         self._provisioned = False
+        self._watcher: asyncio.Task[None] | None = None
         self._buffer: list[str] = []
         self._collecting = False  # lines belong to the current invocation's log
         self._partial = b""
@@ -154,7 +155,8 @@ class ExecutionEnvironment:
             self._api.close()
             self._move(EnvState.STOPPED)
             raise
-        self._loop.create_task(self._watch())
+        # Held: the loop keeps only weak references to tasks.
+        self._watcher = self._loop.create_task(self._watch())
 
     async def _watch(self) -> None:
         assert self._process is not None
