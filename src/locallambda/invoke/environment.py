@@ -17,6 +17,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from locallambda.executors.base import Executor, ExecutorError, RuntimeProcess
 from locallambda.executors.runtime_commands import InvalidEntrypointError
@@ -235,6 +236,7 @@ class ExecutionEnvironment:
         if self._expected_extensions:
             await self._wait_extensions()
         self._emit(f"START RequestId: {rid} Version: {self.spec.version}")
+        self._platform("platform.start", {"requestId": rid, "version": self.spec.version})
         started = time.perf_counter()
         invocation.deadline_ms = int(time.time() * 1000 + self.spec.timeout_s * 1000)
         self._deliver(pending)
@@ -300,6 +302,16 @@ class ExecutionEnvironment:
         if init is not None:
             report += f"\tInit Duration: {init:.2f} ms"
         self._emit(report + "\t")
+        if self.extensions.logs.active:
+            status = "success" if function_error is None else "error"
+            metrics: dict[str, Any] = {
+                "durationMs": round(duration, 3), "billedDurationMs": max(1, math.ceil(duration)),
+                "memorySizeMB": self.spec.memory_mb, "maxMemoryUsedMB": memory or 0,
+            }
+            if init is not None:
+                metrics["initDurationMs"] = round(init, 3)
+            self._platform("platform.runtimeDone", {"requestId": rid, "status": status})
+            self._platform("platform.report", {"requestId": rid, "status": status, "metrics": metrics})
         log_text = "\n".join(self._buffer) + "\n"
         self._buffer = []
         self._collecting = False
@@ -397,7 +409,10 @@ class ExecutionEnvironment:
         lines = data.split(b"\n")
         self._partial = lines.pop()
         for raw in lines:
-            self._emit(raw.decode("utf-8", "replace").rstrip("\r"))
+            text = raw.decode("utf-8", "replace").rstrip("\r")
+            self._emit(text)
+            if self.extensions.logs.active:
+                self.extensions.logs.publish("function", text)
 
     def _flush_partial(self) -> None:
         if self._partial:
@@ -406,6 +421,10 @@ class ExecutionEnvironment:
         if not self._initialized.done() and self._exited.done():
             self._initialized.set_exception(_EarlyExit(self._exited.result()))
             self._initialized.exception()  # mark retrieved
+
+    def _platform(self, kind: str, record: dict[str, Any]) -> None:
+        if self.extensions.logs.active:
+            self.extensions.logs.publish(kind, record)
 
     def _emit(self, line: str) -> None:
         if self._collecting:

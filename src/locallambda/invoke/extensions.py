@@ -16,6 +16,7 @@ import time
 import uuid
 from typing import Any
 
+from locallambda.invoke.log_subscriptions import LogSubscriptions, SubscriptionError
 from locallambda.invoke.models import Invocation
 from locallambda.runtime_api.http import Exchange
 
@@ -39,7 +40,7 @@ class ExtensionsHub:
         self._by_id: dict[str, _Extension] = {}
         self._waiting: set[str] = set()  # extensions that have asked for their first event
         self._changed = asyncio.Event()
-        self.subscriptions: list[dict[str, Any]] = []
+        self.logs = LogSubscriptions(loop)
         self.function_name = ""
         self.function_version = ""
         self.handler = ""
@@ -68,9 +69,13 @@ class ExtensionsHub:
             ex.respond(202, b'{"status":"OK"}')
         elif path.startswith("/2020-08-15/logs") or path.startswith("/2022-07-01/telemetry"):
             try:
-                self.subscriptions.append(json.loads(ex.body or b"{}"))
-            except ValueError:
-                ex.respond(400, b'{"errorMessage":"Invalid subscription","errorType":"ValidationError"}')
+                body = json.loads(ex.body or b"{}")
+                if not isinstance(body, dict):
+                    raise SubscriptionError("The subscription must be a JSON object")
+                self.logs.subscribe(body)
+            except (ValueError, SubscriptionError) as exc:
+                error = json.dumps({"errorMessage": str(exc), "errorType": "ValidationError"}).encode()
+                ex.respond(400, error)
                 return
             ex.respond(200, b"OK", content_type="text/plain")
         else:
