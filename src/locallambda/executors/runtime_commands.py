@@ -127,7 +127,12 @@ class RuntimeCommands:
             env["PYTHONPATH"] = os.pathsep.join(paths)
             # The task root is the shared, content-addressed copy of the code (read-only /var/task
             # on AWS): compiled bytecode goes to our cache instead of a __pycache__ inside it.
-            env["PYTHONPYCACHEPREFIX"] = str(self._cache_dir / "pycache")
+            if spec.hot_reload:
+                # Python validates bytecode by the source's mtime in whole seconds and its size: an
+                # edit within the same second would be served stale, so hot code is never cached.
+                env["PYTHONDONTWRITEBYTECODE"] = "1"
+            else:
+                env["PYTHONPYCACHEPREFIX"] = str(self._cache_dir / "pycache")
             python: str = self._python[runtime] if runtime in self._python else await asyncio.to_thread(
                 self._python_for, runtime
             )

@@ -151,6 +151,7 @@ class InvokeEngine:
             architectures=tuple(cfg.get("Architectures") or ["x86_64"]),
             log_group=(cfg.get("LoggingConfig") or {}).get("LogGroup", f"/aws/lambda/{record.name}"),
             log_format=(cfg.get("LoggingConfig") or {}).get("LogFormat", "Text"),
+            hot_reload=bool(cfg.get("_HotReloadPath")),
         )
         self._specs[cache_key] = spec
         return spec

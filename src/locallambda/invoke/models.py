@@ -40,6 +40,7 @@ class FunctionSpec:
     architectures: tuple[str, ...]
     log_group: str
     log_format: str
+    hot_reload: bool = False  # code_dir is the user's own directory, watched for changes
 
 
 @dataclasses.dataclass(slots=True)
