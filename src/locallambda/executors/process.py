@@ -167,19 +167,7 @@ async def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str]) -> asyncio.
     return await asyncio.create_subprocess_exec(
         *argv, cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_die_with_server,
     )
-
-
-def _die_with_server() -> None:
-    """In the child, before exec: be killed if the server dies without stopping us (SIGKILL,
-    a crash), so that not even an abrupt end leaves runtimes behind (Linux prctl)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # not Linux: the normal shutdown still stops every child
-        pass
 
 
 async def _start_extensions(paths: list[Path], env: Mapping[str, str]) -> list[asyncio.subprocess.Process]:
