@@ -31,7 +31,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from locallambda.protocol.model import load_service_model
-from tests.conftest import ROLE, Server, make_zip
+from tests.conftest import ROLE, Server, make_zip, wait_active
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -279,6 +279,7 @@ def test_create_function_exceptions(lambda_client: Any, case: str) -> None:
 
 def test_update_function_configuration_exceptions(lambda_client: Any, fn_name: str) -> None:
     lambda_client.create_function(**create_kw(FunctionName=fn_name))
+    wait_active(lambda_client, fn_name)  # activation changes the RevisionId compared below
     cases = [
         ({"Role": "r1"}, "ValidationException", ROLE_ERROR),
         ({"Runtime": "non-existent-runtime"}, "InvalidParameterValueException", runtime_error("non-existent-runtime")),

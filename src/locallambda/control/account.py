@@ -16,7 +16,7 @@ from typing import Any
 from locallambda.control.concurrency import unreserved_concurrency
 from locallambda.control.plane import ControlPlane
 from locallambda.control.state import FunctionRecord
-from locallambda.protocol.dispatch import Handler, RequestContext
+from locallambda.requests import Handler, RequestContext
 
 __all__ = ["AccountApi", "CodeSizeSource", "code_size_sources", "function_code_size"]
 

@@ -23,7 +23,7 @@ from locallambda.control.permissions import drop_policy
 from locallambda.control.plane import ControlPlane
 from locallambda.control.state import FunctionRecord, new_revision_id
 from locallambda.errors import InvalidParameterValueError, ResourceConflictError, ResourceNotFoundError
-from locallambda.protocol.dispatch import Handler, RequestContext
+from locallambda.requests import Handler, RequestContext
 
 __all__ = ["AliasesApi", "alias_weights"]
 

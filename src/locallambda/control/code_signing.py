@@ -27,7 +27,7 @@ from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane, aws_timestamp
 from locallambda.control.state import FunctionRecord, Registry
 from locallambda.errors import CodeSigningConfigNotFoundError, ResourceConflictError, ResourceNotFoundError
-from locallambda.protocol.dispatch import Handler, RequestContext
+from locallambda.requests import Handler, RequestContext
 
 __all__ = ["CodeSigningApi", "CodeSigningConfigNotFoundError", "REGISTRY_KIND", "csc_arn"]
 

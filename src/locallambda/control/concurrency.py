@@ -35,7 +35,7 @@ from locallambda.errors import (
     ResourceConflictError,
     ResourceNotFoundError,
 )
-from locallambda.protocol.dispatch import Handler, RequestContext
+from locallambda.requests import Handler, RequestContext
 
 __all__ = [
     "ConcurrencyApi",

@@ -28,7 +28,7 @@ from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
 from locallambda.control.state import FunctionRecord
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
-from locallambda.protocol.dispatch import Handler, RequestContext
+from locallambda.requests import Handler, RequestContext
 
 __all__ = ["EventInvokeConfigApi", "event_invoke_config_for"]
 

@@ -24,7 +24,7 @@ from locallambda.control.arns import LATEST, FunctionRef
 from locallambda.control.plane import ControlPlane
 from locallambda.control.state import FunctionRecord
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
-from locallambda.protocol.dispatch import Handler, RequestContext
+from locallambda.requests import Handler, RequestContext
 
 __all__ = ["FunctionSettingsApi", "DEFAULT_RECURSIVE_LOOP", "DEFAULT_UPDATE_RUNTIME_ON"]
 

@@ -498,13 +498,14 @@ class FunctionsApi:
     async def update_function_configuration(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
         record = self.plane.get_function(ref)
-        self._ensure_updatable(record)
-        check_revision(p.get("RevisionId"), record.latest.config["RevisionId"])
-        cfg = record.latest.config
+        # The request's own values are judged before the function's state, as AWS does.
         if "Runtime" in p:
             _check_runtime(p["Runtime"])
         if "Environment" in p:
             _env_size_check((p["Environment"] or {}).get("Variables") or {})
+        self._ensure_updatable(record)
+        check_revision(p.get("RevisionId"), record.latest.config["RevisionId"])
+        cfg = record.latest.config
         if "Layers" in p:  # checked before anything changes: a refused list must leave no trace
             from locallambda.control.layers import function_layers  # layers.py owns AWS's layer checks
 

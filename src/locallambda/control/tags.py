@@ -23,8 +23,8 @@ from locallambda.control.arns import function_arn
 from locallambda.control.plane import ControlPlane
 from locallambda.control.state import new_revision_id
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError, ValidationError
-from locallambda.protocol.dispatch import Handler, RequestContext
-from locallambda.protocol.validation import format_value, validation_message
+from locallambda.requests import Handler, RequestContext
+from locallambda.validation_text import format_value, validation_message
 
 __all__ = [
     "TagsApi",

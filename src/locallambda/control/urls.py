@@ -31,7 +31,7 @@ from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
 from locallambda.control.state import FunctionRecord
 from locallambda.errors import ResourceConflictError, ResourceNotFoundError
-from locallambda.protocol.dispatch import Handler, RequestContext
+from locallambda.requests import Handler, RequestContext
 
 __all__ = ["UrlsApi", "url_id", "function_url", "URL_DOMAIN", "CUSTOM_ID_TAG"]
 

@@ -19,50 +19,12 @@ from typing import Any
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from locallambda.errors import ValidationError
+from locallambda.validation_text import enum_text, format_value, validation_message
 
 __all__ = ["validate", "format_value", "enum_text", "validation_message", "SKIP_ENUM_SHAPES"]
 
 # Shapes whose enum AWS checks elsewhere, with a different error (Runtime: InvalidParameterValue).
 SKIP_ENUM_SHAPES = frozenset({"Runtime"})
-
-
-def _java_hash(s: str) -> int:
-    h = 0
-    for ch in s:
-        h = (31 * h + ord(ch)) & 0xFFFFFFFF
-    return h
-
-
-@cache
-def _enum_order(values: tuple[str, ...]) -> tuple[str, ...]:
-    # AWS prints enum sets in the iteration order of a hash set, not in model order. Bucketing
-    # the Java String hash into 32 slots reproduces every small enum AWS printed in the
-    # recorded snapshots ([Terminate, Allow], [RESPONSE_STREAM, BUFFERED], [x86_64, arm64], ...).
-    buckets: dict[int, list[str]] = {}
-    for v in values:
-        buckets.setdefault(_java_hash(v) & 31, []).append(v)
-    return tuple(v for k in sorted(buckets) for v in buckets[k])
-
-
-def enum_text(values: list[str] | tuple[str, ...]) -> str:
-    return "[" + ", ".join(_enum_order(tuple(values))) + "]"
-
-
-def format_value(value: Any) -> str:
-    """Java-style rendering of a value inside AWS's validation text (without the quotes)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={format_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, (bytes, bytearray)):
-        return "java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]" % (len(value), len(value))
-    return str(value)
 
 
 def _quoted(value: Any) -> str:
@@ -226,12 +188,6 @@ def _walk_structure(shape: StructureShape, value: dict[str, Any], prefix: str, e
                 errors.append(f"Value null at '{path}' failed to satisfy constraint: Member must not be null")
             continue
         _walk(member, item, path, errors)
-
-
-def validation_message(errors: list[str]) -> str:
-    n = len(errors)
-    noun = "error" if n == 1 else "errors"
-    return f"{n} validation {noun} detected: " + "; ".join(errors)
 
 
 def validate(shape: StructureShape | None, params: dict[str, Any]) -> None:
