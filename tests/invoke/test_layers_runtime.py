@@ -294,3 +294,45 @@ def test_layers_survive_a_restart(tmp_path: Path) -> None:
         assert [v["Version"] for v in fns.client.list_layer_versions(LayerName="persisted")["LayerVersions"]] == [2]
     finally:
         stop_checked(second)
+
+
+SHUTDOWN_EXTENSION = """\
+#!/usr/bin/env python3
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension/"
+register = urllib.request.Request(api + "register", data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
+                                  headers={"Lambda-Extension-Name": "shutdown-ext"}, method="POST")
+with urllib.request.urlopen(register) as r:
+    ext_id = r.headers["Lambda-Extension-Identifier"]
+while True:
+    nxt = urllib.request.Request(api + "event/next", headers={"Lambda-Extension-Identifier": ext_id})
+    with urllib.request.urlopen(nxt) as r:
+        event = json.loads(r.read())
+    if event["eventType"] == "SHUTDOWN":
+        with open(os.environ["EXT_OUT"], "w") as out:
+            out.write(json.dumps(event))
+        break
+"""
+
+
+def test_extension_receives_shutdown_before_the_environment_is_killed(functions: Functions) -> None:
+    from tests.invoke.conftest import EXECUTOR
+
+    if EXECUTOR != "local":
+        pytest.skip("the extension's marker file lives in the environment's private /tmp")
+    arn = publish(functions, "shutdown-ext", {"extensions/shutdown-ext": SHUTDOWN_EXTENSION},
+                  modes={"extensions/shutdown-ext": 0o755})
+    out_file = Path("/tmp") / f"locallambda-shutdown-{uuid.uuid4().hex}.json"
+    try:
+        name = functions.python("def handler(event, context):\n    return 1\n", Layers=[arn],
+                                env={"EXT_OUT": str(out_file)})
+        assert functions.invoke_json(name, {}) == 1
+        functions.client.delete_function(FunctionName=name)  # retires the environment
+        deadline = time.monotonic() + 5
+        while not out_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        event = json.loads(out_file.read_text())
+    finally:
+        out_file.unlink(missing_ok=True)
+    assert event["eventType"] == "SHUTDOWN"
+    assert event["shutdownReason"] == "spindown"

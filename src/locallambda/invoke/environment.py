@@ -32,6 +32,7 @@ __all__ = ["ExecutionEnvironment", "INIT_TIMEOUT_S"]
 log = logging.getLogger("locallambda.environment")
 
 INIT_TIMEOUT_S = 10.0  # AWS's init phase limit for on-demand functions
+SHUTDOWN_GRACE_S = 2.0  # how long extensions may work after SHUTDOWN (runtimes-extensions-api.html)
 _PREFIX = "/2018-06-01/runtime/"
 _LEGAL = {
     EnvState.STARTING: {EnvState.IDLE, EnvState.BUSY, EnvState.STOPPED},
@@ -189,12 +190,18 @@ class ExecutionEnvironment:
         if self.state is EnvState.STOPPED:
             return
         self._move(EnvState.STOPPED)
+        self._parked_next = None
+        self.extensions.logs.flush_all()
+        if self.extensions.shutdown(grace_s=SHUTDOWN_GRACE_S):
+            # Extensions that asked for SHUTDOWN get their grace period before the kill.
+            self._loop.call_later(SHUTDOWN_GRACE_S, self._kill)
+        else:
+            self._kill()
+
+    def _kill(self) -> None:
         if self._process is not None:
             self._process.kill()
         self._api.close()
-        if self._parked_next is not None:
-            self._parked_next = None
-        self.extensions.shutdown()
 
     async def wait_stopped(self, timeout: float = 5.0) -> None:
         if self._process is None:

@@ -132,9 +132,12 @@ class ExtensionsHub:
             "tracing": {"type": "X-Amzn-Trace-Id", "value": inv.trace_id or ""},
         })
 
-    def shutdown(self, reason: str = "spindown") -> None:
-        if not self._by_id:
-            return
+    def shutdown(self, reason: str = "spindown", grace_s: float = 2.0) -> bool:
+        """Send SHUTDOWN to the extensions that asked for it; True when any did (the caller then
+        gives them ``grace_s`` before killing the environment, as AWS gives them 2 s)."""
+        if not any("SHUTDOWN" in ext.events for ext in self._by_id.values()):
+            return False
         self._publish("SHUTDOWN", {
-            "eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": int(time.time() * 1000 + 2000),
+            "eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": int((time.time() + grace_s) * 1000),
         })
+        return True
