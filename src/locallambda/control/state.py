@@ -128,6 +128,23 @@ class FunctionRegistry:
         self._functions: dict[str, FunctionRecord] = {
             key: FunctionRecord.from_doc(doc) for key, doc in store.load(self.KIND).items()
         }
+        # Reserved concurrency summed per region, kept up to date on every save: the invoke
+        # path needs it for every call and must not walk all functions.
+        self._reserved: dict[str, int] = {}
+        self._reserved_by_region: dict[str, int] = {}
+        for record in self._functions.values():
+            self._account(record, record.reserved_concurrency or 0)
+
+    def _account(self, record: FunctionRecord, reserved: int) -> None:
+        before = self._reserved.pop(record.key, 0)
+        if reserved:
+            self._reserved[record.key] = reserved
+        total = self._reserved_by_region.get(record.region, 0) - before + reserved
+        self._reserved_by_region[record.region] = total
+
+    def reserved_total(self, region: str) -> int:
+        """Sum of the reserved concurrency of every function in ``region``."""
+        return self._reserved_by_region.get(region, 0)
 
     def get(self, region: str, name: str) -> FunctionRecord | None:
         return self._functions.get(f"{region}/{name}")
@@ -138,10 +155,12 @@ class FunctionRegistry:
 
     def save(self, record: FunctionRecord) -> None:
         if self._functions.get(record.key) is record:
+            self._account(record, record.reserved_concurrency or 0)
             self._store.put(self.KIND, record.key, record.to_doc())
 
     def remove(self, record: FunctionRecord) -> None:
         if self._functions.pop(record.key, None) is not None:
+            self._account(record, 0)
             self._store.delete(self.KIND, record.key)
 
     def in_region(self, region: str) -> list[FunctionRecord]:

@@ -220,7 +220,7 @@ class InvokeEngine:
             invoked_arn=invoked_arn,
             client_context=client_context,
         )
-        reserved_total = sum(f.reserved_concurrency or 0 for f in self._plane.functions.in_region(ref.region))
+        reserved_total = self._plane.functions.reserved_total(ref.region)
         with self.gate.slot(record.key, record.reserved_concurrency, reserved_total):
             try:
                 env = await self.pool.acquire(spec)
