@@ -25,6 +25,7 @@ from locallambda.control.layers import LayersApi
 from locallambda.control.invocations import InvocationsApi, event_config
 from locallambda.control.plane import ControlPlane
 from locallambda.edge.app import EdgeApp
+from locallambda.edge.function_urls import FunctionUrls
 from locallambda.executors.base import Executor
 from locallambda.executors.docker import DockerExecutor
 from locallambda.executors.sandbox import SandboxExecutor
@@ -82,6 +83,7 @@ class Application:
             internal_routes(self.code, self.health, self.logs),
             startup=self.startup,
             shutdown=self.shutdown,
+            function_urls=FunctionUrls(self.plane, self.engine),
         )
 
     def _apis(self) -> list[Any]:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from locallambda.edge.function_urls import FunctionUrls, url_host
 from locallambda.protocol.codec import Response, dumps
 from locallambda.protocol.dispatch import Dispatcher
 
@@ -53,8 +54,10 @@ class EdgeApp:
         internal: list[InternalRoute],
         startup: Callable[[], Awaitable[None]],
         shutdown: Callable[[], Awaitable[None]],
+        function_urls: FunctionUrls | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._function_urls = function_urls
         self._internal = internal
         self._startup = startup
         self._shutdown = shutdown
@@ -106,6 +109,12 @@ class EdgeApp:
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         query_string = scope.get("query_string", b"").decode("latin-1")
         try:
+            target = url_host(headers.get("host")) if self._function_urls is not None else None
+            if target is not None and self._function_urls is not None:
+                served = await self._function_urls.handle(*target, method, path.split("?", 1)[0], query_string,
+                                                          headers, body)
+                await _write(send, served)
+                return
             response = await self._dispatcher.dispatch(method, path, query_string, headers, body)
             if response is None:
                 response = await self._internal_route(method, scope["path"], query_string, headers, body)
