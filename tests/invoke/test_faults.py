@@ -177,3 +177,15 @@ def test_server_stop_leaves_no_runtime(spawn_server: Callable[..., Server]) -> N
     assert len(running) >= len(names)
     stop_checked(server)
     assert not runtime_processes(server)
+
+
+SLOW_INIT = "import time\ntime.sleep(10.5)\ndef handler(event, context):\n    return 'initialized late'\n"
+
+
+def test_init_over_ten_seconds_goes_on_within_the_function_timeout(functions: Functions) -> None:
+    """AWS's init phase limit is 10 s; an init still running then continues inside the first
+    invocation under the function's timeout, so a 10.5 s init with a 3 s timeout succeeds."""
+    name = functions.python(SLOW_INIT, timeout=3)
+    started = time.monotonic()
+    assert functions.invoke_json(name, {}) == "initialized late"
+    assert time.monotonic() - started >= 10

@@ -225,10 +225,13 @@ class ExecutionEnvironment:
         # Not initialised yet, or failed before any invocation (a bad entrypoint): wait or report.
         if not self._initialized.done() or self._initialized.exception() is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self._initialized), INIT_TIMEOUT_S)
+                # AWS gives the init phase 10 s; an init still running then goes on within the
+                # invocation, under the function's own timeout (lambda-runtime-environment.html).
+                await asyncio.wait_for(asyncio.shield(self._initialized), INIT_TIMEOUT_S + self.spec.timeout_s)
             except asyncio.TimeoutError:
                 return self._fail_init(pending, _error_payload(
-                    "Sandbox.Timedout", f"RequestId: {rid} Error: Task timed out after {INIT_TIMEOUT_S:.2f} seconds"
+                    "Sandbox.Timedout",
+                    f"RequestId: {rid} Error: Task timed out after {self.spec.timeout_s:.2f} seconds",
                 ))
             except _InitFailed as failed:
                 return self._fail_init(pending, failed.payload)
