@@ -14,10 +14,10 @@ code=0
 if [ $# -eq 0 ] && command -v bwrap >/dev/null 2>&1; then
   # The invoke tests again, in the sandbox executor: the same behaviour must hold isolated.
   echo "== tests/invoke in the sandbox executor"
-  LOCALLAMBDA_TEST_EXECUTOR=sandbox .venv/bin/python -m pytest -q -p no:cacheprovider tests/invoke || code=$?
+  LOCALLAMBDA_TEST_EXECUTOR=sandbox .venv/bin/python -m pytest -q -rf -p no:cacheprovider tests/invoke || code=$?
   echo "== the whole suite"
 fi
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@" || code=$?
+.venv/bin/python -m pytest -q -rf -p no:cacheprovider "$@" || code=$?
 set -e
 # pytest exits 5 when it collected no test: that is a failure of this suite, not a pass.
 exit $code

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import uuid
 from typing import Any
 
 from locallambda.control.arns import LATEST
@@ -123,8 +122,11 @@ class InvocationsApi:
                 json.loads(client_context)
             except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
                 raise InvalidRequestContentError("Client context must be a valid Base64-encoded JSON object.") from exc
-        _, version, _ = self.engine.resolve(ref)
-        self.engine.ensure_active(version)
+        if kind in ("DryRun", "Event"):
+            # A synchronous invoke resolves and checks the function in the engine; these two
+            # never reach it, so they check here.
+            _, version, _ = self.engine.resolve(ref)
+            self.engine.ensure_active(version)
         if kind == "DryRun":
             # AWS answers the status alone: no payload, no X-Amz-Executed-Version.
             return {"StatusCode": 204}
@@ -168,6 +170,3 @@ def event_config(plane: ControlPlane) -> Any:
 
     return lookup
 
-
-def new_request_id() -> str:
-    return str(uuid.uuid4())

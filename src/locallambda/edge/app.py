@@ -7,7 +7,6 @@ documents them.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -144,6 +143,3 @@ async def _write(send: Send, response: Response) -> None:
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
 
-
-def dumps_pretty(doc: Any) -> bytes:
-    return json.dumps(doc, indent=2).encode()

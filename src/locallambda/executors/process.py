@@ -11,10 +11,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -135,8 +133,6 @@ class ProcessExecutor(Executor):
         self._host_path = host_path  # the server's PATH: where node, java and bash are found
 
     async def prepare(self, spec: FunctionSpec) -> str | None:
-        if spec.package_type == "Image":
-            return "Container image functions need the docker executor."
         return await self._commands.check(spec)
 
     async def start(
@@ -182,11 +178,3 @@ async def _start_extensions(paths: list[Path], env: Mapping[str, str]) -> list[a
                 _kill_group(ext)
             raise ExecutorError(f"Could not start the extension {path.name}: {exc}") from exc
     return started
-
-
-def host_python() -> str:
-    return sys.executable or shutil.which("python3") or "python3"
-
-
-def is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)

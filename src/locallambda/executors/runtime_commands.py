@@ -52,6 +52,8 @@ class RuntimeCommands:
 
     async def check(self, spec: FunctionSpec) -> str | None:
         """Why this host cannot run the function's runtime, or ``None`` when it can."""
+        if spec.package_type == "Image":  # the app routes these to docker; never run them here
+            return "Container image functions need the docker executor."
         fam = family(spec.runtime or "")
         if fam == "python":
             return None

@@ -384,8 +384,6 @@ class SandboxExecutor(Executor):
         problem = await self._setup()
         if problem is not None:
             return problem
-        if spec.package_type == "Image":
-            return "Container image functions need the docker executor."
         return await self._commands.check(spec)
 
     async def start(

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from locallambda.control.arns import LATEST, FunctionRef
+from locallambda.control.arns import FunctionRef
 from locallambda.errors import LambdaError, TooManyRequestsError
 from locallambda.invoke.models import InvocationResult
 
@@ -42,7 +42,6 @@ class EventQueue:
         self._workers: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.Task[None]] = set()
         self._n = workers
-        self.completed: list[tuple[str, InvocationResult]] = []
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -67,7 +66,7 @@ class EventQueue:
             log.info("event %s for %s dropped: older than %.0fs", rid, ref.name, max_age)
             return
         try:
-            result = await self._run(ref, payload, rid if attempt == 0 else rid)
+            result = await self._run(ref, payload, rid)
         except TooManyRequestsError:
             # Throttles do not use up retry attempts; the backoff grows with the event's age
             # (1 s, 2 s, 4 s ... up to 5 min), so a throttled event is not retried every second
@@ -82,8 +81,6 @@ class EventQueue:
             delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
             self._later(delay, (ref, payload, rid, enqueued, attempt + 1))
             return
-        self.completed.append((ref.qualifier or LATEST, result))
-        del self.completed[:-100]
 
     def _later(self, delay: float, item: tuple[FunctionRef, bytes, str, float, int]) -> None:
         async def requeue() -> None:

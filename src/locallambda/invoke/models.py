@@ -11,7 +11,7 @@ import enum
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Invocation", "InvocationResult", "FunctionSpec", "EnvState", "InvokeFault"]
+__all__ = ["Invocation", "InvocationResult", "FunctionSpec", "EnvState"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,12 +76,3 @@ class EnvState(enum.Enum):
     IDLE = "idle"
     BUSY = "busy"
     STOPPED = "stopped"
-
-
-class InvokeFault(enum.Enum):
-    """Who is at fault when an invocation does not produce the function's own answer."""
-
-    TIMEOUT = "Sandbox.Timedout"
-    EXIT = "Runtime.ExitError"
-    OUT_OF_MEMORY = "Runtime.OutOfMemory"
-    INIT = "Runtime.InitError"

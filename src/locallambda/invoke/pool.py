@@ -54,13 +54,6 @@ class EnvironmentPool:
         if self._keepalive_s > 0:
             self._reaper = asyncio.get_running_loop().create_task(self._reap())
 
-    @property
-    def environments(self) -> list[ExecutionEnvironment]:
-        return list(self._all)
-
-    def idle_count(self, key: str, version: str) -> int:
-        return len(self._idle.get((key, version), ()))
-
     async def acquire(self, spec: FunctionSpec) -> ExecutionEnvironment:
         """A warm environment for ``spec``, or a newly started one. Raises ``ExecutorError``."""
         stack = self._idle.get((spec.key, spec.version))
