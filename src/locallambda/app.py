@@ -1,6 +1,10 @@
-"""The app factory: builds every component from one ``Settings`` and wires them together.
+"""The app factory: builds every component from one ``Settings`` and connects their seams.
 
-No module globals: two apps built in one process share nothing (tests rely on it).
+This is the one place where packages meet: the store is shared by the control plane and the
+invoke engine, the engine's ``prepare``/``provision``/``on_change`` become the control plane's
+seams, the operation handlers of every resource module are collected into the dispatcher, and
+one task scope holds every background task. No module globals: two apps built in one process
+share nothing (tests rely on it).
 """
 
 from __future__ import annotations
@@ -17,41 +21,54 @@ from locallambda.control.code_signing import CodeSigningApi
 from locallambda.control.concurrency import ConcurrencyApi
 from locallambda.control.event_invoke_config import EventInvokeConfigApi
 from locallambda.control.function_settings import FunctionSettingsApi
-from locallambda.control.permissions import PermissionsApi
-from locallambda.control.tags import TagsApi
-from locallambda.control.urls import UrlsApi
 from locallambda.control.functions import FunctionsApi
 from locallambda.control.layers import LayersApi
-from locallambda.control.invocations import InvocationsApi, event_config
+from locallambda.control.lifecycle import Lifecycle
+from locallambda.control.permissions import PermissionsApi
 from locallambda.control.plane import ControlPlane
+from locallambda.control.tags import TagsApi
+from locallambda.control.urls import UrlsApi
+from locallambda.control.versions import VersionsApi
 from locallambda.edge.app import EdgeApp
 from locallambda.edge.function_urls import FunctionUrls
+from locallambda.edge.internal import internal_routes
 from locallambda.executors.base import Executor
 from locallambda.executors.docker import DockerExecutor
-from locallambda.executors.sandbox import SandboxExecutor
 from locallambda.executors.process import ProcessExecutor
-from locallambda.executors.runtime_commands import RuntimeCommands
+from locallambda.executors.sandbox import SandboxExecutor
+from locallambda.invoke.api import InvocationsApi, event_config
 from locallambda.invoke.async_queue import EventQueue
 from locallambda.invoke.engine import InvokeEngine
 from locallambda.invoke.logs import LogStore
-from locallambda.invoke.models import FunctionSpec
-from locallambda.edge.internal import internal_routes
-from locallambda.protocol.dispatch import Dispatcher, Handler
+from locallambda.model.clock import Clock, SystemClock
+from locallambda.model.operations import operations_of
+from locallambda.model.refs import FunctionRef
+from locallambda.model.spec import FunctionSpec, InvocationResult
+from locallambda.model.tasks import TaskScope
+from locallambda.protocol.dispatch import Dispatcher
 from locallambda.protocol.model import Router, load_service_model
+from locallambda.runtimes.commands import RuntimeCommands
 from locallambda.settings import ExecutorMode, Settings
 from locallambda.store.code import CodeStore
 from locallambda.store.documents import DocumentStore
+from locallambda.store.functions import FunctionRegistry
+from locallambda.store.layers import LayerStore
 
 __all__ = ["Application", "build_app"]
 
-log = logging.getLogger("locallambda")
+log = logging.getLogger(__name__)
 
 
 class Application:
     """Everything one server runs: the ASGI app plus the components behind it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+                 executors: dict[str, Executor] | None = None) -> None:
+        """``executors`` replaces the executors chosen from settings (tests pass a fake one,
+        under the name ``process``); ``clock`` the system clock."""
         self.settings = settings
+        self.clock = clock or SystemClock()
+        self.tasks = TaskScope("locallambda")
         self._temp_dir: Path | None = None
         if settings.persistence:
             data_dir = settings.data_dir or Path.home() / ".locallambda"
@@ -61,46 +78,70 @@ class Application:
             data_dir = self._temp_dir
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+
+        # -- state
         self.store = DocumentStore(data_dir / "state.sqlite3" if settings.persistence else None)
         self.code = CodeStore(data_dir / "code")
-        self.plane = ControlPlane(settings, self.store, self.code)
+        self.functions = FunctionRegistry(self.store)
+        self.layer_store = LayerStore(self.store, self.code)
+
+        # -- execution
         self.logs = LogStore(settings.truncate_stdout)
-        self.runtime_commands = RuntimeCommands(settings.cache_dir)
-        self.executors, self.executor_name = self._choose_executors()
-        self.layers = LayersApi(self.plane)
-        self.functions_api = FunctionsApi(self.plane)
-        self.engine = InvokeEngine(self.plane, settings, self.executor_for, self.logs, self.layers.opt_paths)
-        self.events = EventQueue(self.engine_run_event, event_config(self.plane))
+        self.runtime_commands = RuntimeCommands(settings.cache_dir, settings.java_home)
+        if executors is not None:
+            self.executors, self.executor_name = dict(executors), "process"
+        else:
+            self.executors, self.executor_name = self._choose_executors()
+        self.engine = InvokeEngine(
+            self.functions, self.code, self.layer_store, settings, self.executor_for, self.logs,
+            self.tasks.child("engine"), self.clock,
+        )
+        self.events = EventQueue(
+            self.run_event, event_config(self.functions), self.tasks.child("events"), self.clock
+        )
+
+        # -- control plane, its seams filled by the engine
+        self._control_tasks = self.tasks.child("control")
+        self.plane = ControlPlane(
+            settings, self.store, self.code, self.functions, self._control_tasks,
+            preparer=self.engine.prepare, provisioner=self.engine.provision,
+        )
+        self.lifecycle = Lifecycle(self.plane)
+        layers = LayersApi(self.plane, self.layer_store)
+        concurrency = ConcurrencyApi(self.plane)
+        permissions = PermissionsApi(self.plane)
+        self.plane.listeners += [self.engine.on_change, concurrency.on_change, permissions.on_change]
+        self.plane.code_size_sources.append(layers.code_size)
+        apis = [
+            FunctionsApi(self.plane, self.layer_store, self.lifecycle),
+            VersionsApi(self.plane),
+            InvocationsApi(self.engine, self.events, response_limit=settings.limits_max_function_payload_size_bytes),
+            layers,
+            AliasesApi(self.plane),
+            UrlsApi(self.plane),
+            permissions,
+            TagsApi(self.plane),
+            concurrency,
+            AccountApi(self.plane),
+            EventInvokeConfigApi(self.plane),
+            FunctionSettingsApi(self.plane),
+            CodeSigningApi(self.plane),
+        ]
+
+        # -- the edge
         self.model = load_service_model()
-        handlers: dict[str, Handler] = {}
-        for api in self._apis():
-            handlers.update(api.handlers())
+        self.handlers = operations_of(*apis)
         self.dispatcher = Dispatcher(
-            Router(self.model), handlers, default_region=settings.region, account_id=settings.account_id
+            Router(self.model), self.handlers, default_region=settings.region,
+            account_id=settings.account_id, durable=self.store.flush,
         )
         self.asgi = EdgeApp(
             self.dispatcher,
             internal_routes(self.code, self.health, self.logs),
             startup=self.startup,
             shutdown=self.shutdown,
-            function_urls=FunctionUrls(self.plane, self.engine),
+            function_urls=FunctionUrls(self.functions, self.engine),
         )
-
-    def _apis(self) -> list[Any]:
-        return [
-            self.functions_api,
-            InvocationsApi(self.plane, self.engine, self.events),
-            self.layers,
-            AliasesApi(self.plane),
-            UrlsApi(self.plane),
-            PermissionsApi(self.plane),
-            TagsApi(self.plane),
-            ConcurrencyApi(self.plane),
-            AccountApi(self.plane),
-            EventInvokeConfigApi(self.plane),
-            FunctionSettingsApi(self.plane),
-            CodeSigningApi(self.plane),
-        ]
 
     def _choose_executors(self) -> tuple[dict[str, Executor], str]:
         """The executors this server uses, and the name of the one zip functions run in.
@@ -112,25 +153,27 @@ class Application:
         """
         mode = self.settings.executor
         commands = self.runtime_commands
-        executors: dict[str, Executor] = {"process": ProcessExecutor(commands, self.settings.host_path)}
-        reuse = mode != ExecutorMode.DOCKER
-        executors["docker"] = DockerExecutor(commands, self.settings, reuse=reuse)
+        executors: dict[str, Executor] = {
+            "process": ProcessExecutor(commands, self.tasks.child("process"), self.settings.host_path),
+            "docker": DockerExecutor(commands, self.settings, self.tasks.child("docker"),
+                                     reuse=mode is not ExecutorMode.DOCKER),
+        }
         sandbox_problem = SandboxExecutor.supported()
-        if mode == ExecutorMode.SANDBOX or (mode == ExecutorMode.AUTO and sandbox_problem is None):
-            executors["sandbox"] = SandboxExecutor(commands, self.settings)
+        if mode is ExecutorMode.SANDBOX or (mode is ExecutorMode.AUTO and sandbox_problem is None):
+            executors["sandbox"] = SandboxExecutor(commands, self.settings, self.tasks.child("sandbox"))
             return executors, "sandbox"
         if mode in (ExecutorMode.DOCKER, ExecutorMode.DOCKER_REUSE):
             return executors, "docker"
-        if mode == ExecutorMode.AUTO and sandbox_problem is not None:
+        if mode is ExecutorMode.AUTO and sandbox_problem is not None:
             log.info("sandbox executor unavailable (%s): using the process executor", sandbox_problem)
         return executors, "process"
 
     def executor_for(self, spec: FunctionSpec) -> Executor:
-        if spec.package_type == "Image":
+        if spec.package_type == "Image" and "docker" in self.executors:
             return self.executors["docker"]
         return self.executors[self.executor_name]
 
-    async def engine_run_event(self, ref: Any, payload: bytes, request_id: str) -> Any:
+    async def run_event(self, ref: FunctionRef, payload: bytes, request_id: str) -> InvocationResult:
         return await self.engine.invoke(ref, payload, request_id=request_id)
 
     def health(self) -> dict[str, Any]:
@@ -148,19 +191,21 @@ class Application:
     async def startup(self) -> None:
         self.engine.start()
         self.events.start()
-        await self.functions_api.resume()
+        await self.lifecycle.resume()
         log.info("locallambda ready on %s (data: %s)", self.settings.endpoint_url, self.data_dir)
 
     async def shutdown(self) -> None:
+        """Stop everything this server started, in order, each step with a deadline."""
         await self.events.close()
-        await self.plane.close()
+        await self._control_tasks.close()
         await self.engine.close()
         for executor in self.executors.values():
             await executor.close()
+        await self.tasks.close()
         self.store.close()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
 
 
-def build_app(settings: Settings) -> Application:
-    return Application(settings)
+def build_app(settings: Settings, **kwargs: Any) -> Application:
+    return Application(settings, **kwargs)

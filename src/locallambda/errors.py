@@ -1,13 +1,26 @@
 """The one error hierarchy.
 
-Every AWS error is a class whose code, HTTP status and fault side are class attributes.
-The core raises them; exactly one place (``locallambda.protocol.errors``) renders them as AWS does.
-Nothing here knows about HTTP frameworks.
+Three families, each saying who is at fault:
+
+- ``LambdaError``: an answer of the Lambda API. Code, HTTP status and fault side ("User" or
+  "Service") are class attributes; the core raises them and exactly one place
+  (``locallambda.edge.errors``) renders them as AWS does.
+- ``Fault``: why an invocation failed when the function itself did not answer (it timed out, its
+  runtime exited or ran out of memory, its entrypoint is bad). AWS reports these as the
+  invocation's result, a JSON error payload with ``errorType`` and ``errorMessage``, not as an API
+  error; ``side`` says whether the function, its runtime or the sandbox is to blame.
+- ``PlatformError``: this server could not do its part (start an environment, write its state).
+  ``ExecutorError`` is the one executors raise; foreign errors (docker, subprocess, sqlite) are
+  translated into these at the boundary where they occur.
+
+Nothing here knows about HTTP.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import json
+import signal
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "LambdaError",
@@ -36,6 +49,18 @@ __all__ = [
     "EC2AccessDeniedError",
     "InvalidRuntimeError",
     "ResourceNotReadyError",
+    "Fault",
+    "FaultSide",
+    "SandboxTimeout",
+    "RuntimeExit",
+    "RuntimeOutOfMemory",
+    "InvalidEntrypoint",
+    "ResponseTooLarge",
+    "FunctionInitError",
+    "PlatformError",
+    "ExecutorError",
+    "InvalidEntrypointError",
+    "StoreError",
 ]
 
 
@@ -55,6 +80,8 @@ class LambdaError(Exception):
         super().__init__(message)
         self.message = message
         self.extra = extra
+        # Set by the dispatcher so that the rendered answer carries the request's own id.
+        self.request_id: str | None = None
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"{type(self).__name__}({self.message!r})"
@@ -220,3 +247,147 @@ class NotImplementedOperationError(LambdaError):
     code = "NotImplementedException"
     status = 501
     fault = "Service"
+
+
+# -- faults: an invocation's failure, reported as its result ------------------------------------
+
+FaultSide = Literal["function", "runtime", "sandbox"]
+
+
+class Fault(Exception):
+    """An invocation that ended without the function's own answer.
+
+    ``error_type`` and the message form the payload AWS returns (with ``X-Amz-Function-Error:
+    Unhandled``); ``side`` says who is at fault. Docs: lambda-runtime-environment.html and the
+    errors recorded in LocalStack's parity snapshots (``Sandbox.Timedout``, ``Runtime.ExitError``).
+    """
+
+    error_type: ClassVar[str] = "Runtime.Unknown"
+    side: ClassVar[FaultSide] = "runtime"
+
+    def __init__(self, request_id: str, message: str) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.message = message
+
+    @property
+    def error_message(self) -> str:
+        """AWS prefixes the request id: ``RequestId: <id> Error: <message>``."""
+        return f"RequestId: {self.request_id} Error: {self.message}"
+
+    def payload(self) -> bytes:
+        return json.dumps({"errorType": self.error_type, "errorMessage": self.error_message}).encode()
+
+
+class SandboxTimeout(Fault):
+    """The invocation (or an init continuing within it) ran past the function's timeout."""
+
+    error_type = "Sandbox.Timedout"
+    side = "function"
+
+    def __init__(self, request_id: str, timeout_s: float) -> None:
+        super().__init__(request_id, f"Task timed out after {timeout_s:.2f} seconds")
+        self.timeout_s = timeout_s
+
+
+class RuntimeExit(Fault):
+    """The runtime process ended during an invocation (or before its first one)."""
+
+    error_type = "Runtime.ExitError"
+    side = "runtime"
+
+    def __init__(self, request_id: str, reason: str | None) -> None:
+        text = f"Runtime exited with error: {reason}" if reason else "Runtime exited without providing a reason"
+        super().__init__(request_id, text)
+
+    @classmethod
+    def for_status(cls, request_id: str, status: int) -> RuntimeExit:
+        """From an exit status as ``wait`` gives it (negative: killed by that signal), worded as
+        AWS words it (Go's ``exit status 1``, ``signal: killed``)."""
+        if status == 0:
+            return cls(request_id, None)
+        if status > 0:
+            return cls(request_id, f"exit status {status}")
+        return cls(request_id, f"signal: {_signal_name(-status)}")
+
+
+class RuntimeOutOfMemory(Fault):
+    """The environment was killed for exceeding the function's memory size."""
+
+    error_type = "Runtime.OutOfMemory"
+    side = "function"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id, "Runtime exited with error: signal: killed")
+
+
+class InvalidEntrypoint(Fault):
+    """The function's entrypoint cannot be started (AWS: ``Runtime.InvalidEntrypoint``)."""
+
+    error_type = "Runtime.InvalidEntrypoint"
+    side = "function"
+
+
+class ResponseTooLarge(Fault):
+    """The function answered more than the synchronous response limit."""
+
+    error_type = "Function.ResponseSizeTooLarge"
+    side = "function"
+
+    def __init__(self, request_id: str, limit: int) -> None:
+        super().__init__(request_id, f"Response payload size exceeded maximum allowed payload size ({limit} bytes).")
+
+    @property
+    def error_message(self) -> str:
+        return self.message  # AWS words this one without the request id
+
+
+class FunctionInitError(Fault):
+    """The function's init failed and its runtime reported why (``/runtime/init/error``).
+
+    The runtime's own error document is the payload, untouched (its shape differs per runtime).
+    """
+
+    error_type = "Runtime.Unknown"
+    side = "function"
+
+    def __init__(self, request_id: str, document: bytes) -> None:
+        super().__init__(request_id, "init failed")
+        self.document = document
+
+    def payload(self) -> bytes:
+        return self.document
+
+
+def _signal_name(number: int) -> str:
+    names = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGTERM: "terminated",
+             signal.SIGABRT: "aborted"}
+    try:
+        sig = signal.Signals(number)
+    except ValueError:
+        return str(number)
+    return names.get(sig, sig.name.lower())
+
+
+# -- platform errors: this server could not do its part -----------------------------------------
+
+
+class PlatformError(Exception):
+    """Something this server needs failed; the message says what and reaches the user."""
+
+
+class ExecutorError(PlatformError):
+    """An execution environment could not be started."""
+
+
+class InvalidEntrypointError(ExecutorError):
+    """The function's entrypoint cannot be started (no bootstrap, not executable, bad format).
+
+    AWS reports this as the invocation's result (``Runtime.InvalidEntrypoint``, see
+    ``InvalidEntrypoint``), with messages such as ``Couldn't find valid bootstrap(s):
+    [/var/task/bootstrap /opt/bootstrap]`` or ``fork/exec /var/task/bootstrap: permission denied``.
+    """
+
+
+class StoreError(PlatformError):
+    """The state store could not read or write (translated from sqlite and file system errors)."""

@@ -7,6 +7,7 @@ then from command-line overrides. Nothing else in the package reads ``os.environ
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import os
 from collections.abc import Mapping
@@ -31,15 +32,14 @@ def parse_bool(value: str | None, default: bool) -> bool:
     return default
 
 
-class ExecutorMode:
-    """Names accepted by ``LAMBDA_EXECUTOR``; ``""`` means choose automatically."""
+class ExecutorMode(enum.Enum):
+    """Values of ``LAMBDA_EXECUTOR``; ``AUTO`` (unset or empty) means choose automatically."""
 
     LOCAL = "local"
     SANDBOX = "sandbox"
     DOCKER = "docker"
     DOCKER_REUSE = "docker-reuse"
     AUTO = ""
-    ALL = (LOCAL, SANDBOX, DOCKER, DOCKER_REUSE, AUTO)
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -70,7 +70,7 @@ class Settings:
     region: str = "us-east-1"
     account_id: str = "000000000000"
 
-    executor: str = ExecutorMode.AUTO
+    executor: ExecutorMode = ExecutorMode.AUTO
     keepalive_ms: int = 600_000
     stay_open: bool = True
     synchronous_create: bool = False
@@ -92,12 +92,15 @@ class Settings:
     remove_containers: bool = True
     hostname_from_lambda: str = ""
     bucket_marker_local: str = "hot-reload"
+    # Seconds an environment may take to start and, when pre-started (provisioned concurrency),
+    # to initialize. On-demand inits follow AWS's rule instead: 10 s, then within the invocation.
     lambda_runtime_environment_timeout: int = 20
     debug: bool = False
     # Builds of our own runtime clients (the Java bootstrap jar, its startup archive): not user
     # state, so kept across runs even with persistence off.
     cache_dir: Path = dataclasses.field(default_factory=lambda: Path.home() / ".cache" / "locallambda")
     host_path: str = "/usr/local/bin:/usr/bin:/bin"
+    java_home: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -119,11 +122,12 @@ class Settings:
             values["region"] = env["DEFAULT_REGION"]
 
         executor = env.get("LAMBDA_EXECUTOR", "").strip()
-        if executor not in ExecutorMode.ALL:
+        try:
+            values["executor"] = ExecutorMode(executor)
+        except ValueError:
             raise ValueError(
                 f"LAMBDA_EXECUTOR must be one of local, sandbox, docker, docker-reuse; got {executor!r}"
-            )
-        values["executor"] = executor
+            ) from None
         values["keepalive_ms"] = _int(env, "LAMBDA_KEEPALIVE_MS", 600_000)
         values["stay_open"] = parse_bool(env.get("LAMBDA_STAY_OPEN_MODE"), True)
         values["synchronous_create"] = parse_bool(env.get("LAMBDA_SYNCHRONOUS_CREATE"), False)
@@ -171,14 +175,11 @@ class Settings:
             values["cache_dir"] = Path(env["XDG_CACHE_HOME"]) / "locallambda"
         if env.get("PATH"):
             values["host_path"] = env["PATH"]
+        if env.get("JAVA_HOME"):
+            values["java_home"] = Path(env["JAVA_HOME"])
 
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-    @property
-    def legacy_docker_reuse(self) -> bool:
-        """``docker-reuse`` keeps containers warm; plain ``docker`` uses a fresh one per invoke."""
-        return self.executor == ExecutorMode.DOCKER_REUSE
 
     @property
     def endpoint_url(self) -> str:

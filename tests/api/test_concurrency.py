@@ -351,8 +351,8 @@ def test_cli_function_concurrency(server: Server, lambda_client: Any, fn_name: s
 
 def test_provisioner_seam_marks_ready_or_failed(tmp_path: Any) -> None:
     from locallambda.app import build_app
-    from locallambda.control.state import FunctionRecord
-    from locallambda.protocol.dispatch import RequestContext
+    from locallambda.store.functions import FunctionRecord
+    from locallambda.model.operations import RequestContext
     from locallambda.settings import Settings
 
     async def scenario() -> None:
@@ -368,10 +368,8 @@ def test_provisioner_seam_marks_ready_or_failed(tmp_path: Any) -> None:
             if record.name == "broken":
                 raise RuntimeError("no environment could start")
 
-        app.plane.provisioner = provisioner  # type: ignore[attr-defined]
-        handlers = {}
-        for api in app._apis():
-            handlers.update(api.handlers())
+        app.plane.provisioner = provisioner
+        handlers = app.handlers
 
         def ctx(op: str) -> RequestContext:
             return RequestContext(op, REGION, ACCOUNT, "req", {})

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from locallambda.executors.docker import DockerExecutor, parse_docker_flags
-from locallambda.executors.runtime_commands import RuntimeCommands
-from locallambda.invoke.models import FunctionSpec
+from locallambda.runtimes.commands import RuntimeCommands
+from locallambda.model.spec import FunctionSpec
+from locallambda.model.tasks import TaskScope
 from locallambda.settings import Settings
 from tests.conftest import ROLE, Server, make_zip, wait_active
 from tests.invoke.conftest import stop_checked
@@ -323,7 +324,7 @@ def _spec(**kw: Any) -> FunctionSpec:
 
 
 def _executor(tmp_path: Path, **env: str) -> DockerExecutor:
-    return DockerExecutor(RuntimeCommands(tmp_path), Settings.from_env(env), reuse=True)
+    return DockerExecutor(RuntimeCommands(tmp_path), Settings.from_env(env), TaskScope(), reuse=True)
 
 
 def test_runtime_images_follow_lambda_runtime_image_mapping(tmp_path: Path) -> None:

@@ -25,10 +25,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from locallambda.executors.base import RuntimeProcess
-from locallambda.executors.runtime_commands import RuntimeCommands
+from locallambda.runtimes.commands import RuntimeCommands
 from locallambda.executors.sandbox import SandboxExecutor
 from locallambda.invoke.environment import ExecutionEnvironment
-from locallambda.invoke.models import FunctionSpec, Invocation
+from locallambda.model.clock import SystemClock
+from locallambda.model.spec import FunctionSpec, Invocation
+from locallambda.model.tasks import TaskScope
 from locallambda.settings import Settings
 from tests.conftest import REPO, Server
 from tests.invoke.conftest import HOST_PYTHON_RUNTIME, Functions, stop_checked
@@ -371,13 +373,14 @@ def test_out_of_memory_without_cgroups(tmp_path: Path) -> None:
     )
 
     async def run() -> list[tuple[bytes, str | None]]:
-        executor = SandboxExecutor(RuntimeCommands(tmp_path / "cache"), Settings(), use_cgroups=False)
+        executor = SandboxExecutor(RuntimeCommands(tmp_path / "cache"), Settings(), TaskScope(), use_cgroups=False)
         spec = _spec(code, 128)
         assert await executor.prepare(spec) is None
         results = []
         try:
             for chunks in (4, 64):
-                env = ExecutionEnvironment(spec, executor, endpoint_url=None, log_line=lambda key, line: None)
+                env = ExecutionEnvironment(spec, executor, endpoint_url=None, log_line=lambda key, line: None,
+                                           tasks=TaskScope(), clock=SystemClock())
                 await env.start()
                 result = await env.invoke(Invocation(request_id=str(uuid.uuid4()), payload=str(chunks).encode(),
                                                      invoked_arn=spec.arn))
@@ -400,7 +403,7 @@ def test_supported_names_a_missing_bwrap(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_prepare_reports_why_it_cannot_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(SandboxExecutor, "supported", staticmethod(lambda: "bwrap cannot create a sandbox here: test"))
-    executor = SandboxExecutor(RuntimeCommands(tmp_path), Settings())
+    executor = SandboxExecutor(RuntimeCommands(tmp_path), Settings(), TaskScope())
     assert asyncio.run(executor.prepare(_spec(tmp_path, 128))) == "bwrap cannot create a sandbox here: test"
 
 

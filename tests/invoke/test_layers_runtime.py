@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from locallambda.control.layers import merge_trees
-from locallambda.executors.runtime_commands import RuntimeCommands, extension_commands
-from locallambda.invoke.models import FunctionSpec
+from locallambda.store.layers import merge_trees
+from locallambda.runtimes.commands import RuntimeCommands, extension_commands
+from locallambda.model.spec import FunctionSpec
 from tests.conftest import Server, make_zip
 from tests.invoke.conftest import Functions, decode_tail, stop_checked
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from locallambda.control.arns import LATEST, FunctionRef
-from locallambda.control.functions import check_revision
+from locallambda.model.refs import LATEST, FunctionRef
+from locallambda.control.versions import check_revision
 from locallambda.control.paging import paginate
 from locallambda.control.permissions import drop_policy
 from locallambda.control.plane import ControlPlane
-from locallambda.control.state import FunctionRecord, new_revision_id
+from locallambda.store.functions import Change, FunctionRecord, new_revision_id
 from locallambda.errors import InvalidParameterValueError, ResourceConflictError, ResourceNotFoundError
-from locallambda.requests import Handler, RequestContext
+from locallambda.model.operations import RequestContext, operation
 
 __all__ = ["AliasesApi", "alias_weights"]
 
@@ -79,14 +79,6 @@ class AliasesApi:
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "CreateAlias": self.create_alias,
-            "GetAlias": self.get_alias,
-            "UpdateAlias": self.update_alias,
-            "DeleteAlias": self.delete_alias,
-            "ListAliases": self.list_aliases,
-        }
 
     def _function(self, ctx: RequestContext, p: dict[str, Any]) -> tuple[FunctionRecord, FunctionRef]:
         """The function named by ``FunctionName`` (a qualifier in the name is ignored).
@@ -104,6 +96,7 @@ class AliasesApi:
             out["RoutingConfig"] = {"AdditionalVersionWeights": alias_weights(alias)}
         return out
 
+    @operation("CreateAlias")
     async def create_alias(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ``ResourceNotFoundError`` (function or version missing, ARN qualified with the
         requested version), ``ResourceConflictError`` (name taken) and the routing errors."""
@@ -133,6 +126,7 @@ class AliasesApi:
         self.plane.functions.save(record)
         return self._view(alias)
 
+    @operation("GetAlias")
     async def get_alias(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ``ResourceNotFoundError`` ("Cannot find alias arn: ...") for an unknown alias."""
         record, ref = self._function(ctx, p)
@@ -141,6 +135,7 @@ class AliasesApi:
             raise ResourceNotFoundError(f"Cannot find alias arn: {ref.arn(p['Name'])}")
         return self._view(alias)
 
+    @operation("UpdateAlias")
     async def update_alias(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ``ResourceNotFoundError`` ("Alias not found: ..." — AWS words it differently
         from GetAlias), ``PreconditionFailedError`` for a stale RevisionId, and the version and
@@ -172,6 +167,7 @@ class AliasesApi:
         self.plane.functions.save(record)
         return self._view(alias)
 
+    @operation("DeleteAlias")
     async def delete_alias(self, ctx: RequestContext, p: dict[str, Any]) -> None:
         """Deleting an alias that does not exist succeeds (AWS answers 204 as well).
 
@@ -187,9 +183,10 @@ class AliasesApi:
         record.event_invoke_configs.pop(name, None)
         drop_policy(record, name)
         self.plane.functions.save(record)
-        self.plane.notify(record, "updated")
+        self.plane.notify(record, Change.UPDATED)
         return None
 
+    @operation("ListAliases")
     async def list_aliases(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Aliases by name, optionally only those whose primary version is ``FunctionVersion``."""
         record, _ = self._function(ctx, p)

@@ -22,12 +22,13 @@ import secrets
 import string
 from typing import Any
 
-from locallambda.control.arns import function_arn
+from locallambda.model.refs import function_arn
 from locallambda.control.paging import paginate
-from locallambda.control.plane import ControlPlane, aws_timestamp
-from locallambda.control.state import FunctionRecord, Registry
+from locallambda.control.plane import ControlPlane
+from locallambda.model.clock import aws_timestamp
+from locallambda.store.functions import FunctionRecord, Registry
 from locallambda.errors import CodeSigningConfigNotFoundError, ResourceConflictError, ResourceNotFoundError
-from locallambda.requests import Handler, RequestContext
+from locallambda.model.operations import RequestContext, operation
 
 __all__ = ["CodeSigningApi", "CodeSigningConfigNotFoundError", "REGISTRY_KIND", "csc_arn"]
 
@@ -57,18 +58,6 @@ class CodeSigningApi:
     def _configs(self) -> Registry:
         return self.plane.registry(REGISTRY_KIND)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "CreateCodeSigningConfig": self.create_config,
-            "GetCodeSigningConfig": self.get_config,
-            "UpdateCodeSigningConfig": self.update_config,
-            "DeleteCodeSigningConfig": self.delete_config,
-            "ListCodeSigningConfigs": self.list_configs,
-            "PutFunctionCodeSigningConfig": self.put_function_config,
-            "GetFunctionCodeSigningConfig": self.get_function_config,
-            "DeleteFunctionCodeSigningConfig": self.delete_function_config,
-            "ListFunctionsByCodeSigningConfig": self.list_functions,
-        }
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -96,6 +85,7 @@ class CodeSigningApi:
 
     # -- configurations -------------------------------------------------------------------
 
+    @operation("CreateCodeSigningConfig")
     async def create_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         csc_id = _new_id()
         while self._configs.get(csc_arn(ctx.region, ctx.account_id, csc_id)) is not None:
@@ -116,10 +106,12 @@ class CodeSigningApi:
         self._configs.put(arn, {"config": config, "tags": dict(p.get("Tags") or {})})
         return {"CodeSigningConfig": copy.deepcopy(config)}
 
+    @operation("GetCodeSigningConfig")
     async def get_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         doc = self._existing(ctx, p["CodeSigningConfigArn"])
         return {"CodeSigningConfig": copy.deepcopy(doc["config"])}
 
+    @operation("UpdateCodeSigningConfig")
     async def update_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Change the members given (an update that names none answers the configuration)."""
         arn = p["CodeSigningConfigArn"]
@@ -141,6 +133,7 @@ class CodeSigningApi:
         self._configs.put(arn, doc)
         return {"CodeSigningConfig": copy.deepcopy(config)}
 
+    @operation("DeleteCodeSigningConfig")
     async def delete_config(self, ctx: RequestContext, p: dict[str, Any]) -> None:
         """Raises ``ResourceNotFoundError`` or, while a function uses it, ``ResourceConflictError``."""
         arn = p["CodeSigningConfigArn"]
@@ -154,6 +147,7 @@ class CodeSigningApi:
             )
         self._configs.delete(arn)
 
+    @operation("ListCodeSigningConfigs")
     async def list_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         prefix = f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:code-signing-config:"
         configs = [doc["config"] for arn, doc in self._configs.items() if arn.startswith(prefix)]
@@ -163,6 +157,7 @@ class CodeSigningApi:
             out["NextMarker"] = marker
         return out
 
+    @operation("ListFunctionsByCodeSigningConfig")
     async def list_functions(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         arn = p["CodeSigningConfigArn"]
         self._existing(ctx, arn)
@@ -175,6 +170,7 @@ class CodeSigningApi:
 
     # -- attachment to functions ----------------------------------------------------------
 
+    @operation("PutFunctionCodeSigningConfig")
     async def put_function_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ``CodeSigningConfigNotFoundError`` first, then ``ResourceNotFoundError`` for the function."""
         arn = p["CodeSigningConfigArn"]
@@ -188,12 +184,14 @@ class CodeSigningApi:
         self.plane.functions.save(record)
         return {"CodeSigningConfigArn": arn, "FunctionName": record.name}
 
+    @operation("GetFunctionCodeSigningConfig")
     async def get_function_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         record = self._function(ctx, p)
         if not record.code_signing_config_arn:
             return {}  # AWS answers 200 with neither member for a function without one
         return {"CodeSigningConfigArn": record.code_signing_config_arn, "FunctionName": record.name}
 
+    @operation("DeleteFunctionCodeSigningConfig")
     async def delete_function_config(self, ctx: RequestContext, p: dict[str, Any]) -> None:
         """Detach the configuration; succeeds when none is attached, as AWS does."""
         record = self._function(ctx, p)

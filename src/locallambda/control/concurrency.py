@@ -9,14 +9,11 @@ the account's UnreservedConcurrentExecutions, which may never go below
 ``settings.limits_minimum_unreserved_concurrency`` (AWS docs, "Configuring reserved concurrency").
 
 A provisioned configuration starts ``IN_PROGRESS`` and becomes ``READY`` once the invoke
-engine has pre-started its environments. The engine plugs in through ``plane.provisioner``::
-
-    async def provisioner(record: FunctionRecord, qualifier: str, count: int) -> None
-
-called with the configured qualifier (a version number or an alias name) and the number of
-environments to keep ready (0 when a configuration is deleted). Returning marks the
-configuration ``READY``; raising marks it ``FAILED`` with the exception's text as StatusReason.
-The default pre-starts nothing and returns at once.
+engine has pre-started its environments. The engine plugs in through ``plane.provisioner``
+(``control.seams.Provisioner``), called with the configured qualifier (a version number or an
+alias name) and the number of environments to keep ready (0 when a configuration is deleted).
+Returning marks the configuration ``READY``; raising marks it ``FAILED`` with the exception's
+text as StatusReason.
 """
 
 from __future__ import annotations
@@ -25,21 +22,22 @@ import asyncio
 import re
 from typing import Any
 
-from locallambda.control.arns import LATEST, FunctionRef
+from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.control.paging import paginate
-from locallambda.control.plane import ControlPlane, Provisioner, aws_timestamp
-from locallambda.control.state import FunctionRecord, new_revision_id
+from locallambda.control.plane import ControlPlane
+from locallambda.control.seams import Provisioner
+from locallambda.model.clock import aws_timestamp
+from locallambda.store.functions import Change, FunctionRecord, new_revision_id
 from locallambda.errors import (
     InvalidParameterValueError,
     ProvisionedConcurrencyConfigNotFoundError,
     ResourceConflictError,
     ResourceNotFoundError,
 )
-from locallambda.requests import Handler, RequestContext
+from locallambda.model.operations import RequestContext, operation
 
 __all__ = [
     "ConcurrencyApi",
-    "Provisioner",
     "function_claim",
     "unreserved_concurrency",
     "provisioned_total",
@@ -87,19 +85,8 @@ class ConcurrencyApi:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-        plane.listeners.append(self._on_change)
         self._resumed = False
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "PutFunctionConcurrency": self.put_function_concurrency,
-            "GetFunctionConcurrency": self.get_function_concurrency,
-            "DeleteFunctionConcurrency": self.delete_function_concurrency,
-            "PutProvisionedConcurrencyConfig": self.put_provisioned_concurrency_config,
-            "GetProvisionedConcurrencyConfig": self.get_provisioned_concurrency_config,
-            "DeleteProvisionedConcurrencyConfig": self.delete_provisioned_concurrency_config,
-            "ListProvisionedConcurrencyConfigs": self.list_provisioned_concurrency_configs,
-        }
 
     @property
     def _provisioner(self) -> Provisioner:
@@ -135,6 +122,7 @@ class ConcurrencyApi:
             raise InvalidParameterValueError(_UNQUALIFIED_ONLY)
         return ref
 
+    @operation("PutFunctionConcurrency")
     async def put_function_concurrency(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises InvalidParameterValue (qualified name, unreserved minimum, below provisioned)
         and ResourceNotFound (AWS names the function's ``$LATEST`` ARN here)."""
@@ -161,6 +149,7 @@ class ConcurrencyApi:
         self.plane.functions.save(record)
         return {"ReservedConcurrentExecutions": value}
 
+    @operation("GetFunctionConcurrency")
     async def get_function_concurrency(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Without reserved concurrency the answer is empty (AWS omits the member)."""
         record = self.plane.get_function(self._unqualified(ctx, p))
@@ -168,6 +157,7 @@ class ConcurrencyApi:
             return {}
         return {"ReservedConcurrentExecutions": record.reserved_concurrency}
 
+    @operation("DeleteFunctionConcurrency")
     async def delete_function_concurrency(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         record = self.plane.get_function(self._unqualified(ctx, p))
         if record.reserved_concurrency is not None:
@@ -202,6 +192,7 @@ class ConcurrencyApi:
     def _public(config: dict[str, Any]) -> dict[str, Any]:
         return {k: config[k] for k in _WIRE if k in config}
 
+    @operation("PutProvisionedConcurrencyConfig")
     async def put_provisioned_concurrency_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises InvalidParameterValue ($LATEST, limits), ResourceNotFound and ResourceConflict
         (a version and an alias pointing to it cannot both be provisioned)."""
@@ -295,6 +286,7 @@ class ConcurrencyApi:
         except Exception:  # nothing to report to: the configuration is already gone
             pass
 
+    @operation("GetProvisionedConcurrencyConfig")
     async def get_provisioned_concurrency_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ProvisionedConcurrencyConfigNotFound when the version/alias has no configuration."""
         record, q = self._resolve(ctx, p, "The function resource provided must be an alias or a published version.")
@@ -303,6 +295,7 @@ class ConcurrencyApi:
             raise ProvisionedConcurrencyConfigNotFoundError("No Provisioned Concurrency Config found for this function")
         return self._public(config)
 
+    @operation("DeleteProvisionedConcurrencyConfig")
     async def delete_provisioned_concurrency_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Deleting a configuration that does not exist succeeds, as on AWS."""
         record, q = self._resolve(ctx, p, "The function resource provided must be an alias or a published version.")
@@ -311,6 +304,7 @@ class ConcurrencyApi:
             self.plane.spawn(self._release(record, q))
         return {}
 
+    @operation("ListProvisionedConcurrencyConfigs")
     async def list_provisioned_concurrency_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         self.resume_provisioning()
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
@@ -326,14 +320,14 @@ class ConcurrencyApi:
 
     # -- consistency ----------------------------------------------------------------------
 
-    def _on_change(self, record: FunctionRecord, event: str) -> None:
+    def on_change(self, record: FunctionRecord, change: Change) -> None:
         """A deleted alias or version takes its provisioned configuration with it; a deleted
         function releases all of them."""
-        if event == "deleted":
+        if change is Change.DELETED:
             for q in record.provisioned_concurrency:
                 self.plane.spawn(self._release(record, q))
             return
-        if event != "updated":
+        if change is not Change.UPDATED:
             return
         gone = [q for q in record.provisioned_concurrency if q not in record.versions and q not in record.aliases]
         if not gone:

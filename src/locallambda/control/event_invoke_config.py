@@ -23,12 +23,12 @@ import re
 import time
 from typing import Any
 
-from locallambda.control.arns import LATEST, FunctionRef, function_arn
+from locallambda.model.refs import LATEST, FunctionRef, function_arn
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
-from locallambda.control.state import FunctionRecord
+from locallambda.store.functions import FunctionRecord
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
-from locallambda.requests import Handler, RequestContext
+from locallambda.model.operations import RequestContext, operation
 
 __all__ = ["EventInvokeConfigApi", "event_invoke_config_for"]
 
@@ -76,14 +76,6 @@ class EventInvokeConfigApi:
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "PutFunctionEventInvokeConfig": self.put_config,
-            "UpdateFunctionEventInvokeConfig": self.update_config,
-            "GetFunctionEventInvokeConfig": self.get_config,
-            "DeleteFunctionEventInvokeConfig": self.delete_config,
-            "ListFunctionEventInvokeConfigs": self.list_configs,
-        }
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -148,6 +140,7 @@ class EventInvokeConfigApi:
 
     # -- operations -----------------------------------------------------------------------
 
+    @operation("PutFunctionEventInvokeConfig")
     async def put_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Create or replace the configuration of a qualifier (members not given are dropped)."""
         if all(p.get(k) is None for k in _SETTINGS):  # checked before the function is looked up
@@ -168,6 +161,7 @@ class EventInvokeConfigApi:
         self.plane.functions.save(record)
         return copy.deepcopy(config)
 
+    @operation("UpdateFunctionEventInvokeConfig")
     async def update_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Merge the given members into an existing configuration.
 
@@ -194,15 +188,18 @@ class EventInvokeConfigApi:
         self.plane.functions.save(record)
         return copy.deepcopy(config)
 
+    @operation("GetFunctionEventInvokeConfig")
     async def get_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         _, _, config = self._existing(self._ref(ctx, p))
         return copy.deepcopy(config)
 
+    @operation("DeleteFunctionEventInvokeConfig")
     async def delete_config(self, ctx: RequestContext, p: dict[str, Any]) -> None:
         record, q, _ = self._existing(self._ref(ctx, p))
         del record.event_invoke_configs[q]
         self.plane.functions.save(record)
 
+    @operation("ListFunctionEventInvokeConfigs")
     async def list_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
         record = self.plane.functions.get(ref.region, ref.name)

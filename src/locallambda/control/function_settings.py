@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from locallambda.control.arns import LATEST, FunctionRef
+from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.control.plane import ControlPlane
-from locallambda.control.state import FunctionRecord
+from locallambda.store.functions import FunctionRecord
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
-from locallambda.requests import Handler, RequestContext
+from locallambda.model.operations import RequestContext, operation
 
 __all__ = ["FunctionSettingsApi", "DEFAULT_RECURSIVE_LOOP", "DEFAULT_UPDATE_RUNTIME_ON"]
 
@@ -38,21 +38,16 @@ class FunctionSettingsApi:
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "GetFunctionRecursionConfig": self.get_recursion_config,
-            "PutFunctionRecursionConfig": self.put_recursion_config,
-            "GetRuntimeManagementConfig": self.get_runtime_management_config,
-            "PutRuntimeManagementConfig": self.put_runtime_management_config,
-        }
 
     # -- recursion ------------------------------------------------------------------------
 
+    @operation("GetFunctionRecursionConfig")
     async def get_recursion_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ``ResourceNotFoundError`` ("Function not found: <arn>") for a missing function."""
         record = self.plane.get_function(self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"]))
         return {"RecursiveLoop": record.recursive_loop or DEFAULT_RECURSIVE_LOOP}
 
+    @operation("PutFunctionRecursionConfig")
     async def put_recursion_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ``ResourceNotFoundError`` ("Function not found: <arn>") for a missing function."""
         record = self.plane.get_function(self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"]))
@@ -87,10 +82,12 @@ class FunctionSettingsApi:
             out["RuntimeVersionArn"] = setting["RuntimeVersionArn"]
         return out
 
+    @operation("GetRuntimeManagementConfig")
     async def get_runtime_management_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         record, ref, q = self._version(ctx, p)
         return self._view(ref, record.runtime_management.get(q))
 
+    @operation("PutRuntimeManagementConfig")
     async def put_runtime_management_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Set the update mode of one version.
 

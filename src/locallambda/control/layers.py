@@ -1,64 +1,44 @@
-"""Layers: publish, read, list, delete, version policies; the merged /opt tree executors use.
+"""Layers: publish, read, list, delete, version policies, and the checks of a function's Layers.
 
 A layer is a name with numbered, immutable versions (no ``$LATEST``). Each ``PublishLayerVersion``
 makes the next number, even when the content is unchanged and even after every earlier version
 was deleted (AWS keeps counting). The archive goes to the content-addressed code store, like
 function code, and ``Content.Location`` points at this server's download route.
 
-State: one document per layer in ``plane.registry("layer")``, keyed ``region/account/name``::
-
-    {"next_version": 3,
-     "versions": {"1": {"config": {...wire fields...}, "sha_hex": ..., "unzipped_size": ...,
-                        "deleted": false, "policy": {"revision_id": ..., "statements": [...]}}}}
-
-A deleted version stays as a tombstone (``deleted``): AWS lets functions that reference it keep
-running with its content and keep showing it in their configuration, so ``opt_paths`` must still
-find its archive, while every API call treats it as gone.
-
-At run time AWS extracts a function's layers in order into ``/opt``, later layers overwriting the
-files of earlier ones. ``opt_paths`` builds that merged tree once per distinct list of layers
-(hard links into the extracted archives, copies where links fail) under
-``<code root>/opt/<digest>`` and returns it; executors put its ``python``, ``nodejs``,
-``java/lib``, ``bin``, ``lib``, ``bootstrap`` and ``extensions`` where each runtime expects them.
+The layers' documents and the merged /opt trees built from them live in ``store/layers.py``;
+this module holds the API and the checks AWS makes of a function's Layers.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from locallambda.control.account import code_size_sources
-from locallambda.control.arns import layer_arn
 from locallambda.control.paging import paginate
-from locallambda.control.plane import ControlPlane, aws_timestamp
-from locallambda.control.state import Registry, new_revision_id
+from locallambda.control.plane import ControlPlane
 from locallambda.errors import (
     InvalidParameterValueError,
-    ValidationError,
     PreconditionFailedError,
     RequestEntityTooLargeError,
     ResourceConflictError,
     ResourceNotFoundError,
-    ServiceError,
+    ValidationError,
 )
-from locallambda.requests import Handler, RequestContext
+from locallambda.model.clock import aws_timestamp
+from locallambda.model.operations import RequestContext, operation
+from locallambda.model.refs import LayerRef, parse_layer_name, parse_layer_version_arn
 from locallambda.runtimes.catalogue import SUPPORTED_RUNTIMES, VALID_RUNTIMES_TEXT
+from locallambda.store.functions import new_revision_id
+from locallambda.store.layers import LayerStore
 
-__all__ = ["LayersApi", "LayerRef", "parse_layer_name", "function_layers", "merge_trees", "MAX_LAYERS"]
+__all__ = ["LayersApi", "function_layers", "MAX_LAYERS"]
 
-log = logging.getLogger("locallambda.layers")
+log = logging.getLogger(__name__)
 
 # AWS: "You can add up to five layers to a function" (Lambda quotas).
 MAX_LAYERS = 5
-_REGISTRY = "layer"
 _NOT_FOUND = "The resource you requested does not exist."
 _VERSION_TOO_LOW = "Layer Version Cannot be less than 1"
 
@@ -76,60 +56,6 @@ _LIST_RUNTIMES_TEXT = (
 )
 _LIST_RUNTIMES = frozenset(_LIST_RUNTIMES_TEXT[1:-1].split(", "))
 
-# A layer ARN, optionally with its version (the service model has already checked the pattern;
-# AWS-owned ``arn:aws:lambda:::awslayer:...`` ARNs do not match and so never name a stored layer).
-_LAYER_ARN = re.compile(
-    r"arn:(?:aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
-    r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<version>[0-9]+))?"
-)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class LayerRef:
-    """A layer (not a version) by region, account and name."""
-
-    region: str
-    account_id: str
-    name: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.region}/{self.account_id}/{self.name}"
-
-    @property
-    def arn(self) -> str:
-        return layer_arn(self.region, self.account_id, self.name)
-
-    def version_arn(self, version: int | str) -> str:
-        return f"{self.arn}:{version}"
-
-
-def parse_layer_name(raw: str, region: str, account_id: str) -> LayerRef:
-    """A LayerName parameter (a name or a layer ARN) as a reference; names are in the caller's
-    region and account."""
-    m = _LAYER_ARN.fullmatch(raw)
-    if m is None:
-        return LayerRef(region, account_id, raw)
-    return LayerRef(m.group("region"), m.group("account"), m.group("name"))
-
-
-def _parse_version_arn(arn: str) -> tuple[LayerRef, str] | None:
-    m = _LAYER_ARN.fullmatch(arn)
-    if m is None or m.group("version") is None:
-        return None
-    return LayerRef(m.group("region"), m.group("account"), m.group("name")), str(int(m.group("version")))
-
-
-def _version_doc(layers: Registry, ref: LayerRef, version: str, *, deleted_too: bool = False) -> dict[str, Any] | None:
-    doc = layers.get(ref.key)
-    if doc is None:
-        return None
-    entry: dict[str, Any] | None = doc["versions"].get(version)
-    if entry is None or (entry.get("deleted") and not deleted_too):
-        return None
-    return entry
-
-
 def _check_runtime_filter(runtime: str | None) -> None:
     """ListLayers/ListLayerVersions' CompatibleRuntime. Raises ``ValidationError`` (AWS's text)."""
     if runtime is not None and runtime not in _LIST_RUNTIMES:
@@ -139,46 +65,31 @@ def _check_runtime_filter(runtime: str | None) -> None:
         )
 
 
-def _tree_size(root: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                try:
-                    total += os.stat(path).st_size
-                except OSError:
-                    pass
-    return total
-
-
 def function_layers(
-    plane: ControlPlane, region: str, account_id: str, arns: list[str], code_sha256_hex: str | None
+    layers: LayerStore, region: str, arns: list[str], code_unzipped_size: int, limit: int
 ) -> list[dict[str, Any]]:
     """Check the Layers of CreateFunction/UpdateFunctionConfiguration; the configuration's Layers.
 
     Checks in AWS's order: at most five layers; then per layer: same region as the function,
     the version exists, no second version of the same layer (AWS names the first two clashing
-    ARNs); finally the unzipped size of the function's code (``code_sha256_hex``) plus every layer
-    against the unzipped limit. Compatible runtimes and architectures are not checked: AWS treats
+    ARNs); finally the unzipped size of the function's code plus every layer against ``limit``. Compatible runtimes and architectures are not checked: AWS treats
     them as metadata for ListLayers filters, not as a constraint.
 
     Raises ``InvalidParameterValueError`` with AWS's texts.
     """
     if len(arns) > MAX_LAYERS:
         raise InvalidParameterValueError(f"Cannot reference more than {MAX_LAYERS} layers.")
-    layers = plane.registry(_REGISTRY)
     seen: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     total = 0
     for arn in arns:
-        parsed = _parse_version_arn(arn)
+        parsed = parse_layer_version_arn(arn)
         if parsed is not None and parsed[0].region != region:
             raise InvalidParameterValueError(
                 "Layers are not in the same region as the function. "
                 f"Layers are expected to be in region {region}."
             )
-        entry = _version_doc(layers, *parsed) if parsed is not None else None
+        entry = layers.version(*parsed) if parsed is not None else None
         if entry is None:
             raise InvalidParameterValueError(f"Layer version {arn} does not exist.")
         base = arn.rsplit(":", 1)[0]
@@ -190,9 +101,8 @@ def function_layers(
         seen[base] = arn
         out.append({"Arn": arn, "CodeSize": entry["config"]["Content"]["CodeSize"]})
         total += int(entry.get("unzipped_size") or 0)
-    if out and code_sha256_hex:
-        total += _tree_size(plane.code.tree_path(code_sha256_hex))
-    limit = plane.settings.limits_code_size_unzipped
+    if out:
+        total += code_unzipped_size
     if total > limit:
         raise InvalidParameterValueError(
             f"Function code combined with layers exceeds the maximum allowed size of {limit} bytes. "
@@ -201,79 +111,17 @@ def function_layers(
     return out
 
 
-# -- /opt ------------------------------------------------------------------------------------
-
-
-def _clear(dest: str) -> None:
-    """Make room for a new entry at ``dest``: a later layer replaces what an earlier one put there."""
-    if os.path.islink(dest) or os.path.isfile(dest):
-        os.unlink(dest)
-    elif os.path.isdir(dest):
-        shutil.rmtree(dest)
-
-
-def merge_trees(sources: list[Path], target: Path) -> None:
-    """Overlay ``sources`` in order into ``target`` (created): later sources win, file by file.
-
-    Files are hard-linked (copied where the file system refuses), symbolic links are recreated
-    as they are (the archive extractor only lets through links that stay inside their tree).
-    Raises ``OSError``.
-    """
-    target.mkdir(parents=True, exist_ok=True)
-    for source in sources:
-        src_root = str(source)
-        for dirpath, dirnames, filenames in os.walk(src_root):
-            rel = os.path.relpath(dirpath, src_root)
-            dest_dir = str(target) if rel == "." else os.path.join(str(target), rel)
-            if not os.path.isdir(dest_dir) or os.path.islink(dest_dir):
-                _clear(dest_dir)
-                os.makedirs(dest_dir, exist_ok=True)
-            linked_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-            for name in linked_dirs + filenames:
-                src = os.path.join(dirpath, name)
-                dest = os.path.join(dest_dir, name)
-                _clear(dest)
-                if os.path.islink(src):
-                    os.symlink(os.readlink(src), dest)
-                    continue
-                try:
-                    os.link(src, dest)
-                except OSError:
-                    shutil.copy2(src, dest)
-            dirnames[:] = [d for d in dirnames if d not in linked_dirs]
-
-
 class LayersApi:
-    """Handlers for the layer operations, and the /opt builder the invoke engine calls."""
+    """Handlers for the layer operations."""
 
-    def __init__(self, plane: ControlPlane) -> None:
+    def __init__(self, plane: ControlPlane, layers: LayerStore) -> None:
         self.plane = plane
-        self._layers = plane.registry(_REGISTRY)
-        code_size_sources(plane).append(self._code_size)
+        self._store = layers
+        self._layers = layers.docs
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "PublishLayerVersion": self.publish_layer_version,
-            "GetLayerVersion": self.get_layer_version,
-            "GetLayerVersionByArn": self.get_layer_version_by_arn,
-            "ListLayers": self.list_layers,
-            "ListLayerVersions": self.list_layer_versions,
-            "DeleteLayerVersion": self.delete_layer_version,
-            "AddLayerVersionPermission": self.add_layer_version_permission,
-            "RemoveLayerVersionPermission": self.remove_layer_version_permission,
-            "GetLayerVersionPolicy": self.get_layer_version_policy,
-        }
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _code_size(self, region: str) -> int:
+    def code_size(self, region: str) -> int:
         """Bytes stored by the layer versions of a region (GetAccountSettings' TotalCodeSize)."""
-        total = 0
-        for key, doc in self._layers.items():
-            if key.startswith(f"{region}/"):
-                total += sum(int(v["config"]["Content"]["CodeSize"]) for v in doc["versions"].values()
-                             if not v.get("deleted"))
-        return total
+        return self._store.code_size(region)
 
     def _location(self, ctx: RequestContext, sha_hex: str) -> str:
         host = ctx.headers.get("host") or f"127.0.0.1:{self.plane.settings.port}"
@@ -300,18 +148,13 @@ class LayersApi:
         return True
 
     def _live_versions(self, ref: LayerRef) -> list[dict[str, Any]]:
-        """The versions not deleted, newest first."""
-        doc = self._layers.get(ref.key)
-        if doc is None:
-            return []
-        entries = [e for e in doc["versions"].values() if not e.get("deleted")]
-        return sorted(entries, key=lambda e: -int(e["config"]["Version"]))
+        return self._store.live_versions(ref)
 
     def _for_policy(self, ctx: RequestContext, p: dict[str, Any]) -> tuple[LayerRef, dict[str, Any]]:
         """The layer version a permission operation names. Raises ``ResourceNotFoundError``."""
         ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
         number = int(p["VersionNumber"])
-        entry = _version_doc(self._layers, ref, str(number))
+        entry = self._store.version(ref, str(number))
         if entry is None:
             raise ResourceNotFoundError(f"Layer version {ref.version_arn(number)} does not exist.")
         return ref, entry
@@ -338,6 +181,7 @@ class LayersApi:
 
     # -- operations ---------------------------------------------------------------------------
 
+    @operation("PublishLayerVersion")
     async def publish_layer_version(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
         runtimes = p.get("CompatibleRuntimes") or []
@@ -374,23 +218,25 @@ class LayersApi:
         self._layers.put(ref.key, doc)
         return self._view(ctx, entry)
 
+    @operation("GetLayerVersion")
     async def get_layer_version(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
         number = int(p["VersionNumber"])
         if number < 1:
             raise InvalidParameterValueError(_VERSION_TOO_LOW)
-        entry = _version_doc(self._layers, ref, str(number))
+        entry = self._store.version(ref, str(number))
         if entry is None:
             raise ResourceNotFoundError(_NOT_FOUND)
         return self._view(ctx, entry)
 
+    @operation("GetLayerVersionByArn")
     async def get_layer_version_by_arn(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        parsed = _parse_version_arn(p["Arn"])
-        entry = _version_doc(self._layers, *parsed) if parsed is not None else None
+        entry = self._store.version_by_arn(p["Arn"])
         if entry is None:
             raise ResourceNotFoundError(_NOT_FOUND)
         return self._view(ctx, entry)
 
+    @operation("ListLayers")
     async def list_layers(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         runtime, arch = p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
         _check_runtime_filter(runtime)
@@ -411,6 +257,7 @@ class LayersApi:
             out["NextMarker"] = marker
         return out
 
+    @operation("ListLayerVersions")
     async def list_layer_versions(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
         runtime, arch = p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
@@ -425,6 +272,7 @@ class LayersApi:
             out["NextMarker"] = marker
         return out
 
+    @operation("DeleteLayerVersion")
     async def delete_layer_version(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         number = int(p["VersionNumber"])
         if number < 1:
@@ -441,6 +289,7 @@ class LayersApi:
 
     # -- permissions --------------------------------------------------------------------------
 
+    @operation("AddLayerVersionPermission")
     async def add_layer_version_permission(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref, entry = self._for_policy(ctx, p)
         policy = entry.get("policy")
@@ -459,6 +308,7 @@ class LayersApi:
         self._layers.put(ref.key, self._layers.get(ref.key))
         return {"Statement": json.dumps(statement, separators=(",", ":")), "RevisionId": revision}
 
+    @operation("RemoveLayerVersionPermission")
     async def remove_layer_version_permission(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref, entry = self._for_policy(ctx, p)
         policy = entry.get("policy")
@@ -471,6 +321,7 @@ class LayersApi:
         self._layers.put(ref.key, self._layers.get(ref.key))
         return {}
 
+    @operation("GetLayerVersionPolicy")
     async def get_layer_version_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         _ref, entry = self._for_policy(ctx, p)
         policy = entry.get("policy")
@@ -478,46 +329,6 @@ class LayersApi:
             raise ResourceNotFoundError("No policy is associated with the given resource.")
         document = {"Version": "2012-10-17", "Id": "default", "Statement": policy["statements"]}
         return {"Policy": json.dumps(document, separators=(",", ":")), "RevisionId": policy["revision_id"]}
-
-    # -- run time -----------------------------------------------------------------------------
-
-    def opt_paths(self, layer_arns: list[str]) -> list[Path]:
-        """The function's /opt: one directory merging its layers in order (later layers win).
-
-        Deleted layer versions still count (AWS keeps serving functions that use them). Built
-        once per distinct list, in a staging directory renamed into place, so a reader never
-        sees half a tree. Raises ``ServiceError`` when the tree cannot be written.
-        """
-        parts: list[tuple[str, str]] = []
-        for arn in layer_arns:
-            parsed = _parse_version_arn(arn)
-            entry = _version_doc(self._layers, *parsed, deleted_too=True) if parsed is not None else None
-            if entry is None:
-                log.warning("layer %s is not stored here; it is left out of /opt", arn)
-                continue
-            parts.append((arn, entry["sha_hex"]))
-        if not parts:
-            return []
-        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:40]
-        opt_root = self.plane.code.root / "opt"
-        target = opt_root / digest
-        if target.is_dir():
-            return [target]
-        opt_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=opt_root))
-        try:
-            os.chmod(staging, 0o755)  # mkdtemp makes 0700: /opt must be readable by a sandbox user
-            merge_trees([self.plane.code.tree_path(sha) for _, sha in parts], staging)
-            try:
-                os.rename(staging, target)
-            except OSError:
-                if not target.is_dir():
-                    raise
-                shutil.rmtree(staging, ignore_errors=True)  # built meanwhile by someone else
-        except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ServiceError(f"The layers of the function could not be prepared: {exc}") from exc
-        return [target]
 
 
 def _check_policy_revision(given: str | None, policy: dict[str, Any] | None) -> None:

@@ -19,9 +19,9 @@ import json
 import re
 from typing import Any
 
-from locallambda.control.arns import LATEST, FunctionRef
+from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.control.plane import ControlPlane
-from locallambda.control.state import FunctionRecord, new_revision_id
+from locallambda.store.functions import Change, FunctionRecord, new_revision_id
 from locallambda.errors import (
     InvalidParameterValueError,
     PolicyLengthExceededError,
@@ -29,7 +29,7 @@ from locallambda.errors import (
     ResourceConflictError,
     ResourceNotFoundError,
 )
-from locallambda.requests import Handler, RequestContext
+from locallambda.model.operations import RequestContext, operation
 
 __all__ = [
     "PermissionsApi",
@@ -197,17 +197,10 @@ class PermissionsApi:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-        plane.listeners.append(self._on_change)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "AddPermission": self.add_permission,
-            "RemovePermission": self.remove_permission,
-            "GetPolicy": self.get_policy,
-        }
 
-    def _on_change(self, record: FunctionRecord, event: str) -> None:
-        if event == "updated":
+    def on_change(self, record: FunctionRecord, change: Change) -> None:
+        if change is Change.UPDATED:
             self._prune(record)
 
     def _prune(self, record: FunctionRecord) -> None:
@@ -215,6 +208,7 @@ class PermissionsApi:
         if prune_orphaned_policies(record):
             self.plane.functions.save(record)
 
+    @operation("AddPermission")
     async def add_permission(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises InvalidParameterValue ($LATEST, principal), ResourceNotFound (function, version,
         alias), PreconditionFailed (RevisionId), ResourceConflict (duplicate Sid),
@@ -255,6 +249,7 @@ class PermissionsApi:
         self.plane.functions.save(record)
         return {"Statement": _compact(statement)}
 
+    @operation("RemovePermission")
     async def remove_permission(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ResourceNotFound (function: "No policy found for", alias/version, no policy,
         unknown Sid) and PreconditionFailed (RevisionId)."""
@@ -283,6 +278,7 @@ class PermissionsApi:
         self.plane.functions.save(record)
         return {}
 
+    @operation("GetPolicy")
     async def get_policy(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ResourceNotFound ("The resource you requested does not exist.") when the
         function, its qualifier or the policy does not exist: AWS answers all three alike."""

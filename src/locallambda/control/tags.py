@@ -5,7 +5,7 @@ A taggable resource is named by its ARN; the ARN's kind (``function``, ``event-s
 finds the resource and gives its live tag map plus a way to persist it. Resolvers live in
 ``plane.tag_resolvers`` so that the modules owning other resources plug theirs in::
 
-    tag_resolvers(plane)["event-source-mapping"] = my_resolver
+    plane.tag_resolvers["event-source-mapping"] = my_resolver
 
 Until a kind has a resolver of its own, every ARN of that kind is answered with AWS's
 not-found error for that kind.
@@ -13,25 +13,21 @@ not-found error for that kind.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import unicodedata
-from collections.abc import Callable
 from typing import Any
 
-from locallambda.control.arns import function_arn
+from locallambda.model.refs import function_arn
 from locallambda.control.plane import ControlPlane
-from locallambda.control.state import new_revision_id
+from locallambda.control.seams import TaggableArn, TagResolver, TagTarget
+from locallambda.store.functions import new_revision_id
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError, ValidationError
-from locallambda.requests import Handler, RequestContext
-from locallambda.validation_text import format_value, validation_message
+from locallambda.model.operations import RequestContext, operation
+from locallambda.model.wording import format_value, validation_message
 
 __all__ = [
     "TagsApi",
-    "TaggableArn",
-    "TagTarget",
-    "TagResolver",
-    "tag_resolvers",
+    "default_resolvers",
     "check_tags",
     "TAG_LIMIT",
 ]
@@ -60,30 +56,6 @@ _VALUE_CONSTRAINTS = (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class TaggableArn:
-    """A parsed taggable ARN: ``arn:aws:lambda:<region>:<account>:<kind>:<id>[:<qualifier>]``."""
-
-    arn: str
-    region: str
-    account_id: str
-    kind: str
-    resource_id: str
-    qualifier: str | None
-
-
-@dataclasses.dataclass(slots=True)
-class TagTarget:
-    """A resource's live tag map and how to persist it after a change."""
-
-    tags: dict[str, str]
-    save: Callable[[], None]
-
-
-# Returns the resource's tags; raises ResourceNotFoundError (with AWS's text) when it is absent.
-TagResolver = Callable[[TaggableArn], TagTarget]
-
-
 def _not_found(text: str) -> TagResolver:
     def resolve(arn: TaggableArn) -> TagTarget:
         raise ResourceNotFoundError(f"{text}{arn.arn}")
@@ -95,12 +67,8 @@ def _csc_not_found(arn: TaggableArn) -> TagTarget:
     raise ResourceNotFoundError(f"The Lambda code signing configuration {arn.arn} can not be found.")
 
 
-def tag_resolvers(plane: ControlPlane) -> dict[str, TagResolver]:
-    """The plane's resolver table, created on first use with a not-found answer for each kind."""
-    table: dict[str, TagResolver] | None = getattr(plane, "tag_resolvers", None)
-    if table is None:
-        table = {}
-        plane.tag_resolvers = table  # type: ignore[attr-defined]
+def default_resolvers(table: dict[str, TagResolver]) -> dict[str, TagResolver]:
+    """Fill ``table`` with a not-found answer for each kind no module resolves yet."""
     table.setdefault("event-source-mapping", _not_found("Event source mapping not found: "))
     table.setdefault("capacity-provider", _not_found("Capacity provider not found: "))
     table.setdefault("network-connector", _not_found("Network connector not found: "))
@@ -140,14 +108,7 @@ class TagsApi:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-        tag_resolvers(plane)["function"] = self._function_target
-
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "TagResource": self.tag_resource,
-            "UntagResource": self.untag_resource,
-            "ListTags": self.list_tags,
-        }
+        default_resolvers(plane.tag_resolvers)["function"] = self._function_target
 
     def _function_target(self, arn: TaggableArn) -> TagTarget:
         record = self.plane.functions.get(arn.region, arn.resource_id)
@@ -167,7 +128,7 @@ class TagsApi:
         """Raises ValidationError (not a taggable ARN), InvalidParameterValue (qualified function
         ARN: checked before existence, as AWS does) and ResourceNotFound."""
         m = _ARN.fullmatch(raw)
-        table = tag_resolvers(self.plane)
+        table = self.plane.tag_resolvers
         if m is None or m.group("kind") not in table:  # the validator normally refuses these first
             raise ValidationError(
                 f"1 validation error detected: Value '{raw}' at 'resource' failed to satisfy constraint: "
@@ -183,6 +144,7 @@ class TagsApi:
             )
         return table[arn.kind](arn)
 
+    @operation("TagResource")
     async def tag_resource(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         tags: dict[str, str] = p["Tags"]
         if not tags:
@@ -193,6 +155,7 @@ class TagsApi:
         target.save()
         return {}
 
+    @operation("UntagResource")
     async def untag_resource(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         target = self._target(p["Resource"])
         for key in p["TagKeys"]:
@@ -200,5 +163,6 @@ class TagsApi:
         target.save()
         return {}
 
+    @operation("ListTags")
     async def list_tags(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         return {"Tags": dict(self._target(p["Resource"]).tags)}

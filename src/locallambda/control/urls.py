@@ -26,12 +26,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from locallambda.control.arns import LATEST, FunctionRef
+from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
-from locallambda.control.state import FunctionRecord
+from locallambda.store.functions import FunctionRecord
 from locallambda.errors import ResourceConflictError, ResourceNotFoundError
-from locallambda.requests import Handler, RequestContext
+from locallambda.model.operations import RequestContext, operation
 
 __all__ = ["UrlsApi", "url_id", "function_url", "URL_DOMAIN", "CUSTOM_ID_TAG"]
 
@@ -79,14 +79,6 @@ class UrlsApi:
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "CreateFunctionUrlConfig": self.create_function_url_config,
-            "GetFunctionUrlConfig": self.get_function_url_config,
-            "UpdateFunctionUrlConfig": self.update_function_url_config,
-            "DeleteFunctionUrlConfig": self.delete_function_url_config,
-            "ListFunctionUrlConfigs": self.list_function_url_configs,
-        }
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -118,6 +110,7 @@ class UrlsApi:
 
     # -- operations -----------------------------------------------------------------------
 
+    @operation("CreateFunctionUrlConfig")
     async def create_function_url_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ``ResourceNotFoundError`` (function or alias missing) and
         ``ResourceConflictError`` (a URL exists for this qualifier)."""
@@ -157,6 +150,7 @@ class UrlsApi:
                 return candidate
         return url_id(record.account_id, record.region, record.name, qualifier)
 
+    @operation("GetFunctionUrlConfig")
     async def get_function_url_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Raises ``ResourceNotFoundError`` when the function or its URL does not exist."""
         record, ref = self._lookup(ctx, p, _RESOURCE_MISSING)
@@ -170,6 +164,7 @@ class UrlsApi:
         out["InvokeMode"] = cfg.get("InvokeMode", "BUFFERED")
         return out
 
+    @operation("UpdateFunctionUrlConfig")
     async def update_function_url_config(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Changes AuthType, Cors and InvokeMode where given (Cors is replaced as a whole).
 
@@ -194,6 +189,7 @@ class UrlsApi:
             ctx, record, cfg, ("FunctionArn", "AuthType", "Cors", "CreationTime", "LastModifiedTime", "InvokeMode")
         )
 
+    @operation("DeleteFunctionUrlConfig")
     async def delete_function_url_config(self, ctx: RequestContext, p: dict[str, Any]) -> None:
         """Deletes the URL of one qualifier only (unqualified leaves the aliases' URLs alone).
 
@@ -205,6 +201,7 @@ class UrlsApi:
         self.plane.functions.save(record)
         return None
 
+    @operation("ListFunctionUrlConfigs")
     async def list_function_url_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Every URL of the function (a qualifier in the name is ignored), by FunctionArn.
 

@@ -13,13 +13,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from locallambda.edge.errors import JSON, api_error, internal_error
 from locallambda.edge.function_urls import FunctionUrls, url_host
+from locallambda.errors import LambdaError
 from locallambda.protocol.codec import Response, dumps
 from locallambda.protocol.dispatch import Dispatcher
 
 __all__ = ["EdgeApp", "InternalRoute"]
 
-log = logging.getLogger("locallambda.edge")
+log = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -41,7 +43,7 @@ class InternalRoute:
 
 
 def json_response(status: int, doc: Any) -> Response:
-    return Response(status, [(b"content-type", b"application/json")], dumps(doc))
+    return Response(status, [JSON], dumps(doc))
 
 
 class EdgeApp:
@@ -117,9 +119,10 @@ class EdgeApp:
             response = await self._dispatcher.dispatch(method, path, query_string, headers, body)
             if response is None:
                 response = await self._internal_route(method, scope["path"], query_string, headers, body)
-        except Exception:  # never a stack trace on the wire
-            log.exception("unhandled error for %s %s", method, path)
-            response = json_response(500, {"Type": "Service", "message": "Internal server error"})
+        except LambdaError as err:
+            response = api_error(err)
+        except Exception as exc:  # never a stack trace on the wire
+            response = internal_error(f"{method} {path}", exc)
         await _write(send, response)
 
     async def _internal_route(

@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from locallambda.control.arns import LATEST, FunctionRef
-from locallambda.control.plane import ControlPlane
+from locallambda.edge.errors import JSON, url_error
 from locallambda.errors import LambdaError
 from locallambda.invoke.engine import InvokeEngine
+from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.protocol.codec import Response
+from locallambda.store.functions import FunctionRegistry
 
 __all__ = ["FunctionUrls", "url_host"]
 
@@ -43,17 +44,13 @@ def _text(headers: Mapping[str, str]) -> bool:
     return not ctype or ctype.startswith(_TEXT_TYPES) or ctype.endswith("+json")
 
 
-def _plain(status: int, message: str) -> Response:
-    return Response(status, [(b"content-type", b"application/json")], json.dumps({"Message": message}).encode())
-
-
 class FunctionUrls:
-    def __init__(self, plane: ControlPlane, engine: InvokeEngine) -> None:
-        self._plane = plane
+    def __init__(self, functions: FunctionRegistry, engine: InvokeEngine) -> None:
+        self._functions = functions
         self._engine = engine
 
     def _find(self, url_id: str, region: str) -> FunctionRef | None:
-        for record in self._plane.functions.in_region(region):
+        for record in self._functions.in_region(region):
             for qualifier, cfg in record.url_configs.items():
                 if cfg.get("_UrlId") == url_id:
                     q = None if qualifier == LATEST else qualifier
@@ -107,15 +104,15 @@ class FunctionUrls:
                      headers: Mapping[str, str], body: bytes) -> Response:
         found = self._find(url_id, region)
         if found is None:
-            return _plain(404, "The function URL does not exist.")
+            return url_error(404, "The function URL does not exist.")
         ref = found
         event = self.event(url_id, method, raw_path, query_string, headers, body)
         try:
             result = await self._engine.invoke(ref, json.dumps(event).encode())
         except LambdaError as exc:
-            return _plain(exc.status if exc.status < 500 else 502, exc.message)
+            return url_error(exc.status if exc.status < 500 else 502, exc.message)
         if result.function_error:
-            return _plain(502, "Internal Server Error")
+            return url_error(502, "Internal Server Error")
         return self._response(result.payload)
 
     @staticmethod
@@ -123,10 +120,10 @@ class FunctionUrls:
         try:
             out = json.loads(payload) if payload else None
         except ValueError:
-            return Response(200, [(b"content-type", b"application/json")], payload)
+            return Response(200, [JSON], payload)
         if not isinstance(out, dict) or "statusCode" not in out:
             # Any other JSON value is the body itself (AWS infers the response format).
-            return Response(200, [(b"content-type", b"application/json")], payload)
+            return Response(200, [JSON], payload)
         headers: list[tuple[bytes, bytes]] = [
             (str(k).lower().encode(), str(v).encode()) for k, v in (out.get("headers") or {}).items()
         ]
@@ -146,5 +143,5 @@ class FunctionUrls:
         try:
             status = int(out["statusCode"])
         except (TypeError, ValueError):
-            return _plain(502, "Internal Server Error")
+            return url_error(502, "Internal Server Error")
         return Response(status, headers, data)

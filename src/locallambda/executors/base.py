@@ -10,15 +10,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping
 
-from locallambda.invoke.models import FunctionSpec
+from locallambda.errors import ExecutorError
+from locallambda.model.spec import FunctionSpec
 
-__all__ = ["Executor", "RuntimeProcess", "OutputSink", "ExecutorError"]
+__all__ = ["Executor", "RuntimeProcess", "OutputSink"]
 
 OutputSink = Callable[[bytes], None]
-
-
-class ExecutorError(Exception):
-    """An environment could not be started; the message says why (it reaches the user)."""
 
 
 class RuntimeProcess(abc.ABC):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 __all__ = ["CgroupTree", "EnvCgroup", "remove_cgroup"]
 
-log = logging.getLogger("locallambda.executor.sandbox")
+log = logging.getLogger(__name__)
 
 
 def _write(path: Path, value: str) -> bool:

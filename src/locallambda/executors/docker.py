@@ -48,16 +48,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from locallambda.executors.base import Executor, ExecutorError, OutputSink, RuntimeProcess
+from locallambda.errors import ExecutorError
+from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
 from locallambda.executors.docker_flags import DockerFlags, parse_docker_flags
-from locallambda.executors.runtime_commands import RuntimeCommands
-from locallambda.invoke.models import FunctionSpec
+from locallambda.runtimes.commands import RuntimeCommands
+from locallambda.model.spec import FunctionSpec
+from locallambda.model.tasks import TaskScope
 from locallambda.runtimes.catalogue import IMAGE_TAGS, default_image, family
 from locallambda.settings import Settings
 
 __all__ = ["DockerExecutor", "DockerContainer", "DockerFlags", "parse_docker_flags", "LABEL_SERVER"]
 
-log = logging.getLogger("locallambda.executor.docker")
+log = logging.getLogger(__name__)
 
 NOT_AVAILABLE = "Docker not available"
 LABEL_SERVER = "locallambda.server"
@@ -232,8 +234,9 @@ class DockerContainer(RuntimeProcess):
 class DockerExecutor(Executor):
     name = "docker"
 
-    def __init__(self, commands: RuntimeCommands, settings: Settings, *, reuse: bool) -> None:
+    def __init__(self, commands: RuntimeCommands, settings: Settings, tasks: TaskScope, *, reuse: bool) -> None:
         self._commands = commands
+        self._scope = tasks
         self._settings = settings
         self.reuse = reuse
         self.server_id = uuid.uuid4().hex[:12]

@@ -17,36 +17,28 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from locallambda.executors.base import Executor, ExecutorError, OutputSink, RuntimeProcess
-from locallambda.executors.runtime_commands import InvalidEntrypointError, RuntimeCommands, extension_commands
-from locallambda.invoke.models import FunctionSpec
+from locallambda.errors import ExecutorError, InvalidEntrypointError
+from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
+from locallambda.runtimes.commands import RuntimeCommands, extension_commands
+from locallambda.model.spec import FunctionSpec
+from locallambda.model.tasks import TaskScope
+from locallambda.executors.extensions import with_extensions
 
 __all__ = ["ProcessExecutor", "ChildProcess"]
 
-log = logging.getLogger("locallambda.executor.process")
+log = logging.getLogger(__name__)
 
 
 class ChildProcess(RuntimeProcess):
-    """A runtime running as a process group of its own, its output pumped to a sink.
+    """A runtime running as a process group of its own (its extensions in it too), its output
+    pumped to a sink by a task of ``tasks``."""
 
-    ``companions`` are the function's external extensions: they write to the same sink (whole
-    lines, so that their output never splits a line of the runtime's) and are killed with it.
-    """
-
-    def __init__(
-        self,
-        proc: asyncio.subprocess.Process,
-        output: OutputSink,
-        companions: list[asyncio.subprocess.Process] | None = None,
-    ) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, output: OutputSink, tasks: TaskScope) -> None:
         self._proc = proc
         self._memory_mb: int | None = None
         self._memory_read_at = -1.0
         self._output = output
-        self._companions = list(companions or [])
-        loop = asyncio.get_running_loop()
-        self._pump = loop.create_task(self._read())
-        self._companion_pumps = [loop.create_task(_pump_lines(c, output)) for c in self._companions]
+        self._pump = tasks.spawn(self._read(), name=f"output of pid {proc.pid}")
 
     @property
     def pid(self) -> int:
@@ -71,8 +63,6 @@ class ChildProcess(RuntimeProcess):
         return code
 
     def kill(self) -> None:
-        for companion in self._companions:
-            _kill_group(companion)
         _kill_group(self._proc)
 
     def max_memory_mb(self) -> int | None:
@@ -109,27 +99,13 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
             proc.kill()
 
 
-async def _pump_lines(proc: asyncio.subprocess.Process, output: OutputSink) -> None:
-    """Forward a companion's output to ``output`` in whole lines (the last one completed)."""
-    stream = proc.stdout
-    assert stream is not None
-    partial = b""
-    while chunk := await stream.read(65536):
-        data = partial + chunk
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            output(data[:cut])
-        partial = data[cut:]
-    if partial:
-        output(partial + b"\n")
-
-
 class ProcessExecutor(Executor):
     name = "process"
     starts_extensions = True
 
-    def __init__(self, commands: RuntimeCommands, host_path: str = "/usr/local/bin:/usr/bin:/bin") -> None:
+    def __init__(self, commands: RuntimeCommands, tasks: TaskScope, host_path: str = "/usr/local/bin:/usr/bin:/bin") -> None:
         self._commands = commands
+        self._tasks = tasks
         self._host_path = host_path  # the server's PATH: where node, java and bash are found
 
     async def prepare(self, spec: FunctionSpec) -> str | None:
@@ -143,18 +119,15 @@ class ProcessExecutor(Executor):
         base = {"PATH": self._host_path, "HOME": "/tmp", **environment}
         argv, extra_env = await self._commands.command(spec, spec.code_dir, base_env=base)
         env = {**base, **extra_env}
-        # AWS starts the external extensions (/opt/extensions/*) first, with the function's
-        # environment; they register on the same Runtime API as the runtime.
-        extensions = await _start_extensions(extension_commands(list(spec.layers)), env)
+        extensions = extension_commands(list(spec.layers))
+        command = with_extensions(argv, [str(p) for p in extensions], str(spec.layers[0])) if extensions else argv
         try:
-            proc = await _spawn(argv, spec.code_dir, env)
+            proc = await _spawn(command, spec.code_dir, env)
         except OSError as exc:
-            for ext in extensions:
-                _kill_group(ext)
             # AWS names a failed exec as Go does: "fork/exec /var/task/bootstrap: permission denied".
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
             raise InvalidEntrypointError(f"fork/exec {argv[0]}: {reason}") from exc
-        return ChildProcess(proc, output, extensions)
+        return ChildProcess(proc, output, self._tasks)
 
 
 async def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str]) -> asyncio.subprocess.Process:
@@ -164,17 +137,3 @@ async def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str]) -> asyncio.
         *argv, cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
-
-
-async def _start_extensions(paths: list[Path], env: Mapping[str, str]) -> list[asyncio.subprocess.Process]:
-    """Start each extension in a session of its own. Raises ``ExecutorError`` (after stopping
-    those already started) when one cannot be started."""
-    started: list[asyncio.subprocess.Process] = []
-    for path in paths:
-        try:
-            started.append(await _spawn([str(path)], path.parent.parent, env))
-        except OSError as exc:
-            for ext in started:
-                _kill_group(ext)
-            raise ExecutorError(f"Could not start the extension {path.name}: {exc}") from exc
-    return started

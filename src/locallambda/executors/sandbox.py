@@ -52,10 +52,12 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from pathlib import Path
 
-from locallambda.executors.base import Executor, ExecutorError, OutputSink, RuntimeProcess
+from locallambda.errors import ExecutorError, InvalidEntrypointError
+from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
+from locallambda.executors.extensions import with_extensions
 from locallambda.executors.process import ChildProcess
-from locallambda.executors.runtime_commands import InvalidEntrypointError, RuntimeCommands, extension_commands
+from locallambda.runtimes.commands import RuntimeCommands, extension_commands
 from locallambda.executors.sandbox_mounts import (
     OPT,
     SANDBOX_GID,
@@ -70,12 +72,13 @@ from locallambda.executors.sandbox_mounts import (
     prefix_of,
     system_binds,
 )
-from locallambda.invoke.models import FunctionSpec
+from locallambda.model.spec import FunctionSpec
+from locallambda.model.tasks import TaskScope
 from locallambda.settings import Settings
 
 __all__ = ["SandboxExecutor", "SandboxProcess"]
 
-log = logging.getLogger("locallambda.executor.sandbox")
+log = logging.getLogger(__name__)
 
 # Lambda quotas: "Processes and threads: 1,024" per execution environment.
 PIDS_MAX = 1024
@@ -324,10 +327,13 @@ class SandboxExecutor(Executor):
     # External extensions (/opt/extensions/*) start inside the sandbox, before the runtime.
     starts_extensions = True
 
-    def __init__(self, commands: RuntimeCommands, settings: Settings, *, use_cgroups: bool = True) -> None:
+    def __init__(
+        self, commands: RuntimeCommands, settings: Settings, tasks: TaskScope, *, use_cgroups: bool = True
+    ) -> None:
         """``use_cgroups=False`` skips cgroups even where they are writable (the memory limit is
         then only the sampling guard; tests use it to prove that path)."""
         self._commands = commands
+        self._scope = tasks
         self._settings = settings
         self._use_cgroups = use_cgroups
         self._workdir: Path | None = None
@@ -430,12 +436,7 @@ class SandboxExecutor(Executor):
         binds = argv_binds(argv[1:], [*layout.system_roots, *shared, TASK_ROOT, OPT])
 
         extensions = [translate(str(p)) for p in extension_commands(list(spec.layers))]
-        command = argv
-        if extensions:
-            # AWS starts the external extensions (/opt/extensions/*) before the runtime, with the
-            # function's environment and /opt as working directory.
-            script = 'while [ "$1" != -- ]; do (cd /opt && exec "$1") & shift; done; shift; exec "$@"'
-            command = ["/bin/sh", "-c", script, "sh", *extensions, "--", *argv]
+        command = with_extensions(argv, extensions, OPT) if extensions else argv
 
         # tmpfs pages are charged to the writer: /tmp must fit beside the function's memory.
         hard_limit = (spec.memory_mb + spec.ephemeral_mb) * 1024 * 1024
@@ -468,7 +469,7 @@ class SandboxExecutor(Executor):
         except (OSError, ValueError) as exc:
             self._background(launcher.dispose())
             raise ExecutorError(f"Could not start the sandbox: {exc}") from exc
-        return SandboxProcess(ChildProcess(launcher.proc, output), launcher.cgroup, spec.memory_mb * 1024 * 1024, self._guard)
+        return SandboxProcess(ChildProcess(launcher.proc, output, self._scope), launcher.cgroup, spec.memory_mb * 1024 * 1024, self._guard)
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` on the loop, holding the task (the loop keeps only weak references)."""

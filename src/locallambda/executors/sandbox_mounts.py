@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from locallambda.executors.runtime_commands import NODE_BOOTSTRAP
+from locallambda.runtimes.commands import NODE_BOOTSTRAP
 
 __all__ = [
     "OPT",

@@ -9,21 +9,23 @@ The delays are settable for tests through the constructor.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from locallambda.control.arns import FunctionRef
 from locallambda.errors import LambdaError, TooManyRequestsError
-from locallambda.invoke.models import InvocationResult
+from locallambda.model.clock import Clock, Timer
+from locallambda.model.refs import FunctionRef
+from locallambda.model.spec import InvocationResult
+from locallambda.model.tasks import TaskScope
 
 __all__ = ["EventQueue"]
 
-log = logging.getLogger("locallambda.async")
+log = logging.getLogger(__name__)
 
 Runner = Callable[[FunctionRef, bytes, str], Awaitable[InvocationResult]]
-ConfigLookup = Callable[[FunctionRef], dict]  # type: ignore[type-arg]
+ConfigLookup = Callable[[FunctionRef], dict[str, Any]]
+_Event = tuple[FunctionRef, bytes, str, float, int]  # ref, payload, request id, enqueued at, attempt
 
 
 class EventQueue:
@@ -31,24 +33,27 @@ class EventQueue:
         self,
         run: Runner,
         config_for: ConfigLookup,
+        tasks: TaskScope,
+        clock: Clock,
         *,
         retry_delays: tuple[float, float] = (60.0, 120.0),
         workers: int = 32,
     ) -> None:
         self._run = run
         self._config_for = config_for
+        self._tasks = tasks
+        self._clock = clock
         self._retry_delays = retry_delays
-        self._queue: asyncio.Queue[tuple[FunctionRef, bytes, str, float, int]] = asyncio.Queue()
-        self._workers: list[asyncio.Task[None]] = []
-        self._timers: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[_Event] = asyncio.Queue()
+        self._timers: set[Timer] = set()
         self._n = workers
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._workers = [loop.create_task(self._work()) for _ in range(self._n)]
+        for i in range(self._n):
+            self._tasks.spawn(self._work(), name=f"event worker {i}")
 
     def submit(self, ref: FunctionRef, payload: bytes, request_id: str) -> None:
-        self._queue.put_nowait((ref, payload, request_id, time.time(), 0))
+        self._queue.put_nowait((ref, payload, request_id, self._clock.time(), 0))
 
     async def _work(self) -> None:
         while True:
@@ -62,7 +67,7 @@ class EventQueue:
         config = self._config_for(ref) or {}
         max_age = float(config.get("MaximumEventAgeInSeconds", 21600))
         max_retries = int(config.get("MaximumRetryAttempts", 2))
-        if time.time() - enqueued > max_age:
+        if self._clock.time() - enqueued > max_age:
             log.info("event %s for %s dropped: older than %.0fs", rid, ref.name, max_age)
             return
         try:
@@ -71,7 +76,7 @@ class EventQueue:
             # Throttles do not use up retry attempts; the backoff grows with the event's age
             # (1 s, 2 s, 4 s ... up to 5 min), so a throttled event is not retried every second
             # for six hours.
-            age = time.time() - enqueued
+            age = self._clock.time() - enqueued
             self._later(min(300.0, max(1.0, age)), (ref, payload, rid, enqueued, attempt))
             return
         except LambdaError as exc:
@@ -82,18 +87,16 @@ class EventQueue:
             self._later(delay, (ref, payload, rid, enqueued, attempt + 1))
             return
 
-    def _later(self, delay: float, item: tuple[FunctionRef, bytes, str, float, int]) -> None:
-        async def requeue() -> None:
-            await asyncio.sleep(delay)
+    def _later(self, delay: float, item: _Event) -> None:
+        def fire() -> None:
+            self._timers.discard(timer)
             self._queue.put_nowait(item)
 
-        task = asyncio.get_running_loop().create_task(requeue())
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
+        timer = self._clock.call_later(delay, fire)
+        self._timers.add(timer)
 
     async def close(self) -> None:
-        for task in [*self._workers, *self._timers]:
-            task.cancel()
-        for task in [*self._workers, *self._timers]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        await self._tasks.close()

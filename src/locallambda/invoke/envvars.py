@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from locallambda.invoke.models import FunctionSpec
+from locallambda.model.spec import FunctionSpec
 from locallambda.runtimes.catalogue import family
 
 __all__ = ["function_environment", "log_stream_name"]

@@ -9,16 +9,17 @@ warm environments so that the next invoke loads the new code.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
+from locallambda.model.tasks import TaskScope
+
 __all__ = ["HotReloadWatcher", "fingerprint"]
 
-log = logging.getLogger("locallambda.hot_reload")
+log = logging.getLogger(__name__)
 
 _MAX_FILES = 20_000
 _SKIP = {"__pycache__", ".git", "node_modules/.cache"}
@@ -44,19 +45,21 @@ def fingerprint(root: Path) -> str:
 
 
 class HotReloadWatcher:
-    def __init__(self, on_change: Callable[[str], None], interval: float = 0.5) -> None:
+    def __init__(self, on_change: Callable[[str], None], tasks: TaskScope, interval: float = 0.5) -> None:
         self._on_change = on_change
+        self._tasks = tasks
         self._interval = interval
         self._watched: dict[str, tuple[Path, str | None]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._running = False
 
     def watch(self, key: str, root: Path) -> None:
         """Watch ``root`` for function ``key`` (idempotent; a new root replaces the old)."""
         current = self._watched.get(key)
         if current is None or current[0] != root:
             self._watched[key] = (root, None)
-            if self._task is None:
-                self._task = asyncio.get_running_loop().create_task(self._run())
+            if not self._running:
+                self._running = True
+                self._tasks.spawn(self._run(), name="hot-reload watcher")
 
     def unwatch(self, key: str) -> None:
         self._watched.pop(key, None)
@@ -74,7 +77,4 @@ class HotReloadWatcher:
                     self._on_change(key)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._tasks.close()

@@ -1,9 +1,10 @@
 """Warm environments, held per function version and reused.
 
-Idle environments wait in a LIFO stack per (function, version); an invoke takes the most recently
-used one (the warmest) or starts a new one. ``LAMBDA_KEEPALIVE_MS`` stops environments idle for
-longer (0: none is kept); ``LAMBDA_STAY_OPEN_MODE=0`` discards every environment after one
-invoke. Environments of an older generation of a function (before an update) are never reused.
+Idle environments wait in a LIFO stack per (function, version); an invoke leases the most
+recently used one (the warmest) or starts a new one, and gives it back when done.
+``LAMBDA_KEEPALIVE_MS`` stops environments idle for longer (0: none is kept);
+``LAMBDA_STAY_OPEN_MODE=0`` discards every environment after one invoke. Environments of an
+older generation of a function (before an update) are never reused.
 """
 
 from __future__ import annotations
@@ -11,19 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
-from locallambda.control.arns import LATEST
 from locallambda.executors.base import Executor
 from locallambda.invoke.environment import ExecutionEnvironment
-from locallambda.invoke.models import EnvState, FunctionSpec
+from locallambda.model.clock import Clock
+from locallambda.model.lifecycle import EnvState
+from locallambda.model.refs import LATEST
+from locallambda.model.spec import FunctionSpec
+from locallambda.model.tasks import TaskScope
 
-__all__ = ["EnvironmentPool"]
+__all__ = ["EnvironmentPool", "PoolClosed"]
 
-log = logging.getLogger("locallambda.pool")
+log = logging.getLogger(__name__)
 
 PoolKey = tuple[str, str]  # (function key, version)
+
+
+class PoolClosed(RuntimeError):
+    """The pool is shutting down and starts no environment."""
 
 
 class EnvironmentPool:
@@ -35,24 +42,44 @@ class EnvironmentPool:
         stay_open: bool,
         endpoint_url: str | None,
         log_line: Callable[[str, str], None],
+        tasks: TaskScope,
+        clock: Clock,
+        startup_timeout_s: float = 20.0,
     ) -> None:
         self._executor_for = executor_for
         self._keepalive_s = keepalive_ms / 1000
         self._stay_open = stay_open
         self._endpoint_url = endpoint_url
         self._log_line = log_line
+        self._tasks = tasks
+        self._clock = clock
+        self._startup_timeout_s = startup_timeout_s
         self._idle: dict[PoolKey, list[ExecutionEnvironment]] = {}
         self._all: set[ExecutionEnvironment] = set()
         # Per function: the incarnation and $LATEST generation environments must match to be
         # reused; incarnations of deleted functions never serve again.
         self._current: dict[str, tuple[str, int]] = {}
         self._dead: set[str] = set()
-        self._reaper: asyncio.Task[None] | None = None
         self._closing = False
+
+    @property
+    def environments(self) -> frozenset[ExecutionEnvironment]:
+        """Every environment started and not yet discarded."""
+        return frozenset(self._all)
 
     def start(self) -> None:
         if self._keepalive_s > 0:
-            self._reaper = asyncio.get_running_loop().create_task(self._reap())
+            self._tasks.spawn(self._reap(), name="keep-alive reaper")
+
+    @contextlib.asynccontextmanager
+    async def lease(self, spec: FunctionSpec) -> AsyncIterator[ExecutionEnvironment]:
+        """A warm environment for ``spec`` (or a new one) for the duration of the block; given
+        back, or discarded, afterwards. Raises ``ExecutorError`` when none can be started."""
+        env = await self.acquire(spec)
+        try:
+            yield env
+        finally:
+            self.release(env)
 
     async def acquire(self, spec: FunctionSpec) -> ExecutionEnvironment:
         """A warm environment for ``spec``, or a newly started one. Raises ``ExecutorError``."""
@@ -81,12 +108,20 @@ class EnvironmentPool:
         return spec.version != LATEST or spec.generation == generation
 
     async def create(self, spec: FunctionSpec) -> ExecutionEnvironment:
+        """Start a new environment (not yet initialized). Raises ``ExecutorError`` and
+        ``PoolClosed``."""
         if self._closing:
-            raise asyncio.CancelledError()
+            raise PoolClosed("the server is shutting down")
         executor = self._executor_for(spec)
         env = ExecutionEnvironment(
-            spec, executor, endpoint_url=self._endpoint_url, log_line=self._log_line,
+            spec,
+            executor,
+            endpoint_url=self._endpoint_url,
+            log_line=self._log_line,
             bind_host=executor.runtime_api_host,
+            tasks=self._tasks,
+            clock=self._clock,
+            startup_timeout_s=self._startup_timeout_s,
         )
         self._all.add(env)
         try:
@@ -107,6 +142,7 @@ class EnvironmentPool:
         ):
             self._discard(env)
             return
+        env.last_used = self._clock.monotonic()
         self._idle.setdefault((env.spec.key, env.spec.version), []).append(env)
 
     def park(self, env: ExecutionEnvironment) -> None:
@@ -140,28 +176,28 @@ class EnvironmentPool:
                     if not self._is_current(env.spec):
                         self._discard(env)
 
+    def reap(self) -> None:
+        """Stop the environments idle for longer than the keep-alive (provisioned ones stay)."""
+        now = self._clock.monotonic()
+        for stack in list(self._idle.values()):
+            for env in list(stack):
+                if not env.provisioned and now - env.last_used >= self._keepalive_s:
+                    log.debug("keep-alive expired for environment %s of %s", env.id, env.spec.key)
+                    self._discard(env)
+
     async def _reap(self) -> None:
         interval = max(0.05, min(1.0, self._keepalive_s / 4))
         while True:
-            await asyncio.sleep(interval)
-            now = time.monotonic()
-            for stack in list(self._idle.values()):
-                for env in list(stack):
-                    # Provisioned environments stay warm for as long as their configuration exists.
-                    if not env.provisioned and now - env.last_used >= self._keepalive_s:
-                        log.debug("keep-alive expired for environment %s of %s", env.id, env.spec.key)
-                        self._discard(env)
+            await self._clock.sleep(interval)
+            self.reap()
 
     async def close(self) -> None:
         """Stop every environment this pool started and wait for them to exit."""
         self._closing = True
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
         envs = list(self._all)
         for env in envs:
             env.stop()
         await asyncio.gather(*(env.wait_stopped() for env in envs), return_exceptions=True)
+        await self._tasks.close()
         self._all.clear()
         self._idle.clear()

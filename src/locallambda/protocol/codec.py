@@ -13,14 +13,13 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from botocore.model import OperationModel, Shape, StructureShape
 
-from locallambda.errors import LambdaError, SerializationError
+from locallambda.errors import SerializationError
 
-__all__ = ["parse_request", "serialize_response", "render_error", "Response", "dumps"]
+__all__ = ["parse_request", "serialize_response", "Response", "dumps"]
 
 
 def dumps(obj: Any) -> bytes:
@@ -168,34 +167,3 @@ def serialize_response(op: OperationModel, output: Mapping[str, Any] | None) -> 
     if status == 204 and not body_doc:
         return Response(status, headers, b"")
     return Response(status, headers, dumps(body_doc))
-
-
-@cache
-def _message_key(code: str) -> str:
-    """``Message`` or ``message``: each error shape of the model spells it its own way."""
-    from locallambda.protocol.model import load_service_model
-
-    for shape in load_service_model().error_shapes:
-        if shape.name == code:
-            return "Message" if "Message" in shape.members else "message"
-    return "message"
-
-
-def render_error(err: LambdaError, request_id: str) -> Response:
-    """The single place errors become HTTP, shaped as AWS Lambda answers.
-
-    AWS sends the error code in ``x-amzn-ErrorType`` and a JSON body with ``Type`` and the
-    message under the member name the error's shape uses; ValidationException bodies carry only
-    ``message``.
-    """
-    body: dict[str, Any] = {}
-    if err.code != "ValidationException":
-        body["Type"] = err.fault
-    body[_message_key(err.code)] = err.message
-    body.update(err.extra)
-    headers = [
-        (b"x-amzn-errortype", err.code.encode()),
-        _JSON_CT,
-        (b"x-amzn-requestid", request_id.encode()),
-    ]
-    return Response(err.status, headers, dumps(body))

@@ -1,8 +1,12 @@
 """Dispatch of an HTTP request to an operation handler: route → parse → validate → handle → serialize.
 
-Handlers are plain async callables keyed by operation name; they receive a ``RequestContext``
-and the input dict, and return the output dict. Operations without a handler answer with
-``NotImplementedException`` naming the operation.
+Handlers are plain async callables keyed by operation name (declared with
+``model.operations.operation``); they receive a ``RequestContext`` and the input dict, and
+return the output dict. Operations without a handler raise ``NotImplementedException`` naming the
+operation. Errors are raised, carrying the request's id, for the edge to render; an exception
+that is not a ``LambdaError`` is a bug of ours and becomes a ``ServiceError`` here, with its
+trace logged. Before a request is acknowledged, ``durable`` (the store's flush) is awaited, so an
+acknowledged write survives a kill of the server.
 """
 
 from __future__ import annotations
@@ -10,18 +14,18 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qs
 
 from locallambda.errors import LambdaError, NotImplementedOperationError, ServiceError
-from locallambda.protocol.codec import Response, parse_request, render_error, serialize_response
+from locallambda.model.operations import Handler, RequestContext
+from locallambda.protocol.codec import Response, parse_request, serialize_response
 from locallambda.protocol.model import Router
 from locallambda.protocol.validation import validate
-from locallambda.requests import Handler, RequestContext
 
-__all__ = ["RequestContext", "Handler", "Dispatcher", "region_from_authorization"]
+__all__ = ["Dispatcher", "region_from_authorization"]
 
-log = logging.getLogger("locallambda.api")
+log = logging.getLogger(__name__)
 
 _CREDENTIAL = re.compile(r"Credential=[^/]*/\d{8}/([a-z0-9-]+)/")
 
@@ -43,11 +47,16 @@ class Dispatcher:
         *,
         default_region: str,
         account_id: str,
+        durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        unknown = set(handlers) - set(router.operation_names)
+        if unknown:
+            raise ValueError(f"handlers for operations the service model does not have: {sorted(unknown)}")
         self._router = router
         self._handlers = dict(handlers)
         self._default_region = default_region
         self._account_id = account_id
+        self._durable = durable
 
     @property
     def implemented(self) -> frozenset[str]:
@@ -59,7 +68,10 @@ class Dispatcher:
     async def dispatch(
         self, method: str, raw_path: str, query_string: str, headers: Mapping[str, str], body: bytes
     ) -> Response | None:
-        """Answer one API request, or return ``None`` when no operation's route matches."""
+        """Answer one API request, or return ``None`` when no operation's route matches.
+
+        Raises ``LambdaError`` (with ``request_id`` set) for every error the request meets.
+        """
         query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
         resolved = self._router.resolve(method, raw_path, query)
         if resolved is None:
@@ -83,11 +95,16 @@ class Dispatcher:
                 content_length=len(body),
             )
             output = await handler(ctx, params)
+            if self._durable is not None:
+                await self._durable()
             response = serialize_response(op, output)
         except LambdaError as err:
-            return render_error(err, request_id)
+            err.request_id = request_id
+            raise
         except Exception as exc:  # a bug of ours: answer as AWS does for its own faults, log the trace
             log.exception("internal error in %s", op.name)
-            return render_error(ServiceError(f"Internal error in {op.name}: {type(exc).__name__}: {exc}"), request_id)
+            failure = ServiceError(f"Internal error in {op.name}: {type(exc).__name__}: {exc}")
+            failure.request_id = request_id
+            raise failure from exc
         response.headers.append((b"x-amzn-requestid", request_id.encode()))
         return response

@@ -85,6 +85,10 @@ class Router:
             self._by_prefix[prefix] = self._by_prefix.get(prefix, ()) + (r,)
 
     @property
+    def operation_names(self) -> frozenset[str]:
+        return frozenset(r.operation.name for r in self._routes)
+
+    @property
     def routes(self) -> tuple[Route, ...]:
         return self._routes
 

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from locallambda.errors import ValidationError
-from locallambda.validation_text import enum_text, format_value, validation_message
+from locallambda.model.wording import enum_text, format_value, validation_message
 
 __all__ = ["validate", "format_value", "enum_text", "validation_message", "SKIP_ENUM_SHAPES"]
 

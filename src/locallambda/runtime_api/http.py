@@ -1,25 +1,39 @@
-"""A minimal HTTP/1.1 server for the Runtime API, on asyncio + httptools.
+"""A minimal HTTP/1.1 server for the Runtime API, on asyncio + httptools, and its route table.
 
 The runtime API sits on the invoke hot path (one long-poll ``/next`` and one ``/response`` per
 invocation), so it is a bare protocol: no framework, keep-alive, one parser per connection,
 responses written straight to the transport. A long-polling request is answered later through
-its ``Exchange``.
+its ``Exchange``. ``Routes`` maps (method, path template) to handlers: fixed paths by one
+dictionary lookup, templates with ``{name}`` segments by a regular expression each.
+``encode_head`` is the one place an HTTP/1.1 message head is written (the server's responses and
+the Telemetry API's deliveries both use it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 
 import httptools
 
-__all__ = ["Exchange", "HttpServer", "RequestHandler"]
+__all__ = ["Exchange", "HttpServer", "RequestHandler", "Routes", "RouteHandler", "encode_head"]
 
-log = logging.getLogger("locallambda.runtime_api")
+log = logging.getLogger(__name__)
 
 _REASONS = {200: b"OK", 202: b"Accepted", 204: b"No Content", 400: b"Bad Request", 403: b"Forbidden",
             404: b"Not Found", 409: b"Conflict", 413: b"Payload Too Large", 500: b"Internal Server Error"}
+
+
+def encode_head(start_line: bytes, headers: Iterable[tuple[str, str]], content_length: int) -> bytes:
+    """An HTTP/1.1 message head: the start line, the headers, Content-Length, the blank line."""
+    parts = [start_line, b"\r\n"]
+    for name, value in headers:
+        parts.append(name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\n")
+    parts.append(b"Content-Length: %d\r\n\r\n" % content_length)
+    return b"".join(parts)
 
 
 class Exchange:
@@ -46,8 +60,65 @@ class Exchange:
         self.answered = True
         self._proto.write_response(status, body, headers, content_type)
 
+    def fail(self, status: int, error_type: str, message: str) -> None:
+        """Answer with the Runtime API's error document (the one place it is written)."""
+        self.respond(status, json.dumps({"errorMessage": message, "errorType": error_type}).encode())
 
-RequestHandler = Callable[[Exchange], Awaitable[None] | None]
+
+# Handlers run on the event loop and must not block: an answer that has to wait (a long-polled
+# /next) is given later through the Exchange.
+RequestHandler = Callable[[Exchange], None]
+# A route's handler: the exchange and the values of the template's {name} segments.
+RouteHandler = Callable[[Exchange, Mapping[str, str]], None]
+
+_SEGMENT = re.compile(r"\{([a-z_]+)\}")
+_NO_PARAMS: Mapping[str, str] = {}
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    pos = 0
+    for m in _SEGMENT.finditer(template):
+        parts.append(re.escape(template[pos : m.start()]))
+        parts.append(f"(?P<{m.group(1)}>[^/]+)")
+        pos = m.end()
+    parts.append(re.escape(template[pos:]))
+    return re.compile("".join(parts))
+
+
+class Routes:
+    """A declarative route table: ``routes.add("POST", "/x/{id}/response", handler)``.
+
+    Requests no route matches are answered 404 with the Runtime API's error document.
+    """
+
+    def __init__(self) -> None:
+        self._fixed: dict[tuple[str, str], RouteHandler] = {}
+        self._templates: list[tuple[str, re.Pattern[str], RouteHandler]] = []
+
+    def add(self, method: str, template: str, handler: RouteHandler) -> Routes:
+        if _SEGMENT.search(template) is None:
+            self._fixed[(method, template)] = handler
+        else:
+            self._templates.append((method, _compile(template), handler))
+        return self
+
+    def extend(self, other: Routes) -> Routes:
+        self._fixed.update(other._fixed)
+        self._templates.extend(other._templates)
+        return self
+
+    def __call__(self, exchange: Exchange) -> None:
+        handler = self._fixed.get((exchange.method, exchange.path))
+        if handler is not None:
+            handler(exchange, _NO_PARAMS)
+            return
+        for method, pattern, template_handler in self._templates:
+            m = pattern.fullmatch(exchange.path)
+            if m is not None and method == exchange.method:
+                template_handler(exchange, m.groupdict())
+                return
+        exchange.fail(404, "InvalidRequest", "Not Found")
 
 
 class _Protocol(asyncio.Protocol):
@@ -76,7 +147,8 @@ class _Protocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self.close()
         except httptools.HttpParserError:
-            self.write_response(400, b'{"errorMessage":"bad request"}', (), "application/json")
+            self.write_response(400, b'{"errorMessage":"bad request","errorType":"InvalidRequest"}', (),
+                                "application/json")
             self.close()
 
     # httptools callbacks
@@ -101,37 +173,30 @@ class _Protocol(asyncio.Protocol):
         path = url.split("?", 1)[0]
         exchange = Exchange(self, method, path, self._headers, body)
         try:
-            result = self._handler(exchange)
+            self._handler(exchange)
         except Exception:
             log.exception("runtime API handler failed for %s %s", method, path)
-            exchange.respond(500, b'{"errorMessage":"internal error"}')
-            return
-        if result is not None:
-            task = asyncio.ensure_future(result)
-            task.add_done_callback(_log_failure)
+            exchange.fail(500, "ServiceError", "internal error")
 
     def write_response(self, status: int, body: bytes, headers: Iterable[tuple[str, str]], content_type: str) -> None:
         if self.closed or self.transport is None:
             return
-        head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Status"))]
         # awslambdaric crashes on a response without Content-Type, so there is always one.
-        head.append(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n")
-        for name, value in headers:
-            head.append(name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\n")
-        head.append(b"Content-Length: %d\r\n\r\n" % len(body))
-        self.transport.write(b"".join(head) + body if len(body) < 65536 else b"".join(head))
-        if len(body) >= 65536:
+        head = encode_head(
+            b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Status")),
+            (("Content-Type", content_type), *headers),
+            len(body),
+        )
+        if len(body) < 65536:
+            self.transport.write(head + body)
+        else:
+            self.transport.write(head)
             self.transport.write(body)
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
             self.transport.close()
         self.closed = True
-
-
-def _log_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("runtime API handler failed", exc_info=task.exception())
 
 
 class HttpServer:

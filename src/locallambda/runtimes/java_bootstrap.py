@@ -124,8 +124,7 @@ def sources_digest() -> str:
     return h.hexdigest()
 
 
-def _find_tool(name: str) -> str | None:
-    java_home = os.environ.get("JAVA_HOME")
+def _find_tool(name: str, java_home: Path | None) -> str | None:
     if java_home:
         cand = Path(java_home) / "bin" / name
         if cand.is_file() and os.access(cand, os.X_OK):
@@ -298,7 +297,9 @@ def _train_cds(jar: Path, java: str, timeout: float = 60.0) -> Path | None:
 # --------------------------------------------------------------------------- public API
 
 
-def ensure_java_bootstrap(cache_dir: Path, *, cds: bool = True, java: str = "java") -> Path:
+def ensure_java_bootstrap(
+    cache_dir: Path, *, cds: bool = True, java: str = "java", java_home: Path | None = None
+) -> Path:
     """Returns the jar of locallambda's Java runtime client, compiling it into ``cache_dir`` if needed.
 
     The jar is named after a hash of the Java sources, so it is built once and reused until the
@@ -313,7 +314,7 @@ def ensure_java_bootstrap(cache_dir: Path, *, cds: bool = True, java: str = "jav
 
     Raises:
         JavacNotFoundError: if the jar must be built and no ``javac`` is found (on PATH or in
-            ``$JAVA_HOME/bin``).
+            ``java_home/bin``, the server's ``JAVA_HOME``).
         JavaBootstrapError: if the sources are missing or javac fails (its output is in the message).
         OSError: if ``cache_dir`` cannot be created or written.
     """
@@ -321,7 +322,7 @@ def ensure_java_bootstrap(cache_dir: Path, *, cds: bool = True, java: str = "jav
     digest = sources_digest()[:16]
     jar = cache_dir / f"{_JAR_PREFIX}{digest}.jar"
     if not jar.is_file():
-        javac = _find_tool("javac")
+        javac = _find_tool("javac", java_home)
         if javac is None:
             raise JavacNotFoundError(
                 "javac was not found on PATH or in $JAVA_HOME/bin: the java17/java21 runtimes need a "

@@ -8,16 +8,16 @@ The same archive uploaded twice is stored once.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from locallambda.store.archive import extract_zip
+from locallambda.store.files import staged_dir, write_atomically
 
-__all__ = ["CodeStore", "StoredCode"]
+__all__ = ["CodeStore", "StoredCode", "tree_size"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -30,6 +30,18 @@ class StoredCode:
     def sha256_b64(self) -> str:
         """AWS's CodeSha256: base64 of the raw SHA-256 digest of the zip."""
         return base64.b64encode(bytes.fromhex(self.sha256_hex)).decode()
+
+
+def tree_size(root: Path) -> int:
+    """Bytes in the regular files under ``root`` (links not followed). Blocking: walks the tree."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                with contextlib.suppress(OSError):
+                    total += os.stat(path).st_size
+    return total
 
 
 class CodeStore:
@@ -54,23 +66,10 @@ class CodeStore:
         tree = self.tree_path(digest)
         zpath = self.zip_path(digest)
         if tree.is_dir() and zpath.is_file():
-            size = sum(f.stat().st_size for f in tree.rglob("*") if f.is_file() and not f.is_symlink())
-            return StoredCode(digest, len(data), size)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root / "trees"))
-        try:
-            os.chmod(staging, 0o755)  # mkdtemp makes 0700: the tree must be readable by a sandbox user
+            return StoredCode(digest, len(data), tree_size(tree))
+        with staged_dir(tree) as staging:
             written = extract_zip(data, staging, unzipped_limit)
-            fd, tmp_zip = tempfile.mkstemp(prefix=".staging-", dir=self.root / "zips")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp_zip, zpath)
-            try:
-                os.rename(staging, tree)
-            except OSError:  # a concurrent upload of the same archive won
-                shutil.rmtree(staging, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+            write_atomically(zpath, data)
         return StoredCode(digest, len(data), written)
 
     def read_zip(self, sha256_hex: str) -> bytes | None:

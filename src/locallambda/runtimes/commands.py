@@ -19,32 +19,23 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from locallambda.executors.base import ExecutorError
-from locallambda.invoke.models import FunctionSpec
+from locallambda.errors import ExecutorError, InvalidEntrypointError
+from locallambda.model.spec import FunctionSpec
 from locallambda.runtimes.catalogue import family
 
-__all__ = ["RuntimeCommands", "NODE_BOOTSTRAP", "InvalidEntrypointError", "layer_search_paths", "extension_commands"]
+__all__ = ["RuntimeCommands", "NODE_BOOTSTRAP", "layer_search_paths", "extension_commands"]
 
-log = logging.getLogger("locallambda.runtimes")
+log = logging.getLogger(__name__)
 
-NODE_BOOTSTRAP = Path(__file__).resolve().parent.parent / "runtimes" / "nodejs" / "bootstrap.mjs"
-
-
-class InvalidEntrypointError(ExecutorError):
-    """The function's entrypoint cannot be started (no bootstrap, not executable, bad format).
-
-    AWS reports this to the caller as the invocation's result, not as an API error:
-    ``{"errorType": "Runtime.InvalidEntrypoint", "errorMessage": "RequestId: <id> Error: <message>"}``
-    with messages such as ``Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]``
-    or ``fork/exec /var/task/bootstrap: permission denied``.
-    """
+NODE_BOOTSTRAP = Path(__file__).resolve().parent / "nodejs" / "bootstrap.mjs"
 
 
 class RuntimeCommands:
     """Resolves the command line of a runtime; remembers interpreter checks."""
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, java_home: Path | None = None) -> None:
         self._cache_dir = cache_dir
+        self._java_home = java_home
         self._python: dict[str, str] = {}
         self._warned: set[str] = set()
         self._java_bootstrap: Path | None = None
@@ -96,7 +87,7 @@ class RuntimeCommands:
                 from locallambda.runtimes.java_bootstrap import ensure_java_bootstrap
 
                 try:
-                    self._java_bootstrap = await asyncio.to_thread(ensure_java_bootstrap, self._cache_dir / "java")
+                    self._java_bootstrap = await asyncio.to_thread(ensure_java_bootstrap, self._cache_dir / "java", java_home=self._java_home)
                 except Exception as exc:  # compilation failure, javac missing
                     raise ExecutorError(f"The Java bootstrap could not be built: {exc}") from exc
             return self._java_bootstrap

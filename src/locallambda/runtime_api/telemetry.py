@@ -11,16 +11,18 @@ Docs: telemetry-api.html, runtimes-logs-api.html. An extension subscribes with
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime as dt
 import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+from locallambda.model.clock import Clock, Timer, iso_millis
+from locallambda.model.tasks import TaskScope
+from locallambda.runtime_api.http import encode_head
+
 __all__ = ["LogSubscriptions", "SubscriptionError"]
 
-log = logging.getLogger("locallambda.extensions")
+log = logging.getLogger(__name__)
 
 _CATEGORIES = {"platform", "function", "extension"}
 _LOCAL_NAMES = {"sandbox.localdomain", "sandbox", "localhost"}
@@ -41,19 +43,14 @@ class _Subscriber:
         self.timeout_s = timeout_s
         self.max_items = max_items
         self.buffer: list[dict[str, Any]] = []
-        self.timer: asyncio.TimerHandle | None = None
-
-
-def _now() -> str:
-    now = dt.datetime.now(dt.timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        self.timer: Timer | None = None
 
 
 class LogSubscriptions:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self, tasks: TaskScope, clock: Clock) -> None:
+        self._tasks = tasks
+        self._clock = clock
         self._subscribers: list[_Subscriber] = []
-        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def active(self) -> bool:
@@ -87,12 +84,12 @@ class LogSubscriptions:
             if category not in sub.types:
                 continue
             if event is None:
-                event = {"time": _now(), "type": kind, "record": record}
+                event = {"time": iso_millis(self._clock.time()), "type": kind, "record": record}
             sub.buffer.append(event)
             if len(sub.buffer) >= sub.max_items:
                 self._flush(sub)
             elif sub.timer is None:
-                sub.timer = self._loop.call_later(sub.timeout_s, self._flush, sub)
+                sub.timer = self._clock.call_later(sub.timeout_s, self._flush, sub)
 
     def _flush(self, sub: _Subscriber) -> None:
         if sub.timer is not None:
@@ -100,9 +97,7 @@ class LogSubscriptions:
             sub.timer = None
         batch, sub.buffer = sub.buffer, []
         if batch:
-            task = self._loop.create_task(self._post(sub, json.dumps(batch).encode()))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._post(sub, json.dumps(batch).encode()), name="telemetry delivery")
 
     async def _post(self, sub: _Subscriber, body: bytes) -> None:
         try:
@@ -111,11 +106,9 @@ class LogSubscriptions:
             log.debug("log subscriber %s:%d unreachable: %s", sub.host, sub.port, exc)
             return
         try:
-            writer.write(
-                f"POST {sub.path} HTTP/1.1\r\nHost: sandbox.localdomain:{sub.port}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + body
-            )
+            headers = [("Host", f"sandbox.localdomain:{sub.port}"), ("Content-Type", "application/json"),
+                       ("Connection", "close")]
+            writer.write(encode_head(f"POST {sub.path} HTTP/1.1".encode("latin-1"), headers, len(body)) + body)
             await writer.drain()
             await asyncio.wait_for(reader.read(65536), 2.0)
         except (OSError, asyncio.TimeoutError) as exc:
@@ -126,9 +119,3 @@ class LogSubscriptions:
     def flush_all(self) -> None:
         for sub in self._subscribers:
             self._flush(sub)
-
-    async def close(self) -> None:
-        self.flush_all()
-        for task in list(self._tasks):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 2.0)

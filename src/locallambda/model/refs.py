@@ -1,4 +1,4 @@
-"""Function names, ARNs and qualifiers as AWS forms and reads them.
+"""Function and layer names, ARNs and qualifiers as AWS forms and reads them.
 
 A FunctionName parameter may be a name (``my-fn``), a partial ARN (``123456789012:function:my-fn``)
 or a full ARN, each optionally ending in ``:qualifier``. The service model's pattern has already
@@ -13,7 +13,16 @@ import re
 
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
 
-__all__ = ["FunctionRef", "parse_function_name", "function_arn", "layer_arn", "LATEST"]
+__all__ = [
+    "FunctionRef",
+    "parse_function_name",
+    "function_arn",
+    "layer_arn",
+    "LATEST",
+    "LayerRef",
+    "parse_layer_name",
+    "parse_layer_version_arn",
+]
 
 LATEST = "$LATEST"
 
@@ -82,3 +91,48 @@ def parse_function_name(
         )
     acct = m.group("account") or account_id
     return FunctionRef(name=name, qualifier=q, region=region, account_id=acct)
+
+
+# A layer ARN, optionally with its version (the service model has already checked the pattern;
+# AWS-owned ``arn:aws:lambda:::awslayer:...`` ARNs do not match and so never name a stored layer).
+_LAYER_ARN = re.compile(
+    r"arn:(?:aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
+    r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<version>[0-9]+))?"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LayerRef:
+    """A layer (not a version) by region, account and name."""
+
+    region: str
+    account_id: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.region}/{self.account_id}/{self.name}"
+
+    @property
+    def arn(self) -> str:
+        return layer_arn(self.region, self.account_id, self.name)
+
+    def version_arn(self, version: int | str) -> str:
+        return f"{self.arn}:{version}"
+
+
+def parse_layer_name(raw: str, region: str, account_id: str) -> LayerRef:
+    """A LayerName parameter (a name or a layer ARN) as a reference; names are in the caller's
+    region and account."""
+    m = _LAYER_ARN.fullmatch(raw)
+    if m is None:
+        return LayerRef(region, account_id, raw)
+    return LayerRef(m.group("region"), m.group("account"), m.group("name"))
+
+
+def parse_layer_version_arn(arn: str) -> tuple[LayerRef, str] | None:
+    """(layer, version number as a canonical string) for a layer version ARN, else ``None``."""
+    m = _LAYER_ARN.fullmatch(arn)
+    if m is None or m.group("version") is None:
+        return None
+    return LayerRef(m.group("region"), m.group("account"), m.group("name")), str(int(m.group("version")))

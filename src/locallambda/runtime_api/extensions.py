@@ -12,15 +12,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import time
 import uuid
 from typing import Any
 
-from locallambda.invoke.log_subscriptions import LogSubscriptions, SubscriptionError
-from locallambda.invoke.models import Invocation
-from locallambda.runtime_api.http import Exchange
+from locallambda.model.clock import Clock
+from locallambda.model.spec import Invocation
+from locallambda.model.tasks import TaskScope
+from locallambda.runtime_api.http import Exchange, Routes
+from locallambda.runtime_api.telemetry import LogSubscriptions, SubscriptionError
 
 __all__ = ["ExtensionsHub"]
+
+_EXTENSION = "/2020-01-01/extension"
+_ACCEPTED = b'{"status":"OK"}'
 
 
 class _Extension:
@@ -35,51 +39,56 @@ class _Extension:
 
 
 class ExtensionsHub:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self, tasks: TaskScope, clock: Clock, *, function_name: str, function_version: str,
+                 handler: str) -> None:
+        self._clock = clock
         self._by_id: dict[str, _Extension] = {}
         self._waiting: set[str] = set()  # extensions that have asked for their first event
         self._changed = asyncio.Event()
-        self.logs = LogSubscriptions(loop)
-        self.function_name = ""
-        self.function_version = ""
-        self.handler = ""
+        self.logs = LogSubscriptions(tasks, clock)
+        self.function_name = function_name
+        self.function_version = function_version
+        self.handler = handler
 
     @property
     def registered(self) -> list[str]:
         return [e.name for e in self._by_id.values()]
 
-    def handle(self, ex: Exchange) -> None:
-        path = ex.path
-        if path == "/2020-01-01/extension/register" and ex.method == "POST":
-            self._register(ex)
-        elif path == "/2020-01-01/extension/event/next" and ex.method == "GET":
-            ext = self._by_id.get(ex.headers.get("lambda-extension-identifier", ""))
-            if ext is None:
-                ex.respond(403, b'{"errorMessage":"Unknown extension","errorType":"Extension.UnknownExtensionIdentifier"}')
-                return
-            if ext.id not in self._waiting:
-                self._waiting.add(ext.id)
-                self._changed.set()
-            if ext.queue:
-                self._send(ext, ex, ext.queue.popleft())
-            else:
-                ext.parked = ex
-        elif path in ("/2020-01-01/extension/init/error", "/2020-01-01/extension/exit/error") and ex.method == "POST":
-            ex.respond(202, b'{"status":"OK"}')
-        elif path.startswith("/2020-08-15/logs") or path.startswith("/2022-07-01/telemetry"):
-            try:
-                body = json.loads(ex.body or b"{}")
-                if not isinstance(body, dict):
-                    raise SubscriptionError("The subscription must be a JSON object")
-                self.logs.subscribe(body)
-            except (ValueError, SubscriptionError) as exc:
-                error = json.dumps({"errorMessage": str(exc), "errorType": "ValidationError"}).encode()
-                ex.respond(400, error)
-                return
-            ex.respond(200, b"OK", content_type="text/plain")
+    def routes(self) -> Routes:
+        """The Extensions API and the Logs/Telemetry subscription routes."""
+        return (
+            Routes()
+            .add("POST", f"{_EXTENSION}/register", lambda ex, _: self._register(ex))
+            .add("GET", f"{_EXTENSION}/event/next", lambda ex, _: self._next_event(ex))
+            .add("POST", f"{_EXTENSION}/init/error", lambda ex, _: ex.respond(202, _ACCEPTED))
+            .add("POST", f"{_EXTENSION}/exit/error", lambda ex, _: ex.respond(202, _ACCEPTED))
+            .add("PUT", "/2020-08-15/logs", lambda ex, _: self._subscribe(ex))
+            .add("PUT", "/2022-07-01/telemetry", lambda ex, _: self._subscribe(ex))
+        )
+
+    def _next_event(self, ex: Exchange) -> None:
+        ext = self._by_id.get(ex.headers.get("lambda-extension-identifier", ""))
+        if ext is None:
+            ex.fail(403, "Extension.UnknownExtensionIdentifier", "Unknown extension")
+            return
+        if ext.id not in self._waiting:
+            self._waiting.add(ext.id)
+            self._changed.set()
+        if ext.queue:
+            self._send(ext, ex, ext.queue.popleft())
         else:
-            ex.respond(404, b'{"errorMessage":"Not Found","errorType":"InvalidRequest"}')
+            ext.parked = ex
+
+    def _subscribe(self, ex: Exchange) -> None:
+        try:
+            body = json.loads(ex.body or b"{}")
+            if not isinstance(body, dict):
+                raise SubscriptionError("The subscription must be a JSON object")
+            self.logs.subscribe(body)
+        except (ValueError, SubscriptionError) as exc:
+            ex.fail(400, "ValidationError", str(exc))
+            return
+        ex.respond(200, b"OK", content_type="text/plain")
 
     async def wait_ready(self, expected: int) -> None:
         """Until ``expected`` extensions have registered and asked for their first event.
@@ -93,12 +102,12 @@ class ExtensionsHub:
     def _register(self, ex: Exchange) -> None:
         name = ex.headers.get("lambda-extension-name")
         if not name:
-            ex.respond(400, b'{"errorMessage":"Missing Lambda-Extension-Name","errorType":"InvalidRequest"}')
+            ex.fail(400, "InvalidRequest", "Missing Lambda-Extension-Name")
             return
         try:
             events = list(json.loads(ex.body or b"{}").get("events", []))
         except (ValueError, AttributeError):
-            ex.respond(400, b'{"errorMessage":"Invalid body","errorType":"InvalidRequest"}')
+            ex.fail(400, "InvalidRequest", "Invalid body")
             return
         ext = _Extension(name, events)
         self._by_id[ext.id] = ext
@@ -138,6 +147,6 @@ class ExtensionsHub:
         if not any("SHUTDOWN" in ext.events for ext in self._by_id.values()):
             return False
         self._publish("SHUTDOWN", {
-            "eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": int((time.time() + grace_s) * 1000),
+            "eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": int((self._clock.time() + grace_s) * 1000),
         })
         return True

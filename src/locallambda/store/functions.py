@@ -1,9 +1,12 @@
-"""The control plane's state: one record per function, written through to the document store.
+"""Function state: one record per function, written through to the document store.
 
 A ``FunctionRecord`` holds everything attached to one function: its $LATEST configuration and
 code, published versions, aliases, resource policy, tags, concurrency and per-qualifier
 configurations. Configurations are kept in their wire form (the FunctionConfiguration dict AWS
 returns) because that is what every read returns; the few fields only we use are snake_case.
+
+Both the control plane (which changes records) and the invoke engine (which reads them) use this
+module; it is the one place that says which version a qualifier names.
 
 Everything runs on one event loop, so there are no locks; a handler that awaits between read
 and write must re-read.
@@ -13,14 +16,22 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from locallambda.control.arns import LATEST
+from locallambda.model.refs import LATEST
 from locallambda.store.documents import DocumentStore
 
-__all__ = ["FunctionRecord", "VersionRecord", "FunctionRegistry", "new_revision_id", "Registry"]
+__all__ = ["FunctionRecord", "VersionRecord", "FunctionRegistry", "new_revision_id", "Registry", "Change", "route_alias"]
+
+
+class Change(enum.Enum):
+    """What happened to a function record, as told to the plane's change listeners."""
+
+    UPDATED = "updated"
+    DELETED = "deleted"
 
 
 def new_revision_id() -> str:
@@ -34,16 +45,19 @@ class VersionRecord:
     config: dict[str, Any]
     code_sha256_hex: str | None = None  # None for image functions
     image_uri: str | None = None
+    unzipped_size: int | None = None  # bytes of the extracted code (None: not measured yet)
 
     def to_doc(self) -> dict[str, Any]:
-        return {"config": self.config, "code": self.code_sha256_hex, "image": self.image_uri}
+        return {"config": self.config, "code": self.code_sha256_hex, "image": self.image_uri,
+                "unzipped": self.unzipped_size}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> VersionRecord:
-        return cls(config=doc["config"], code_sha256_hex=doc.get("code"), image_uri=doc.get("image"))
+        return cls(config=doc["config"], code_sha256_hex=doc.get("code"), image_uri=doc.get("image"),
+                   unzipped_size=doc.get("unzipped"))
 
     def snapshot(self) -> VersionRecord:
-        return VersionRecord(copy.deepcopy(self.config), self.code_sha256_hex, self.image_uri)
+        return VersionRecord(copy.deepcopy(self.config), self.code_sha256_hex, self.image_uri, self.unzipped_size)
 
 
 @dataclasses.dataclass(slots=True)
@@ -80,6 +94,24 @@ class FunctionRecord:
             return self.latest
         return self.versions.get(qualifier)
 
+    def resolve(self, qualifier: str | None, roll: float | None = None) -> tuple[VersionRecord, str | None] | None:
+        """The version a qualifier names (``$LATEST``, a number or an alias) and the alias, if any.
+
+        An alias names its FunctionVersion; with ``roll`` (a number in [0, 1)) a weighted alias
+        picks by its RoutingConfig instead, as invocations do. ``None`` when nothing matches.
+        """
+        if qualifier is None or qualifier == LATEST:
+            return self.latest, None
+        version = self.versions.get(qualifier)
+        if version is not None:
+            return version, None
+        alias = self.aliases.get(qualifier)
+        if alias is None:
+            return None
+        target = alias["FunctionVersion"] if roll is None else route_alias(alias, roll)
+        chosen = self.version(target)
+        return (chosen, qualifier) if chosen is not None else None
+
     def to_doc(self) -> dict[str, Any]:
         doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         doc["latest"] = self.latest.to_doc()
@@ -93,6 +125,18 @@ class FunctionRecord:
         doc["versions"] = {k: VersionRecord.from_doc(v) for k, v in doc.get("versions", {}).items()}
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+def route_alias(alias: dict[str, Any], roll: float) -> str:
+    """The version an invocation of a weighted alias runs: each additional version takes its
+    weight's share of ``roll`` in [0, 1), the alias's FunctionVersion the rest."""
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    acc = 0.0
+    for version, weight in weights.items():
+        acc += float(weight)
+        if roll < acc:
+            return str(version)
+    return str(alias["FunctionVersion"])
 
 
 class Registry:

@@ -1,0 +1,90 @@
+"""Code intake: a FunctionCode member (zip bytes, the hot-reload bucket, an image) becomes stored
+code, and stored code becomes a version's CodeSha256/CodeSize.
+
+Zips are untrusted: ``CodeStore.put_zip`` validates while it extracts (names, methods, declared
+and real sizes) in a worker thread, and a refused archive leaves nothing behind. Code given as
+``S3Bucket=<BUCKET_MARKER_LOCAL>, S3Key=<directory>`` is LocalStack's hot reloading: the
+directory on this machine is used live.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+from locallambda.control.plane import ControlPlane
+from locallambda.errors import InvalidParameterValueError, RequestEntityTooLargeError
+from locallambda.store.code import tree_size
+from locallambda.store.functions import VersionRecord
+
+__all__ = ["CodeIntake", "IncomingCode", "HOT_RELOAD_SHA"]
+
+HOT_RELOAD_SHA = "hot-reloading-hash-not-available"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IncomingCode:
+    """Code as stored, before it is attached to a version."""
+
+    sha_b64: str
+    size: int
+    sha_hex: str | None = None
+    unzipped_size: int = 0
+    image_uri: str | None = None
+    hot_reload_path: str | None = None
+
+
+class CodeIntake:
+    def __init__(self, plane: ControlPlane) -> None:
+        self._plane = plane
+
+    async def store(self, code: dict[str, Any]) -> IncomingCode:
+        """Store a FunctionCode member. Raises ``RequestEntityTooLargeError`` and
+        ``InvalidParameterValueError`` with AWS's texts."""
+        s = self._plane.settings
+        if code.get("ImageUri"):
+            image = code["ImageUri"]
+            return IncomingCode(sha_b64=hashlib.sha256(image.encode()).hexdigest(), size=0, image_uri=image)
+        zip_file = code.get("ZipFile")
+        if zip_file is not None:
+            if len(zip_file) > s.limits_code_size_zipped:
+                raise RequestEntityTooLargeError(f"Zipped size must be smaller than {s.limits_code_size_zipped} bytes")
+            stored = await self._plane.run_blocking(self._plane.code.put_zip, zip_file, s.limits_code_size_unzipped)
+            return IncomingCode(
+                sha_b64=stored.sha256_b64, size=stored.size, sha_hex=stored.sha256_hex,
+                unzipped_size=stored.unzipped_size,
+            )
+        bucket = code.get("S3Bucket")
+        if bucket is not None:
+            if bucket == s.bucket_marker_local:
+                return IncomingCode(sha_b64=HOT_RELOAD_SHA, size=0, hot_reload_path=code.get("S3Key", ""))
+            raise InvalidParameterValueError(
+                "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
+                "The specified bucket does not exist"
+            )
+        raise InvalidParameterValueError("Please provide a source for function code.")
+
+    @staticmethod
+    def apply(version: VersionRecord, code: IncomingCode) -> None:
+        """Make ``code`` the version's code (its configuration's CodeSha256 and CodeSize too)."""
+        cfg = version.config
+        version.image_uri = code.image_uri
+        version.code_sha256_hex = code.sha_hex
+        version.unzipped_size = code.unzipped_size
+        cfg["CodeSha256"] = code.sha_b64
+        cfg["CodeSize"] = code.size
+        if code.hot_reload_path is not None:
+            cfg["_HotReloadPath"] = code.hot_reload_path
+        else:
+            cfg.pop("_HotReloadPath", None)
+
+    async def unzipped_size(self, version: VersionRecord) -> int:
+        """Bytes of the version's extracted code (measured once, off the event loop, for records
+        stored before the size was kept)."""
+        if version.unzipped_size is None:
+            if version.code_sha256_hex is None:
+                return 0
+            tree = self._plane.code.tree_path(version.code_sha256_hex)
+            version.unzipped_size = await self._plane.run_blocking(tree_size, tree)
+        return version.unzipped_size

@@ -1,1 +1,0 @@
-"""locallambda.dashboard"""

@@ -1,1 +1,0 @@
-"""locallambda.event_sources"""
