@@ -17,7 +17,17 @@ if [ $# -eq 0 ] && command -v bwrap >/dev/null 2>&1; then
   LOCALLAMBDA_TEST_EXECUTOR=sandbox .venv/bin/python -m pytest -q -rf -p no:cacheprovider tests/invoke || code=$?
   echo "== the whole suite"
 fi
-.venv/bin/python -m pytest -q -rf -p no:cacheprovider "$@" || code=$?
+if [ $# -eq 0 ]; then
+  # The whole suite, with coverage measured in this process and in every server it starts
+  # (coverage's subprocess patch); the figures are printed at the end.
+  rm -rf .coverage-data && mkdir -p .coverage-data
+  .venv/bin/python -m coverage run -m pytest -q -rf -p no:cacheprovider || code=$?
+  .venv/bin/python -m coverage combine -q >/dev/null 2>&1 || true
+  echo "== coverage of src/locallambda (whole suite, servers included)"
+  .venv/bin/python -m coverage report --sort=cover 2>/dev/null | tail -25 || true
+else
+  .venv/bin/python -m pytest -q -rf -p no:cacheprovider "$@" || code=$?
+fi
 set -e
 # pytest exits 5 when it collected no test: that is a failure of this suite, not a pass.
 exit $code

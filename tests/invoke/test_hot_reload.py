@@ -28,7 +28,6 @@ def test_changed_code_is_served_without_an_update(functions: Functions, tmp_path
     assert functions.invoke_json(name, {}) == {"version": 1}
     assert functions.invoke_json(name, {}) == {"version": 1}  # warm
 
-    time.sleep(0.6)  # let the watcher take its first look
     (code / "handler.py").write_text(VERSION.format(n=2))
     deadline = time.monotonic() + 10
     seen = None

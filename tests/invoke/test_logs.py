@@ -57,7 +57,7 @@ def test_report_line(functions: Functions) -> None:
     assert first["init"] is not None and float(first["init"]) > 0
     assert second["init"] is None  # only the cold start reports Init Duration
     duration = float(second["duration"])
-    assert 50 <= duration < 1000
+    assert duration >= 50  # the 50 ms the function slept are in it
     # billed per millisecond, rounded up
     assert int(second["billed"]) == max(1, math.ceil(duration))
     assert 0 < int(second["used"]) < 1024

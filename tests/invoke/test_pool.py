@@ -25,9 +25,10 @@ CALLS = 0
 def handler(event, context):
     global CALLS
     CALLS += 1
+    started = time.time()
     if event.get("sleep"):
         time.sleep(event["sleep"])
-    return {"token": TOKEN, "pid": os.getpid(), "calls": CALLS}
+    return {"token": TOKEN, "pid": os.getpid(), "calls": CALLS, "started": started, "ended": time.time()}
 """
 
 
@@ -68,13 +69,14 @@ def test_parallel_invocations_start_more_environments(functions: Functions) -> N
 
     for round_ in range(2):
         threads = [threading.Thread(target=run) for _ in range(4)]
-        started = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
-            t.join(15)
-        elapsed = time.monotonic() - started
-        assert 1.0 <= elapsed < 1.9, f"round {round_}: 4 parallel invokes of 1 s took {elapsed:.2f}s"
+            t.join(30)
+        batch = results[round_ * 4 :]
+        assert len(batch) == 4
+        # They ran at the same time: every invocation started before any of them ended.
+        assert max(r["started"] for r in batch) < min(r["ended"] for r in batch), f"round {round_} ran in turns"
     first, second = results[:4], results[4:]
     if EXECUTOR == "local":
         assert len({r["pid"] for r in first}) == 4  # four runtime processes on the host
@@ -99,15 +101,18 @@ def test_keepalive_zero_makes_every_invoke_cold(spawn_server: Callable[..., Serv
 
 
 def test_keepalive_expiry(spawn_server: Callable[..., Server]) -> None:
-    server = spawn_server(LAMBDA_KEEPALIVE_MS="1000")
+    # The exact window is tested in-process with a manual clock (tests/unit/test_pool.py); here
+    # a real server stops an idle environment once the keep-alive has passed.
+    server = spawn_server(LAMBDA_KEEPALIVE_MS="2000")
     fns = Functions(server)
     name = fns.python(IDENTITY)
     first, cold1 = call(fns, name)
-    time.sleep(0.3)
-    second, cold2 = call(fns, name)  # idle 0.3 s < 1 s: warm
+    second, cold2 = call(fns, name)  # idle far less than 2 s: warm
     assert (cold1, cold2) == (True, False) and second["token"] == first["token"]
     assert runtime_processes(server)
-    time.sleep(2.0)  # idle 2 s > 1 s: the environment is stopped
+    deadline = time.monotonic() + 30
+    while runtime_processes(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert not runtime_processes(server), "the idle environment outlived LAMBDA_KEEPALIVE_MS"
     third, cold3 = call(fns, name)
     assert cold3 and third["token"] != first["token"] and third["calls"] == 1

@@ -673,9 +673,8 @@ def test_ensure_is_cached_and_safe_to_race(tmp_path):
     assert "com/amazonaws/services/lambda/runtime/Context.class" in names
     assert [p.name for p in cache.iterdir() if p.name.startswith(".build-")] == []
     mtime = jar.stat().st_mtime_ns
-    t0 = time.monotonic()
     assert jb.ensure_java_bootstrap(cache, cds=False) == jar
-    assert time.monotonic() - t0 < 1.0 and jar.stat().st_mtime_ns == mtime
+    assert jar.stat().st_mtime_ns == mtime  # reused, not built again
 
 
 def test_missing_javac_raises(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The code's own bar: every module declares its public API, and mypy --strict passes."""
+"""The code's own bar: every module declares its public API; mypy --strict, ruff check and ruff format pass."""
 
 from __future__ import annotations
 
@@ -34,4 +34,12 @@ def test_mypy_strict() -> None:
     pytest.importorskip("mypy")
     done = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary"], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("args", [["check", "src", "tests", "bench", "scripts"],
+                                  ["format", "--check", "src", "tests", "bench", "scripts"]],
+                         ids=["check", "format"])
+def test_ruff(args: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -29,7 +29,7 @@ from locallambda.errors import (
 from locallambda.executors.base import Executor, RuntimeProcess
 from locallambda.invoke.envvars import function_environment, log_stream_name
 from locallambda.invoke.invocation_log import InvocationLog
-from locallambda.model.clock import Clock
+from locallambda.model.clock import Clock, within
 from locallambda.model.lifecycle import EnvState, IllegalTransition
 from locallambda.model.spec import FunctionSpec, Invocation, InvocationResult
 from locallambda.model.tasks import TaskScope
@@ -130,7 +130,7 @@ class ExecutionEnvironment:
         the runtime exits, or the time runs out."""
         timeout = self._startup_timeout_s if timeout is None else timeout
         try:
-            await asyncio.wait_for(asyncio.shield(self._initialized), timeout)
+            await within(self._clock, self._initialized, timeout)
         except asyncio.TimeoutError as exc:
             raise ExecutorError(f"the runtime did not initialize within {timeout:.0f}s") from exc
         except _InitFailure as exc:
@@ -220,7 +220,7 @@ class ExecutionEnvironment:
         if self._process is None:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(self._exited), timeout)
+            await within(self._clock, self._exited, timeout)
         except asyncio.TimeoutError:
             log.warning("environment %s did not exit within %.0fs", self.id, timeout)
 
@@ -240,7 +240,7 @@ class ExecutionEnvironment:
             try:
                 # AWS gives the init phase 10 s; an init still running then goes on within the
                 # invocation, under the function's own timeout (lambda-runtime-environment.html).
-                await asyncio.wait_for(asyncio.shield(self._initialized), INIT_PHASE_S + timeout)
+                await within(self._clock, self._initialized, INIT_PHASE_S + timeout)
             except asyncio.TimeoutError:
                 return self._init_failed(pending, SandboxTimeout(rid, timeout), ())
             except _InitFailure as failure:

@@ -10,9 +10,11 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-__all__ = ["Clock", "Timer", "SystemClock", "aws_timestamp", "iso_millis"]
+__all__ = ["Clock", "Timer", "SystemClock", "within", "aws_timestamp", "iso_millis"]
+
+T = TypeVar("T")
 
 
 class Timer(Protocol):
@@ -51,6 +53,33 @@ class SystemClock:
 
     async def sleep(self, delay: float) -> None:
         await asyncio.sleep(delay)
+
+
+async def within(clock: Clock, future: asyncio.Future[T], timeout: float) -> T:
+    """The result of ``future`` once it is done, waiting at most ``timeout`` seconds of ``clock``.
+
+    ``future`` itself is never cancelled (other waiters may share it). Raises
+    ``asyncio.TimeoutError`` when the time runs out, and whatever ``future`` raises.
+    """
+    if not future.done():
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        def expire() -> None:
+            if not waiter.done():
+                waiter.set_exception(asyncio.TimeoutError())
+
+        future.add_done_callback(wake)
+        timer = clock.call_later(timeout, expire)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            future.remove_done_callback(wake)
+    return future.result()
 
 
 def _utc(when: float | dt.datetime | None) -> dt.datetime:
