@@ -25,12 +25,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from locallambda.executors.base import RuntimeProcess
-from locallambda.runtimes.commands import RuntimeCommands
 from locallambda.executors.sandbox import SandboxExecutor
 from locallambda.invoke.environment import ExecutionEnvironment
 from locallambda.model.clock import SystemClock
 from locallambda.model.spec import FunctionSpec, Invocation
 from locallambda.model.tasks import TaskScope
+from locallambda.runtimes.commands import RuntimeCommands
 from locallambda.settings import Settings
 from tests.conftest import REPO, Server
 from tests.invoke.conftest import HOST_PYTHON_RUNTIME, Functions, stop_checked

@@ -45,7 +45,7 @@ def _stat_value(path: Path, key: bytes) -> int | None:
     for line in data.split(b"\n"):
         if line.startswith(key + b" "):
             try:
-                return int(line[len(key) + 1:])
+                return int(line[len(key) + 1 :])
             except ValueError:
                 return None
     return None
@@ -147,10 +147,10 @@ def _own_paths() -> dict[str, str]:
 
 
 def _locate(mount_root: str, mount_point: str, path: str) -> Path | None:
-    if path == mount_root or mount_root == "/":
+    if mount_root in (path, "/"):
         rel = path if mount_root == "/" else "/"
     elif path.startswith(mount_root.rstrip("/") + "/"):
-        rel = path[len(mount_root.rstrip("/")):]
+        rel = path[len(mount_root.rstrip("/")) :]
     else:
         return None
     return Path(mount_point + rel.rstrip("/")) if rel != "/" else Path(mount_point)
@@ -191,7 +191,10 @@ class CgroupTree:
         if own_dir is None or not os.access(own_dir, os.W_OK):
             return None, "the memory cgroup is not writable (not root, nothing delegated)"
         bases: dict[str, Path] = {}
-        for ctrl, mount in (("memory", memory), ("pids", next((m for m in mounts if m[2] == "cgroup" and "pids" in m[3]), None))):
+        for ctrl, mount in (
+            ("memory", memory),
+            ("pids", next((m for m in mounts if m[2] == "cgroup" and "pids" in m[3]), None)),
+        ):
             if mount is None or ctrl not in own:
                 continue
             parent = _locate(mount[0], mount[1], own[ctrl])

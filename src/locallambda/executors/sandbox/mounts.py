@@ -4,7 +4,8 @@ The host's ``/usr``, ``/etc`` and ``/bin``, ``/lib*`` (links kept as links) read
 of ``/etc`` that other users may not read masked with empty ones; an ``/etc/passwd`` that knows
 the sandbox user; the function's code at ``/var/task``; its layers at ``/opt`` (one merged
 directory, or each layer's top-level entries); host files the runtime's command line names.
-These helpers only compute bwrap arguments and paths; the launch is ``sandbox.py``'s.
+These helpers compute bwrap arguments and paths from what is on the host (they look at the file
+system, which is why they are not in the pure ``args.py``); the command lines are ``args.py``'s.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ __all__ = [
     "TASK_ROOT",
     "HostLayout",
     "argv_binds",
+    "code_translator",
     "is_under",
     "layer_binds",
     "minimal",
+    "own_path_binds",
     "path_translator",
     "prefix_of",
     "system_binds",
@@ -126,7 +129,8 @@ class HostLayout:
         except OSError:
             host_passwd = "root:x:0:0:root:/root:/bin/sh\n"
         passwd.write_text(
-            host_passwd.rstrip("\n") + f"\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/home/{SANDBOX_USER}:/sbin/nologin\n"
+            host_passwd.rstrip("\n")
+            + f"\n{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/home/{SANDBOX_USER}:/sbin/nologin\n"
         )
         self.masks += ["--ro-bind", str(passwd), "/etc/passwd"]
         # Our bootstraps (Node.js runtime client) and the server's interpreter with awslambdaric.
@@ -154,7 +158,9 @@ class HostLayout:
                 " | ({os.path.dirname(os.path.dirname(s.origin))} if s and s.origin else set())))"
             )
             try:
-                out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=20).stdout
+                out = subprocess.run(
+                    [python, "-c", code], check=False, capture_output=True, text=True, timeout=20
+                ).stdout
             except (OSError, subprocess.TimeoutExpired):
                 out = ""
             self._python[key] = [line for line in out.splitlines() if line.startswith("/")]
@@ -173,6 +179,13 @@ def path_translator(places: list[tuple[str, str]]) -> Callable[[str], str]:
     return translate
 
 
+def code_translator(code_dir: str, layers: list[str]) -> Callable[[str], str]:
+    """Rewrites the host paths of the function's code to ``/var/task`` and of its layers to ``/opt``."""
+    # Longest first, so that nested paths translate correctly.
+    places = sorted([(code_dir, TASK_ROOT), *[(p, OPT) for p in layers]], key=lambda t: -len(t[0]))
+    return path_translator(places)
+
+
 def minimal(paths: Iterable[str]) -> list[str]:
     """The paths without those inside another one of them."""
     unique = sorted({os.path.normpath(p) for p in paths if p})
@@ -183,14 +196,24 @@ def minimal(paths: Iterable[str]) -> list[str]:
     return kept
 
 
+def own_path_binds(paths: Iterable[str], system_roots: list[str]) -> list[str]:
+    """Read-only binds (same path) for host directories a runtime needs (its interpreter's prefix,
+    our bootstraps): the outermost of them, those that exist and that no system bind covers."""
+    binds: list[str] = []
+    for path in minimal(paths):
+        if os.path.exists(path) and not is_under(path, system_roots):
+            binds += ["--ro-bind", path, path]
+    return binds
+
+
 def argv_binds(args: list[str], covered: list[str]) -> list[str]:
     """Read-only binds (same path) for host files named on the command line (a Java jar, its
     class-data archive) that no other bind brings in."""
     binds: list[str] = []
     seen: set[str] = set()
     for arg in args:
-        for piece in re.split(r"[=:]", arg):
-            piece = piece.rstrip("*").rstrip("/") if piece.endswith("*") else piece
+        for part in re.split(r"[=:]", arg):
+            piece = part.rstrip("*").rstrip("/") if part.endswith("*") else part
             if not piece.startswith("/") or piece in seen or is_under(piece, covered):
                 continue
             if os.path.exists(piece):
@@ -211,4 +234,3 @@ def layer_binds(layers: list[str]) -> list[str]:
             for entry in sorted(os.listdir(layer)):
                 binds += ["--ro-bind", os.path.join(layer, entry), f"{OPT}/{entry}"]
     return binds
-

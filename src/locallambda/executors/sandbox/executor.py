@@ -1,0 +1,176 @@
+"""The sandbox executor: the process executor isolated with Linux namespaces (bubblewrap).
+
+Each execution environment is one ``bwrap`` sandbox:
+
+- **Files.** An empty root, made read-only once built, holding: the host's ``/usr`` and ``/etc``
+  (and its ``/bin``, ``/lib*`` links or directories) read-only; the interpreter that runs the
+  runtime client (the server's own Python, whose site-packages hold awslambdaric; ``node``;
+  ``java``) and our bootstraps read-only at their host paths; the function's code read-only at
+  ``/var/task``; its layers at ``/opt``; a private ``/tmp`` (tmpfs of EphemeralStorage MB, mode
+  1777 as on AWS); a fresh ``/proc`` and a minimal ``/dev``. Nothing else of the host is there.
+- **User.** uid 993 / gid 990 (AWS's ``sbx_user1051``) in a user namespace, without
+  capabilities, so the read-only binds cannot be remounted writable. That user is the server's
+  own uid seen from outside, so files of ``/etc`` that the host keeps from other users (no read
+  bit for others: ``/etc/shadow``, private keys) are masked with empty ones.
+- **Processes.** A pid namespace (the runtime is not the host's pid 1 and sees no host
+  process), an IPC namespace, a cgroup namespace where the kernel has one, a session of its own.
+  The network namespace is the host's: the Runtime API listens on 127.0.0.1.
+- **Memory.** MemorySize limits the function's anonymous memory, which is what AWS's limit
+  amounts to (its ``/tmp`` is a disk and does not count). With a writable memory cgroup (v2, or
+  v1 as on hybrid hosts) each sandbox gets a cgroup whose hard limit is MemorySize +
+  EphemeralStorage (tmpfs pages are charged to the cgroup that writes them, so a full ``/tmp``
+  must fit beside the memory) and a guard samples its anonymous memory every 50 ms, killing at
+  MemorySize; either kill is reported as ``Runtime.OutOfMemory``. The pids controller, where
+  there is one, caps processes and threads at 1024 (AWS's quota). Without a writable cgroup
+  (a server not run as root and no delegated subtree) the guard samples the ``RssAnon`` of the
+  sandbox's processes instead, and there is no kernel backstop.
+
+The runtime's command line comes from ``RuntimeCommands`` built against the host paths of the
+code and layers (so that its checks for a ``bootstrap``, ``lib/`` jars or ``/opt/bin`` look at
+real files), then translated to ``/var/task`` and ``/opt``.
+
+Start-up: bwrap takes the mounts and the environment from a pipe (``--args``), so a launcher can
+be started before the function is known. One launcher is kept waiting, already inside a fresh
+cgroup (entering a cgroup costs an RCU grace period, ~10 ms): a cold start then costs bwrap's
+namespace setup (~3 ms) and a shell that execs the runtime, on top of the runtime's own start.
+
+The parts: ``probe.py`` (can this host do it; what the sandboxes share), ``command.py`` (the
+runtime's command inside), ``mounts.py`` (the binds), ``args.py`` (bwrap's arguments, pure),
+``launcher.py`` (the spare launcher), ``memory.py`` (the guard), ``process.py`` (a running
+sandbox), ``cgroups.py``. This class only connects them: ``prepare``, ``start``, ``close``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from locallambda.errors import ExecutorError
+from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
+from locallambda.executors.process import ChildProcess
+from locallambda.executors.sandbox.args import sandbox_args
+from locallambda.executors.sandbox.command import sandbox_command
+from locallambda.executors.sandbox.launcher import LauncherPool
+from locallambda.executors.sandbox.memory import MemoryGuard, cgroup_memory_limit
+from locallambda.executors.sandbox.mounts import OPT, TASK_ROOT, argv_binds, layer_binds, own_path_binds
+from locallambda.executors.sandbox.probe import SandboxHost, supported
+from locallambda.executors.sandbox.process import SandboxProcess
+from locallambda.model.spec import FunctionSpec
+from locallambda.model.tasks import TaskScope
+from locallambda.runtimes.commands import RuntimeCommands
+from locallambda.settings import Settings
+
+__all__ = ["CLOSE_TIMEOUT_S", "SandboxExecutor"]
+
+log = logging.getLogger(__name__)
+
+# Bounds every wait of ``close``: the set-up still running, the guard, the spare launcher.
+CLOSE_TIMEOUT_S = 5.0
+
+
+class SandboxExecutor(Executor):
+    name = "sandbox"
+    # External extensions (/opt/extensions/*) start inside the sandbox, before the runtime.
+    starts_extensions = True
+
+    def __init__(
+        self, commands: RuntimeCommands, settings: Settings, tasks: TaskScope, *, use_cgroups: bool = True
+    ) -> None:
+        """``use_cgroups=False`` skips cgroups even where they are writable (the memory limit is
+        then only the sampling guard; tests use it to prove that path)."""
+        self._commands = commands
+        self._scope = tasks
+        self._settings = settings
+        self._use_cgroups = use_cgroups
+        self._ready: asyncio.Task[str | None] | None = None
+        self._host: SandboxHost | None = None
+        self._launchers: LauncherPool | None = None
+        self._guard = MemoryGuard(tasks.child("memory"))
+        self._closing = False
+
+    @staticmethod
+    def supported() -> str | None:
+        """None when this host can run sandboxes, else the reason it cannot (runs bwrap once)."""
+        return supported()
+
+    async def _setup(self) -> str | None:
+        """Probe bwrap, lay out the shared binds and find a cgroup tree, once; the problem if any.
+
+        The set-up runs in the executor's scope: a caller that is cancelled does not cancel it
+        for the others.
+        """
+        if self._ready is None:
+            self._ready = self._scope.spawn(self._open(), name="sandbox set-up")
+        return await asyncio.shield(self._ready)
+
+    async def _open(self) -> str | None:
+        try:
+            opened = await asyncio.to_thread(self._open_host)
+        except Exception as exc:  # any host surprise becomes the reason, not a crash
+            return f"the sandbox could not be set up: {exc}"
+        if isinstance(opened, str):
+            return opened
+        if self._closing:
+            await asyncio.to_thread(opened.close)
+            return "the sandbox executor is closed"
+        self._host = opened
+        self._launchers = LauncherPool(opened.layout.bwrap, opened.cgroups, self._scope.child("launchers"))
+        self._launchers.refill()
+        return None
+
+    def _open_host(self) -> SandboxHost | str:
+        """Blocking: what the sandboxes share, or why this host cannot run them."""
+        problem = self.supported()
+        if problem is not None:
+            return problem
+        return SandboxHost.open(use_cgroups=self._use_cgroups)
+
+    async def prepare(self, spec: FunctionSpec) -> str | None:
+        problem = await self._setup()
+        if problem is not None:
+            return problem
+        return await self._commands.check(spec)
+
+    async def start(
+        self, spec: FunctionSpec, runtime_api: str, environment: Mapping[str, str], output: OutputSink
+    ) -> RuntimeProcess:
+        problem = await self._setup()
+        if problem is not None:
+            raise ExecutorError(problem)
+        host, launchers = self._host, self._launchers
+        assert host is not None and launchers is not None
+        if spec.code_dir is None:
+            raise ExecutorError("The function has no code on this machine.")
+        layout = host.layout
+        command = await sandbox_command(
+            self._commands, spec, spec.code_dir, environment, layout, self._settings.host_path
+        )
+        args = sandbox_args(
+            system=layout.system,
+            masks=layout.masks,
+            ephemeral_mb=spec.ephemeral_mb,
+            own_paths=own_path_binds(command.roots, layout.system_roots),
+            argv_binds=argv_binds(list(command.argv[1:]), [*layout.system_roots, *command.roots, TASK_ROOT, OPT]),
+            code_dir=str(spec.code_dir),
+            opt=layer_binds([str(p) for p in spec.layers]),
+            env=command.env,
+            argv=command.argv,
+            extensions=command.extensions,
+        )
+        launcher = await launchers.start(args, cgroup_memory_limit(spec.memory_mb, spec.ephemeral_mb))
+        child = ChildProcess(launcher.proc, output, self._scope)
+        return SandboxProcess(child, launcher.cgroup, spec.memory_mb * 1024 * 1024, self._guard)
+
+    async def close(self) -> None:
+        """Stop the guard, dispose of the spare launcher, remove the cgroup tree and the work
+        directory; each wait bounded by ``CLOSE_TIMEOUT_S``. Called once, after every kill."""
+        self._closing = True
+        if self._ready is not None and not self._ready.done():
+            await asyncio.wait([self._ready], timeout=CLOSE_TIMEOUT_S)
+        await self._guard.close(CLOSE_TIMEOUT_S)
+        if self._launchers is not None:
+            await self._launchers.close(CLOSE_TIMEOUT_S)
+        host, self._host = self._host, None
+        if host is not None:
+            await asyncio.to_thread(host.close)
