@@ -351,15 +351,6 @@ class FunctionsApi:
         await self.lifecycle.settle(record)
         return public_config(result.config)
 
-    @staticmethod
-    def _mark_updating(version: VersionRecord) -> None:
-        cfg = version.config
-        cfg["LastModified"] = aws_timestamp()
-        cfg["RevisionId"] = new_revision_id()
-        cfg["LastUpdateStatus"] = "InProgress"
-        cfg["LastUpdateStatusReason"] = "The function is being created."
-        cfg["LastUpdateStatusReasonCode"] = "Creating"
-
     @operation("UpdateFunctionConfiguration")
     async def update_function_configuration(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])

@@ -20,7 +20,6 @@ as well as a missing configuration).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from typing import Any
 from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
+from locallambda.model.clock import iso_micros
 from locallambda.store.functions import FunctionRecord
 from locallambda.errors import ResourceConflictError, ResourceNotFoundError
 from locallambda.model.operations import RequestContext, operation
@@ -58,12 +58,6 @@ def url_id(account_id: str, region: str, function_name: str, qualifier: str | No
 
 def function_url(url_id_: str, region: str, port: int) -> str:
     return f"http://{url_id_}.lambda-url.{region}.{URL_DOMAIN}:{port}/"
-
-
-def _timestamp() -> str:
-    # Function URL times are ISO-8601 with microseconds and a Z, unlike LastModified of functions
-    # (AWS answers e.g. 2022-07-07T15:19:41.225854Z).
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _request_port(headers: Mapping[str, str], default: int) -> int:
@@ -124,7 +118,7 @@ class UrlsApi:
             )
         if ref.qualifier is not None and ref.qualifier not in record.aliases:
             raise ResourceNotFoundError(_FUNCTION_MISSING)
-        now = _timestamp()
+        now = iso_micros()
         cfg: dict[str, Any] = {
             "_UrlId": self._new_url_id(record, ref.qualifier),
             "FunctionArn": ref.arn(),
@@ -182,7 +176,7 @@ class UrlsApi:
         for member in ("AuthType", "Cors", "InvokeMode"):
             if p.get(member) is not None:
                 cfg[member] = p[member]
-        cfg["LastModifiedTime"] = _timestamp()
+        cfg["LastModifiedTime"] = iso_micros()
         record.url_configs[key] = cfg
         self.plane.functions.save(record)
         return self._view(

@@ -21,6 +21,7 @@ from typing import Any
 from locallambda.edge.errors import JSON, url_error
 from locallambda.errors import LambdaError
 from locallambda.invoke.engine import InvokeEngine
+from locallambda.model.clock import clf_timestamp
 from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.protocol.codec import Response
 from locallambda.store.functions import FunctionRegistry
@@ -87,7 +88,7 @@ class FunctionUrls:
                 "requestId": str(uuid.uuid4()),
                 "routeKey": "$default",
                 "stage": "$default",
-                "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "time": clf_timestamp(now),
                 "timeEpoch": int(time.time() * 1000),
             },
             "isBase64Encoded": not text,

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Clock", "Timer", "SystemClock", "within", "aws_timestamp", "iso_millis"]
+__all__ = ["Clock", "Timer", "SystemClock", "within", "aws_timestamp", "iso_millis", "iso_micros", "clf_timestamp"]
 
 T = TypeVar("T")
 
@@ -100,3 +100,14 @@ def iso_millis(when: float | dt.datetime | None = None) -> str:
     """ISO 8601 in UTC with milliseconds and ``Z``, as log lines and the Telemetry API write it."""
     t = _utc(when)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def iso_micros(when: float | dt.datetime | None = None) -> str:
+    """ISO 8601 in UTC with microseconds and ``Z``, as function URL configurations carry it
+    (AWS answers e.g. ``2022-07-07T15:19:41.225854Z``)."""
+    return _utc(when).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def clf_timestamp(when: float | dt.datetime | None = None) -> str:
+    """The Common Log Format time of API Gateway payload 2.0 events: ``07/Jul/2022:15:19:41 +0000``."""
+    return _utc(when).strftime("%d/%b/%Y:%H:%M:%S +0000")
