@@ -272,9 +272,11 @@ class ExecutionEnvironment:
 
     async def _wait_extensions(self) -> None:
         """Hold the first event until every external extension is waiting for events."""
+        ready = self._tasks.spawn(self.extensions.wait_ready(self._expected_extensions), name="extensions ready")
         try:
-            await asyncio.wait_for(self.extensions.wait_ready(self._expected_extensions), INIT_PHASE_S)
+            await within(self._clock, ready, INIT_PHASE_S)
         except asyncio.TimeoutError:
+            ready.cancel()
             log.warning("%s: not every extension registered within %.0fs; invoking without them",
                         self.spec.name, INIT_PHASE_S)
         self._expected_extensions = 0

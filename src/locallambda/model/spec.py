@@ -7,11 +7,10 @@ The engine returns an ``InvocationResult``; only the API layer turns it into Inv
 from __future__ import annotations
 
 import dataclasses
-import enum
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Invocation", "InvocationResult", "FunctionSpec", "EnvState"]
+__all__ = ["FunctionSpec", "Invocation", "InvocationResult"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,10 +68,3 @@ class InvocationResult:
     log: str = ""
     init_duration_ms: float | None = None
     duration_ms: float = 0.0
-
-
-class EnvState(enum.Enum):
-    STARTING = "starting"
-    IDLE = "idle"
-    BUSY = "busy"
-    STOPPED = "stopped"

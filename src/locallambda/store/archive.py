@@ -50,9 +50,10 @@ def _open(data: bytes) -> zipfile.ZipFile:
 
 
 def _safe_name(name: str) -> PurePosixPath | None:
-    """The entry's relative path, or ``None`` when it would land outside the target."""
+    """The entry's relative path, or ``None`` when it would land outside the target or has no
+    name at all (zipfile cuts a name at its first NUL, so that is an empty name too)."""
     name = name.replace("\\", "/")
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":") or "\x00" in name:
+    if not name or name.startswith("/") or (len(name) > 1 and name[1] == ":") or "\x00" in name:
         return None
     parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
     if ".." in parts:
