@@ -373,6 +373,17 @@ def lying_bomb(real_size: int, declared: int, crc_of_declared: bool = False) -> 
     return bytes(data)
 
 
+def nameless_entry() -> bytes:
+    """An archive whose second entry has no name (zipfile cuts a name at its first NUL, too)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("handler.py", "x")
+        info = zipfile.ZipInfo("")
+        info.external_attr = (stat.S_IFREG | 0o644) << 16
+        zf.writestr(info, "x")
+    return buf.getvalue()
+
+
 HOSTILE = {
     "dot_dot": archive({"../evil.py": "x"}),
     "nested_dot_dot": archive({"ok/../../evil.py": "x"}),
@@ -384,6 +395,8 @@ HOSTILE = {
     "symlink_loop": archive({"handler.py": "x"}, {"a": "b", "b": "a"}),
     "lying_sizes": lying_bomb(4 * LIMIT, declared=100),
     "corrupt": b"PK\x03\x04 this is not a zipfile",
+    # an entry without a name (zipfile also cuts a name at a NUL): found by the property tests
+    "nameless": nameless_entry(),
 }
 
 
