@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from locallambda.executors.docker import DockerExecutor, parse_docker_flags
-from locallambda.runtimes.commands import RuntimeCommands
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
+from locallambda.runtimes.commands import RuntimeCommands
 from locallambda.settings import Settings
 from tests.conftest import ROLE, Server, make_zip, wait_active
 from tests.invoke.conftest import stop_checked

@@ -3,6 +3,9 @@
 Supported: -e/--env, -v/--volume, --add-host, -l/--label, -p/--publish, --dns, --cap-add,
 --security-opt, --ulimit, --network/--net, -u/--user, --platform, --privileged. Anything else is
 refused with a message naming the flag (the function then goes Failed with that reason).
+
+A pure parser: text in, a frozen ``DockerFlags`` out; ``config.py`` folds the flags into each
+container's create arguments.
 """
 
 from __future__ import annotations
@@ -102,10 +105,19 @@ def parse_docker_flags(text: str) -> DockerFlags:
         else:
             raise ValueError(f"unsupported flag {flag}")
     return DockerFlags(
-        env=env, volumes=volumes, extra_hosts=hosts, labels=labels, ports=ports, dns=tuple(lists["--dns"]),
-        cap_add=tuple(lists["--cap-add"]), security_opt=tuple(lists["--security-opt"]), ulimits=tuple(ulimits),
-        network=single["--network"] or single["--net"], user=single["-u"] or single["--user"],
-        platform=single["--platform"], privileged=privileged,
+        env=env,
+        volumes=volumes,
+        extra_hosts=hosts,
+        labels=labels,
+        ports=ports,
+        dns=tuple(lists["--dns"]),
+        cap_add=tuple(lists["--cap-add"]),
+        security_opt=tuple(lists["--security-opt"]),
+        ulimits=tuple(ulimits),
+        network=single["--network"] or single["--net"],
+        user=single["-u"] or single["--user"],
+        platform=single["--platform"],
+        privileged=privileged,
     )
 
 

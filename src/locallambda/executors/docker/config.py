@@ -1,0 +1,214 @@
+"""A container's create configuration, as a pure function of what the environment needs.
+
+No daemon is asked anything here: the function, its environment, the image's entrypoint and
+command, ``LAMBDA_DOCKER_FLAGS``, the settings, the network and how the container reaches this
+host go in; the keyword arguments of ``containers.create`` and the directories to copy in come
+out.
+
+- **What runs.** A zip function runs its runtime's image with the image's own entrypoint and
+  the handler as its command, exactly as the official images expect (``/lambda-entrypoint.sh
+  <handler>`` starts ``/var/runtime/bootstrap`` when ``AWS_LAMBDA_RUNTIME_API`` is set); a
+  ``provided.*`` runtime runs the function's own ``bootstrap``, looked for as Lambda does
+  (``/var/task``, then ``/opt``). An image function runs its ENTRYPOINT and CMD, each replaced
+  by ImageConfig's ``EntryPoint``/``Command`` when given, in its ``WorkingDirectory``.
+- **Code and layers.** Bind-mounted read-only at ``/var/task`` and, for a single layer, at
+  ``/opt`` when the daemon is on this machine (hot reload comes for free); with a remote
+  ``DOCKER_HOST``, or several layers (which must be merged into one ``/opt``, later ones
+  winning, as on AWS), copied into the container before it starts.
+- **Limits.** ``MemorySize`` is the memory limit, with no swap beyond it.
+- **Network.** With host networking (the default for a local daemon,
+  ``LAMBDA_DOCKER_NETWORK=host``) the Runtime API's loopback address is used unchanged; on any
+  other network its host part, and that of a loopback ``AWS_ENDPOINT_URL``, becomes
+  ``api_host`` (``HOSTNAME_FROM_LAMBDA`` or the network's gateway). ``LAMBDA_DOCKER_DNS`` and the
+  flags' ``--dns`` set the resolvers.
+- **Labels.** The flags' ``-l`` labels, then the server's identity (``cleanup.py``), the
+  function's ARN and version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from locallambda.errors import ExecutorError
+from locallambda.executors.docker.flags import DockerFlags
+from locallambda.executors.docker.images import ImageInfo
+from locallambda.executors.docker.output import OUTPUT_TARGET, redirected
+from locallambda.model.spec import FunctionSpec
+from locallambda.runtimes.catalogue import family
+from locallambda.settings import Settings
+
+__all__ = [
+    "OPT",
+    "PROVIDED_ENTRYPOINT",
+    "TASK_ROOT",
+    "ContainerConfig",
+    "container_config",
+    "container_name",
+    "network_mode",
+]
+
+TASK_ROOT = "/var/task"
+OPT = "/opt"
+RUNTIME_DIR = "/var/runtime"
+GATEWAY_ALIAS = "host.docker.internal"
+# provided.* zip functions: the function's own bootstrap, as Lambda looks for it (task, then /opt).
+PROVIDED_ENTRYPOINT = (
+    "/bin/sh",
+    "-c",
+    'for b in /var/task/bootstrap /opt/bootstrap /var/runtime/bootstrap; do [ -x "$b" ] && exec "$b"; done; '
+    'echo "Couldn\'t find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]" >&2; exit 1',
+)
+_LOOPBACK = ("127.0.0.1", "localhost", "0.0.0.0", "::1")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContainerConfig:
+    """The keyword arguments of ``containers.create``, and the directories to copy in (source
+    on this host, target inside) before the container starts, in order."""
+
+    arguments: dict[str, Any]
+    copies: tuple[tuple[Path, str], ...] = ()
+
+
+def network_mode(flags: DockerFlags, settings: Settings, *, local: bool) -> str:
+    """The network containers join: ``--network`` of the flags, else the first of
+    ``LAMBDA_DOCKER_NETWORK``, else ``host`` for a local daemon and ``bridge`` for a remote one."""
+    configured = flags.network or settings.docker_network.split(",")[0].strip()
+    return configured or ("host" if local else "bridge")
+
+
+def container_name(function_name: str) -> str:
+    """A fresh container name: ``locallambda-<function, as docker allows it>-<8 hex digits>``."""
+    slug = re.sub(r"[^a-zA-Z0-9_.-]", "-", function_name).lower()[:40].strip("-.") or "fn"
+    return f"locallambda-{slug}-{uuid.uuid4().hex[:8]}"
+
+
+def container_config(
+    spec: FunctionSpec,
+    environment: Mapping[str, str],
+    *,
+    image: str,
+    info: ImageInfo,
+    name: str,
+    flags: DockerFlags,
+    settings: Settings,
+    labels: Mapping[str, str],
+    network: str,
+    runtime_api: str,
+    api_host: str,
+    local: bool,
+    output_fifo: Path | None = None,
+) -> ContainerConfig:
+    """How to create the container of an environment of ``spec``.
+
+    ``environment`` holds the function's variables as AWS sets them; ``labels`` the server's
+    identity; ``runtime_api`` the ``host:port`` the environment's Runtime API listens on and
+    ``api_host`` how a container on ``network`` reaches this host (empty with host networking);
+    ``local`` whether the daemon sees this machine's directories; ``output_fifo`` the output
+    pipe to mount and redirect to, if any. Raises ``ExecutorError`` for an image with neither
+    entrypoint nor command, or a zip function without code on this machine.
+    """
+    if api_host:
+        runtime_api = f"{api_host}:{runtime_api.rpartition(':')[2]}"
+    env = {**flags.env, **environment, "AWS_LAMBDA_RUNTIME_API": runtime_api}
+    # The host's paths mean nothing inside: the code is at /var/task, as on AWS.
+    env["LAMBDA_TASK_ROOT"] = TASK_ROOT
+    env["LAMBDA_RUNTIME_DIR"] = RUNTIME_DIR
+    if api_host and env.get("AWS_ENDPOINT_URL"):
+        env["AWS_ENDPOINT_URL"] = _with_host(env["AWS_ENDPOINT_URL"], api_host)
+    volumes: dict[str, dict[str, str]] = dict(flags.volumes)
+    arguments: dict[str, Any] = {
+        "image": image,
+        "name": name,
+        "detach": True,
+        "environment": env,
+        "labels": {**flags.labels, **labels, "locallambda.function": spec.arn, "locallambda.version": spec.version},
+        "mem_limit": spec.memory_mb * 1024 * 1024,
+        "memswap_limit": spec.memory_mb * 1024 * 1024,  # no swap: the limit is the limit
+        "network_mode": network,
+        "volumes": volumes,
+        "extra_hosts": dict(flags.extra_hosts),
+        "privileged": flags.privileged,
+    }
+    dns = [d.strip() for d in settings.docker_dns.split(",") if d.strip()] + list(flags.dns)
+    optional: dict[str, Any] = {
+        "dns": dns,
+        "cap_add": list(flags.cap_add),
+        "security_opt": list(flags.security_opt),
+        "user": flags.user,
+        "platform": flags.platform,
+        "ports": dict(flags.ports) if network != "host" else {},
+    }
+    arguments.update({k: v for k, v in optional.items() if v})
+    if flags.ulimits:
+        import docker.types
+
+        arguments["ulimits"] = [docker.types.Ulimit(name=n, soft=s, hard=h) for n, s, h in flags.ulimits]
+    if api_host == GATEWAY_ALIAS:
+        arguments["extra_hosts"].setdefault(GATEWAY_ALIAS, "host-gateway")
+    argv = _argv(spec, info, image)
+    if spec.package_type == "Image" and (spec.image_config or {}).get("WorkingDirectory"):
+        arguments["working_dir"] = spec.image_config["WorkingDirectory"]
+    if output_fifo is not None:
+        volumes[str(output_fifo)] = {"bind": OUTPUT_TARGET, "mode": "rw"}
+        argv = redirected(argv)
+    # Both set explicitly: the daemon then inherits neither from the image.
+    arguments["entrypoint"], arguments["command"] = argv[:1], argv[1:]
+    if spec.package_type == "Image":
+        return ContainerConfig(arguments)
+    return ContainerConfig(arguments, _code_and_layers(spec, volumes, local=local))
+
+
+def _argv(spec: FunctionSpec, info: ImageInfo, image: str) -> list[str]:
+    """What runs: ENTRYPOINT + CMD, each replaced by ImageConfig's override when given (an
+    EntryPoint override keeps the image's CMD, unlike ``docker run --entrypoint``); a zip
+    function's runtime image gets the handler as its command, as on AWS."""
+    if spec.package_type == "Image":
+        image_config = spec.image_config or {}
+        argv = list(image_config.get("EntryPoint") or info.entrypoint) + list(
+            image_config.get("Command") or info.command
+        )
+    elif family(spec.runtime or "") == "provided":
+        argv = list(PROVIDED_ENTRYPOINT)
+    else:
+        argv = (list(info.entrypoint) or ["/lambda-entrypoint.sh"]) + [spec.handler or ""]
+    if not argv:
+        raise ExecutorError(f"The image {image} has neither an entrypoint nor a command.")
+    return argv
+
+
+def _code_and_layers(
+    spec: FunctionSpec, volumes: dict[str, dict[str, str]], *, local: bool
+) -> tuple[tuple[Path, str], ...]:
+    """Mount the code (and a single layer) into ``volumes``; what cannot be mounted is returned,
+    to be copied in. Raises ``ExecutorError`` without code on this machine."""
+    if spec.code_dir is None:
+        raise ExecutorError("The function has no code on this machine.")
+    copies: list[tuple[Path, str]] = []
+    # A daemon on this machine sees our directories: mount them read-only (edits show at once,
+    # which is what hot reloading needs). A remote one gets copies. Several layers must be
+    # merged into one /opt (later ones win, as on AWS): copies too.
+    if local:
+        volumes[str(spec.code_dir)] = {"bind": TASK_ROOT, "mode": "ro"}
+    else:
+        copies.append((spec.code_dir, TASK_ROOT))
+    if len(spec.layers) == 1 and local:
+        volumes[str(spec.layers[0])] = {"bind": OPT, "mode": "ro"}
+    else:
+        copies.extend((layer, OPT) for layer in spec.layers)
+    return tuple(copies)
+
+
+def _with_host(url: str, host: str) -> str:
+    """``url`` with ``host`` in place of a loopback host (any other URL is returned as it is)."""
+    parts = urlsplit(url)
+    if parts.hostname not in _LOOPBACK:
+        return url
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
