@@ -65,15 +65,18 @@ def big_zip(size: int) -> bytes:
     return buf.getvalue()
 
 
-def create_to_active(server: Server, conn: http.client.HTTPConnection, n: int, size: int) -> tuple[list[float], list[float]]:
+def create_to_active(
+    server: Server, conn: http.client.HTTPConnection, n: int, size: int
+) -> tuple[list[float], list[float]]:
     client = server.client()
     calls, ready = [], []
     for i in range(n + 1):  # the first one warms up the code path
         name = f"bench-create-{i}-{os.getpid()}"
         code = big_zip(size)  # fresh random bytes: no deduplication between functions
         t = time.perf_counter()
-        client.create_function(FunctionName=name, Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-                               Code={"ZipFile": code})
+        client.create_function(
+            FunctionName=name, Runtime="python3.12", Handler="handler.handler", Role=ROLE, Code={"ZipFile": code}
+        )
         t_call = time.perf_counter()
         deadline = t + 60
         while json.loads(get(conn, f"/2015-03-31/functions/{name}"))["Configuration"]["State"] != "Active":
@@ -99,8 +102,13 @@ def main() -> int:
         conn = http.client.HTTPConnection("127.0.0.1", server.port)
         health = json.loads(get(conn, "/_localstack/health"))
         client = server.client()
-        client.create_function(FunctionName="bench-get", Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-                               Code={"ZipFile": big_zip(1024)})
+        client.create_function(
+            FunctionName="bench-get",
+            Runtime="python3.12",
+            Handler="handler.handler",
+            Role=ROLE,
+            Code={"ZipFile": big_zip(1024)},
+        )
         client.get_waiter("function_active_v2").wait(FunctionName="bench-get", WaiterConfig={"Delay": 0.05})
 
         n, warm = args.requests, min(200, args.requests)

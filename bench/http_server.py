@@ -57,8 +57,9 @@ def measure(port: int, n: int = 3000) -> tuple[float, float, float]:
     conn.close()
     rps = float("nan")
     if shutil.which("wrk"):
-        out = subprocess.run(["wrk", "-t2", "-c8", "-d3s", f"http://127.0.0.1:{port}/_localstack/health"],
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t2", "-c8", "-d3s", f"http://127.0.0.1:{port}/_localstack/health"], capture_output=True, text=True
+        ).stdout
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
         rps = float(m.group(1)) if m else rps
     return statistics.median(times), sorted(times)[int(n * 0.99)], rps

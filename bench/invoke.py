@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -73,9 +74,10 @@ def wrk(port: int, path: str, connections: int, seconds: int, post: bool) -> flo
     script = None
     args = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s"]
     if post:
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script.write(f"wrk.method = 'POST'\nwrk.body = '{PAYLOAD.decode()}'\n"
-                     "wrk.headers['Content-Type'] = 'application/json'\n")
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115 - wrk reads it by name
+        script.write(
+            f"wrk.method = 'POST'\nwrk.body = '{PAYLOAD.decode()}'\nwrk.headers['Content-Type'] = 'application/json'\n"
+        )
         script.close()
         args += ["-s", script.name]
     args.append(f"http://127.0.0.1:{port}{path}")
@@ -91,8 +93,14 @@ def wrk(port: int, path: str, connections: int, seconds: int, post: bool) -> flo
 
 def create(server: Server, name: str, zip_bytes: bytes) -> None:
     client = server.client()
-    client.create_function(FunctionName=name, Runtime="python3.11", Handler="handler.handler", Role=ROLE,
-                           Code={"ZipFile": zip_bytes}, Timeout=30)
+    client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="handler.handler",
+        Role=ROLE,
+        Code={"ZipFile": zip_bytes},
+        Timeout=30,
+    )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
 
 
@@ -130,10 +138,23 @@ def idle_rss_mb(server: Server, executor: str) -> float:
     server started (process, sandbox), or the container's own usage as docker reports it."""
     assert server.proc is not None
     if executor.startswith("docker"):
-        out = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}",
-                              *[c for c in subprocess.run(["docker", "ps", "-q", "--filter", "label=locallambda.server"],
-                                                          capture_output=True, text=True).stdout.split()]],
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            [
+                "docker",
+                "stats",
+                "--no-stream",
+                "--format",
+                "{{.MemUsage}}",
+                *[
+                    c
+                    for c in subprocess.run(
+                        ["docker", "ps", "-q", "--filter", "label=locallambda.server"], capture_output=True, text=True
+                    ).stdout.split()
+                ],
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         if not out:  # the plain docker executor keeps no container between invokes
             return float("nan")
         value = out[0]
@@ -171,8 +192,9 @@ def run_executor(executor: str, quick: bool) -> dict[str, float]:
             res[f"wrk_invoke_{c}"] = wrk(server.port, path, c, secs, post=True)
     with Server(env={**env, "LAMBDA_KEEPALIVE_MS": "0"}) as server:
         create(server, "echo", zip_bytes)
-        cold = keepalive_latency(server.port, "POST", "/2015-03-31/functions/echo/invocations", PAYLOAD,
-                                 cold_n, warmup=2)
+        cold = keepalive_latency(
+            server.port, "POST", "/2015-03-31/functions/echo/invocations", PAYLOAD, cold_n, warmup=2
+        )
         res["cold_p50"], res["cold_p99"] = statistics.median(cold), pct(cold, 0.99)
     return res
 
@@ -183,8 +205,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     results = {}
-    for ex in args.executors.split(","):
-        ex = "local" if ex == "process" else ex
+    for name in args.executors.split(","):
+        ex = "local" if name == "process" else name
         try:
             results[ex] = run_executor(ex, args.quick)
         except Exception as exc:  # report and go on with the other executors
@@ -201,13 +223,21 @@ def main() -> None:
     print("|---|" + "---|" * len(names))
     for label, a, b in rows:
         print(f"| {label} | " + " | ".join(f"{results[n][a]:.2f} / {results[n][b]:.2f}" for n in names) + " |")
-    for label, key in [("bare GET, wrk 8 connections (req/s)", "wrk_bare_8"),
-                       ("warm invokes/s, wrk 1 connection", "wrk_invoke_1"),
-                       ("warm invokes/s, wrk 8 connections", "wrk_invoke_8"),
-                       ("warm invokes/s, wrk 32 connections", "wrk_invoke_32"),
-                       ("memory of one idle environment (MB)", "idle_rss_mb")]:
+    for label, key in [
+        ("bare GET, wrk 8 connections (req/s)", "wrk_bare_8"),
+        ("warm invokes/s, wrk 1 connection", "wrk_invoke_1"),
+        ("warm invokes/s, wrk 8 connections", "wrk_invoke_8"),
+        ("warm invokes/s, wrk 32 connections", "wrk_invoke_32"),
+        ("memory of one idle environment (MB)", "idle_rss_mb"),
+    ]:
         cells = [results[n].get(key, float("nan")) for n in names]
-        print(f"| {label} | " + " | ".join(("n/a" if v != v else f"{v:.0f}" if key.startswith("wrk") else f"{v:.1f}") for v in cells) + " |")
+        print(
+            f"| {label} | "
+            + " | ".join(
+                ("n/a" if math.isnan(v) else f"{v:.0f}" if key.startswith("wrk") else f"{v:.1f}") for v in cells
+            )
+            + " |"
+        )
     print()
     print(json.dumps(results, indent=1, default=float))
 

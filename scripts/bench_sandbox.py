@@ -35,12 +35,15 @@ ECHO = "def handler(event, context):\n    return event\n"
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def create(client: Any, name: str) -> None:
     client.create_function(
-        FunctionName=name, Runtime=RUNTIME, Role=ROLE, Handler="handler.handler",
+        FunctionName=name,
+        Runtime=RUNTIME,
+        Role=ROLE,
+        Handler="handler.handler",
         Code={"ZipFile": make_zip({"handler.py": ECHO})},
     )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
@@ -62,7 +65,7 @@ def _parent(pid: int) -> int:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0
-    return int(stat[stat.rfind(")") + 2:].split()[1])
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
 
 
 def env_processes(server: Server) -> list[int]:
@@ -101,8 +104,13 @@ def memory_kb(pid: int) -> tuple[int, int]:
 def bench(executors: list[str], cold_n: int, warm_n: int) -> list[dict[str, Any]]:
     """Both executors' servers run side by side and are invoked in turn, so that the load of the
     machine weighs on each alike."""
-    results: dict[str, dict[str, Any]] = {e: {"executor": e, "cold_ms": [], "init_ms": [], "warm_ms": []} for e in executors}
-    servers = {e: Server(env={"LAMBDA_EXECUTOR": e, "LAMBDA_KEEPALIVE_MS": "0", "LAMBDA_SYNCHRONOUS_CREATE": "1"}) for e in executors}
+    results: dict[str, dict[str, Any]] = {
+        e: {"executor": e, "cold_ms": [], "init_ms": [], "warm_ms": []} for e in executors
+    }
+    servers = {
+        e: Server(env={"LAMBDA_EXECUTOR": e, "LAMBDA_KEEPALIVE_MS": "0", "LAMBDA_SYNCHRONOUS_CREATE": "1"})
+        for e in executors
+    }
     try:
         clients = {}
         for e, srv in servers.items():
@@ -151,8 +159,10 @@ def main() -> None:
     parser.add_argument("--executors", default="local,sandbox")
     args = parser.parse_args()
     rows = bench(args.executors.split(","), args.cold, args.warm)
-    print(f"{'executor':<9} {'cold p50':>9} {'cold p90':>9} {'init p50':>9} {'warm p50':>9} {'warm p90':>9}"
-          f" {'procs':>5} {'idle RSS':>9} {'idle PSS':>9}")
+    print(
+        f"{'executor':<9} {'cold p50':>9} {'cold p90':>9} {'init p50':>9} {'warm p50':>9} {'warm p90':>9}"
+        f" {'procs':>5} {'idle RSS':>9} {'idle PSS':>9}"
+    )
     for r in rows:
         print(
             f"{r['executor']:<9} {statistics.median(r['cold_ms']):>7.1f}ms {pct(r['cold_ms'], 0.9):>7.1f}ms"

@@ -49,9 +49,24 @@ GROUPS: list[tuple[str, str]] = [
 
 
 # How the groups are listed: the function itself first, then what hangs off it.
-DISPLAY = ["Functions", "Versions", "Aliases", "Invocation", "Function URLs", "Permissions and policies", "Layers",
-           "Event source mappings", "Concurrency", "Asynchronous invocation", "Tags", "Code signing",
-           "Runtime management, recursion and scaling", "Account", "Capacity providers", "Durable executions"]
+DISPLAY = [
+    "Functions",
+    "Versions",
+    "Aliases",
+    "Invocation",
+    "Function URLs",
+    "Permissions and policies",
+    "Layers",
+    "Event source mappings",
+    "Concurrency",
+    "Asynchronous invocation",
+    "Tags",
+    "Code signing",
+    "Runtime management, recursion and scaling",
+    "Account",
+    "Capacity providers",
+    "Durable executions",
+]
 
 
 def group_of(operation: str) -> str:

@@ -39,7 +39,9 @@ def free_port() -> int:
 class Server:
     """A locallambda server process on 127.0.0.1 with its own port and environment."""
 
-    def __init__(self, env: dict[str, str] | None = None, args: list[str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, args: list[str] | None = None, port: int | None = None
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **AWS_ENV, **(env or {})}
@@ -49,10 +51,13 @@ class Server:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"locallambda-test-{self.port}.log"
 
     def start(self, timeout: float = 30) -> Server:
-        log = open(self.log_path, "wb")
+        log = open(self.log_path, "wb")  # noqa: SIM115 - the server writes to it until it stops
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "locallambda", "start", "--port", str(self.port), *self.args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -83,8 +88,11 @@ class Server:
 
     def client(self, service: str = "lambda", region: str = "us-east-1", **kw: Any) -> Any:
         return boto3.client(
-            service, endpoint_url=self.url, region_name=region,
-            aws_access_key_id="test", aws_secret_access_key="test",
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
             config=Config(retries={"max_attempts": 1}, read_timeout=120, **kw),
         )
 
@@ -92,7 +100,11 @@ class Server:
         """Run the AWS CLI (from PyPI, installed in this environment) against this server."""
         aws = str(Path(sys.executable).parent / "aws")
         proc = subprocess.run(
-            [aws, "--endpoint-url", self.url, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+            [aws, "--endpoint-url", self.url, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"aws {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")

@@ -62,8 +62,9 @@ log = logging.getLogger(__name__)
 class Application:
     """Everything one server runs: the ASGI app plus the components behind it."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None,
-                 executors: dict[str, Executor] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, executors: dict[str, Executor] | None = None
+    ) -> None:
         """``executors`` replaces the executors chosen from settings (tests pass a fake one,
         under the name ``process``); ``clock`` the system clock."""
         self.settings = settings
@@ -93,18 +94,27 @@ class Application:
         else:
             self.executors, self.executor_name = self._choose_executors()
         self.engine = InvokeEngine(
-            self.functions, self.code, self.layer_store, settings, self.executor_for, self.logs,
-            self.tasks.child("engine"), self.clock,
+            self.functions,
+            self.code,
+            self.layer_store,
+            settings,
+            self.executor_for,
+            self.logs,
+            self.tasks.child("engine"),
+            self.clock,
         )
-        self.events = EventQueue(
-            self.run_event, event_config(self.functions), self.tasks.child("events"), self.clock
-        )
+        self.events = EventQueue(self.run_event, event_config(self.functions), self.tasks.child("events"), self.clock)
 
         # -- control plane, its seams filled by the engine
         self._control_tasks = self.tasks.child("control")
         self.plane = ControlPlane(
-            settings, self.store, self.code, self.functions, self._control_tasks,
-            preparer=self.engine.prepare, provisioner=self.engine.provision,
+            settings,
+            self.store,
+            self.code,
+            self.functions,
+            self._control_tasks,
+            preparer=self.engine.prepare,
+            provisioner=self.engine.provision,
         )
         self.lifecycle = Lifecycle(self.plane)
         layers = LayersApi(self.plane, self.layer_store)
@@ -132,8 +142,11 @@ class Application:
         self.model = load_service_model()
         self.handlers = operations_of(*apis)
         self.dispatcher = Dispatcher(
-            Router(self.model), self.handlers, default_region=settings.region,
-            account_id=settings.account_id, durable=self.store.flush,
+            Router(self.model),
+            self.handlers,
+            default_region=settings.region,
+            account_id=settings.account_id,
+            durable=self.store.flush,
         )
         self.asgi = EdgeApp(
             self.dispatcher,
@@ -155,8 +168,9 @@ class Application:
         commands = self.runtime_commands
         executors: dict[str, Executor] = {
             "process": ProcessExecutor(commands, self.tasks.child("process"), self.settings.host_path),
-            "docker": DockerExecutor(commands, self.settings, self.tasks.child("docker"),
-                                     reuse=mode is not ExecutorMode.DOCKER),
+            "docker": DockerExecutor(
+                commands, self.settings, self.tasks.child("docker"), reuse=mode is not ExecutorMode.DOCKER
+            ),
         }
         sandbox_problem = SandboxExecutor.supported()
         if mode is ExecutorMode.SANDBOX or (mode is ExecutorMode.AUTO and sandbox_problem is None):

@@ -34,8 +34,11 @@ def _start(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
     )
     app = build_app(settings)
-    print(f"locallambda {__version__} listening on {settings.endpoint_url} (executor: {app.health()['executor']}, "
-          f"persistence: {'on' if settings.persistence else 'off'})", flush=True)
+    print(
+        f"locallambda {__version__} listening on {settings.endpoint_url} (executor: {app.health()['executor']}, "
+        f"persistence: {'on' if settings.persistence else 'off'})",
+        flush=True,
+    )
     config = uvicorn.Config(
         app.asgi,
         host=settings.host,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "ExecutorMode", "parse_bool"]
+__all__ = ["ExecutorMode", "Settings", "parse_bool"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -54,7 +54,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 def _split_listen(value: str) -> tuple[str, int]:
     # GATEWAY_LISTEN may hold several comma-separated addresses; the first one wins.
-    first = value.split(",")[0].strip()
+    first = value.split(",", maxsplit=1)[0].strip()
     host, _, port = first.rpartition(":")
     if not host:
         return "127.0.0.1", int(port)
@@ -133,9 +133,7 @@ class Settings:
         values["synchronous_create"] = parse_bool(env.get("LAMBDA_SYNCHRONOUS_CREATE"), False)
         values["truncate_stdout"] = _int(env, "LAMBDA_TRUNCATE_STDOUT", 2000)
         values["limits_concurrent_executions"] = _int(env, "LAMBDA_LIMITS_CONCURRENT_EXECUTIONS", 1000)
-        values["limits_minimum_unreserved_concurrency"] = _int(
-            env, "LAMBDA_LIMITS_MINIMUM_UNRESERVED_CONCURRENCY", 100
-        )
+        values["limits_minimum_unreserved_concurrency"] = _int(env, "LAMBDA_LIMITS_MINIMUM_UNRESERVED_CONCURRENCY", 100)
         values["limits_code_size_zipped"] = _int(env, "LAMBDA_LIMITS_CODE_SIZE_ZIPPED", 52_428_800)
         values["limits_code_size_unzipped"] = _int(env, "LAMBDA_LIMITS_CODE_SIZE_UNZIPPED", 262_144_000)
         values["limits_create_function_request_size"] = _int(
@@ -165,9 +163,7 @@ class Settings:
         values["remove_containers"] = parse_bool(env.get("LAMBDA_REMOVE_CONTAINERS"), True)
         values["hostname_from_lambda"] = env.get("HOSTNAME_FROM_LAMBDA", "")
         values["bucket_marker_local"] = env.get("BUCKET_MARKER_LOCAL", "hot-reload") or "hot-reload"
-        values["lambda_runtime_environment_timeout"] = _int(
-            env, "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", 20
-        )
+        values["lambda_runtime_environment_timeout"] = _int(env, "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", 20)
         values["debug"] = parse_bool(env.get("DEBUG"), False)
         if env.get("LOCALLAMBDA_CACHE_DIR"):
             values["cache_dir"] = Path(env["LOCALLAMBDA_CACHE_DIR"])

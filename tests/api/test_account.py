@@ -18,7 +18,11 @@ def test_account_settings_shape_and_limits(lambda_client: Any) -> None:
     settings = lambda_client.get_account_settings()
     assert settings["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert sorted(settings["AccountLimit"]) == [
-        "CodeSizeUnzipped", "CodeSizeZipped", "ConcurrentExecutions", "TotalCodeSize", "UnreservedConcurrentExecutions",
+        "CodeSizeUnzipped",
+        "CodeSizeZipped",
+        "ConcurrentExecutions",
+        "TotalCodeSize",
+        "UnreservedConcurrentExecutions",
     ]
     assert sorted(settings["AccountUsage"]) == ["FunctionCount", "TotalCodeSize"]
     limit = settings["AccountLimit"]

@@ -19,8 +19,12 @@ ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"
 def _create_with_versions(client: Any, name: str, code: bytes, versions: int = 2) -> None:
     """A function with ``versions`` published versions, each with a different environment."""
     client.create_function(
-        FunctionName=name, Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-        Code={"ZipFile": code}, Environment={"Variables": {"stage": "v1"}},
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="handler.handler",
+        Role=ROLE,
+        Code={"ZipFile": code},
+        Environment={"Variables": {"stage": "v1"}},
     )
     wait_active(client, name)
     for n in range(1, versions + 1):
@@ -46,14 +50,20 @@ def test_alias_lifecycle(lambda_client: Any, fn_name: str, echo_zip: bytes) -> N
     arn = ARN_PREFIX + fn_name
 
     created = lambda_client.create_alias(
-        FunctionName=fn_name, Name="weighted", FunctionVersion="1", Description="custom-alias",
+        FunctionName=fn_name,
+        Name="weighted",
+        FunctionVersion="1",
+        Description="custom-alias",
         RoutingConfig={"AdditionalVersionWeights": {"2": 0.2}},
     )
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     created.pop("ResponseMetadata")
     assert created == {
-        "AliasArn": f"{arn}:weighted", "Name": "weighted", "FunctionVersion": "1",
-        "Description": "custom-alias", "RevisionId": created["RevisionId"],
+        "AliasArn": f"{arn}:weighted",
+        "Name": "weighted",
+        "FunctionVersion": "1",
+        "Description": "custom-alias",
+        "RevisionId": created["RevisionId"],
         "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.2}},
     }
     got = lambda_client.get_alias(FunctionName=fn_name, Name="weighted")
@@ -80,7 +90,9 @@ def test_alias_lifecycle(lambda_client: Any, fn_name: str, echo_zip: bytes) -> N
     assert listed[3]["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.2}}
 
     # Empty weights remove the routing configuration; every update gets a new RevisionId.
-    updated = lambda_client.update_alias(FunctionName=fn_name, Name="weighted", RoutingConfig={"AdditionalVersionWeights": {}})
+    updated = lambda_client.update_alias(
+        FunctionName=fn_name, Name="weighted", RoutingConfig={"AdditionalVersionWeights": {}}
+    )
     assert updated["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert "RoutingConfig" not in updated
     assert updated["Description"] == "custom-alias"
@@ -96,7 +108,11 @@ def test_alias_lifecycle(lambda_client: Any, fn_name: str, echo_zip: bytes) -> N
 
     deleted = lambda_client.delete_alias(FunctionName=fn_name, Name="weighted")
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
-    assert [a["Name"] for a in lambda_client.list_aliases(FunctionName=fn_name)["Aliases"]] == ["latest", "plain", "second"]
+    assert [a["Name"] for a in lambda_client.list_aliases(FunctionName=fn_name)["Aliases"]] == [
+        "latest",
+        "plain",
+        "second",
+    ]
     # Deleting an alias that does not exist succeeds, as on AWS.
     again = lambda_client.delete_alias(FunctionName=fn_name, Name="weighted")
     assert again["ResponseMetadata"]["HTTPStatusCode"] == 204
@@ -122,7 +138,9 @@ def test_routing_config_validation(raw_client: Any, fn_name: str, echo_zip: byte
         return _error(exc)
 
     assert refused(FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"1": 0.8, "2": 0.2}}) == (
-        "InvalidParameterValueException", "Number of items in AdditionalVersionWeights cannot be greater than 1", 400,
+        "InvalidParameterValueException",
+        "Number of items in AdditionalVersionWeights cannot be greater than 1",
+        400,
     )
     code, message, status = refused(FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"2": 2.0}})
     assert (code, status) == ("ValidationException", 400)
@@ -133,19 +151,28 @@ def test_routing_config_validation(raw_client: Any, fn_name: str, echo_zip: byte
     )
     code, message, _ = refused(FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"2": -1.0}})
     assert code == "ValidationException"
-    assert message.startswith("1 validation error detected: Value '{2=-1.0}' at 'routingConfig.additionalVersionWeights'")
+    assert message.startswith(
+        "1 validation error detected: Value '{2=-1.0}' at 'routingConfig.additionalVersionWeights'"
+    )
     assert refused(FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}}) == (
         "InvalidParameterValueException",
-        "Invalid function version 1. Function version 1 is already included in routing configuration.", 400,
+        "Invalid function version 1. Function version 1 is already included in routing configuration.",
+        400,
     )
     assert refused(FunctionVersion="10", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}}) == (
-        "ResourceNotFoundException", f"Function not found: {arn}:10", 404,
+        "ResourceNotFoundException",
+        f"Function not found: {arn}:10",
+        404,
     )
     assert refused(FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"10": 0.5}}) == (
-        "ResourceNotFoundException", f"Function not found: {arn}:10", 404,
+        "ResourceNotFoundException",
+        f"Function not found: {arn}:10",
+        404,
     )
     assert refused(FunctionVersion="$LATEST", RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}}) == (
-        "InvalidParameterValueException", "$LATEST is not supported for an alias pointing to more than 1 version", 400,
+        "InvalidParameterValueException",
+        "$LATEST is not supported for an alias pointing to more than 1 version",
+        400,
     )
     assert refused(FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"$LATEST": 0.5}}) == (
         "ValidationException",
@@ -158,14 +185,18 @@ def test_routing_config_validation(raw_client: Any, fn_name: str, echo_zip: byte
         raw_client.create_alias(FunctionName=f"{fn_name}-unknown", Name="custom", FunctionVersion="1")
     assert _error(exc) == ("ResourceNotFoundException", f"Function not found: {arn}-unknown:1", 404)
 
-    empty = raw_client.create_alias(FunctionName=fn_name, Name="empty-routing", FunctionVersion="1",
-                                    RoutingConfig={"AdditionalVersionWeights": {}})
+    empty = raw_client.create_alias(
+        FunctionName=fn_name, Name="empty-routing", FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {}}
+    )
     assert "RoutingConfig" not in empty
-    ok = raw_client.create_alias(FunctionName=fn_name, Name="custom", FunctionVersion="1",
-                                 RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    ok = raw_client.create_alias(
+        FunctionName=fn_name, Name="custom", FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}}
+    )
     assert ok["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.5}}
     assert refused(FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}}) == (
-        "ResourceConflictException", f"Alias already exists: {arn}:custom", 409,
+        "ResourceConflictException",
+        f"Alias already exists: {arn}:custom",
+        409,
     )
 
     # UpdateAlias applies the same rules to the resulting alias.
@@ -177,8 +208,12 @@ def test_routing_config_validation(raw_client: Any, fn_name: str, echo_zip: byte
     assert update_refused(FunctionVersion="10")[:2] == ("ResourceNotFoundException", f"Function not found: {arn}:10")
     assert update_refused(FunctionVersion="2")[0] == "InvalidParameterValueException"  # primary == additional
     assert update_refused(RoutingConfig={"AdditionalVersionWeights": {"7": 0.1}})[1] == f"Function not found: {arn}:7"
-    moved = raw_client.update_alias(FunctionName=fn_name, Name="custom", FunctionVersion="2",
-                                    RoutingConfig={"AdditionalVersionWeights": {"1": 0.25}})
+    moved = raw_client.update_alias(
+        FunctionName=fn_name,
+        Name="custom",
+        FunctionVersion="2",
+        RoutingConfig={"AdditionalVersionWeights": {"1": 0.25}},
+    )
     assert (moved["FunctionVersion"], moved["RoutingConfig"]) == ("2", {"AdditionalVersionWeights": {"1": 0.25}})
     assert raw_client.get_alias(FunctionName=fn_name, Name="custom")["RevisionId"] == moved["RevisionId"]
 
@@ -186,8 +221,12 @@ def test_routing_config_validation(raw_client: Any, fn_name: str, echo_zip: byte
 def test_integer_weight_printed_as_double(raw_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create_with_versions(raw_client, fn_name, echo_zip, versions=1)
     with pytest.raises(ClientError) as exc:
-        raw_client.create_alias(FunctionName=fn_name, Name="custom", FunctionVersion="1",
-                                RoutingConfig={"AdditionalVersionWeights": {"2": 2}})
+        raw_client.create_alias(
+            FunctionName=fn_name,
+            Name="custom",
+            FunctionVersion="1",
+            RoutingConfig={"AdditionalVersionWeights": {"2": 2}},
+        )
     assert "Value '{2=2.0}'" in _error(exc)[1]
 
 
@@ -223,8 +262,9 @@ def test_revision_id_precondition(lambda_client: Any, fn_name: str, echo_zip: by
         "retrieve the latest Revision Id",
         412,
     )
-    updated = lambda_client.update_alias(FunctionName=fn_name, Name="rev", Description="something changed",
-                                         RevisionId=created["RevisionId"])
+    updated = lambda_client.update_alias(
+        FunctionName=fn_name, Name="rev", Description="something changed", RevisionId=created["RevisionId"]
+    )
     assert updated["Description"] == "something changed"
     assert updated["RevisionId"] != created["RevisionId"]
     with pytest.raises(ClientError) as exc:  # the old RevisionId is stale now
@@ -260,13 +300,16 @@ def test_list_aliases_pagination(lambda_client: Any, fn_name: str, echo_zip: byt
 
 def test_version_in_use_by_alias_cannot_be_deleted(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create_with_versions(lambda_client, fn_name, echo_zip)
-    lambda_client.create_alias(FunctionName=fn_name, Name="live", FunctionVersion="1",
-                               RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}})
+    lambda_client.create_alias(
+        FunctionName=fn_name, Name="live", FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}}
+    )
     for version in ("1", "2"):
         with pytest.raises(ClientError) as exc:
             lambda_client.delete_function(FunctionName=fn_name, Qualifier=version)
         assert _error(exc) == (
-            "ResourceConflictException", "Unable to delete version because the following aliases reference it: [live]", 409,
+            "ResourceConflictException",
+            "Unable to delete version because the following aliases reference it: [live]",
+            409,
         )
     lambda_client.delete_alias(FunctionName=fn_name, Name="live")
     lambda_client.delete_function(FunctionName=fn_name, Qualifier="2")
@@ -275,14 +318,23 @@ def test_version_in_use_by_alias_cannot_be_deleted(lambda_client: Any, fn_name: 
 def test_cli_create_alias(server: Server, lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create_with_versions(lambda_client, fn_name, echo_zip, versions=1)
     created = server.cli_json(
-        "lambda", "create-alias", "--function-name", fn_name, "--name", "cli", "--function-version", "1",
-        "--description", "from the cli",
+        "lambda",
+        "create-alias",
+        "--function-name",
+        fn_name,
+        "--name",
+        "cli",
+        "--function-version",
+        "1",
+        "--description",
+        "from the cli",
     )
     assert created["AliasArn"] == f"{ARN_PREFIX}{fn_name}:cli"
     assert created["Description"] == "from the cli"
     listed = server.cli_json("lambda", "list-aliases", "--function-name", fn_name)
     assert [a["Name"] for a in listed["Aliases"]] == ["cli"]
-    failed = server.cli("lambda", "create-alias", "--function-name", fn_name, "--name", "cli",
-                        "--function-version", "1", check=False)
+    failed = server.cli(
+        "lambda", "create-alias", "--function-name", fn_name, "--name", "cli", "--function-version", "1", check=False
+    )
     assert failed.returncode != 0
     assert "ResourceConflictException" in failed.stderr

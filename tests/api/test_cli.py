@@ -39,17 +39,31 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(srv: Server, cwd: Path, *args: str, check: bool = True) -> tuple[int, str, str]:
     """The AWS CLI in ``cwd`` (relative ``fileb://`` paths resolve there, as in the guide)."""
     aws = str(Path(sys.executable).parent / "aws")
-    proc = subprocess.run([aws, "--endpoint-url", srv.url, *args], env=srv.env, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [aws, "--endpoint-url", srv.url, *args], env=srv.env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"aws {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc.returncode, proc.stdout, proc.stderr
 
 
 def test_guide_create_function_works_as_written(cli_server: Server, workdir: Path) -> None:
-    rc, out, _ = run(cli_server, workdir, "lambda", "create-function", "--function-name", GUIDE_NAME,
-                     "--runtime", "nodejs18.x", "--zip-file", "fileb://function.zip", "--handler", "index.handler",
-                     "--role", "arn:aws:iam::000000000000:role/lambda-role")
+    _rc, out, _ = run(
+        cli_server,
+        workdir,
+        "lambda",
+        "create-function",
+        "--function-name",
+        GUIDE_NAME,
+        "--runtime",
+        "nodejs18.x",
+        "--zip-file",
+        "fileb://function.zip",
+        "--handler",
+        "index.handler",
+        "--role",
+        "arn:aws:iam::000000000000:role/lambda-role",
+    )
     created = json.loads(out)
     data = (workdir / "function.zip").read_bytes()
     assert created["FunctionName"] == GUIDE_NAME
@@ -65,9 +79,23 @@ def test_guide_create_function_works_as_written(cli_server: Server, workdir: Pat
 
 
 def test_guide_command_with_a_bad_role(cli_server: Server, workdir: Path) -> None:
-    rc, out, err = run(cli_server, workdir, "lambda", "create-function", "--function-name", "bad-role-fn",
-                       "--runtime", "nodejs18.x", "--zip-file", "fileb://function.zip", "--handler", "index.handler",
-                       "--role", "r1", check=False)
+    rc, out, err = run(
+        cli_server,
+        workdir,
+        "lambda",
+        "create-function",
+        "--function-name",
+        "bad-role-fn",
+        "--runtime",
+        "nodejs18.x",
+        "--zip-file",
+        "fileb://function.zip",
+        "--handler",
+        "index.handler",
+        "--role",
+        "r1",
+        check=False,
+    )
     assert rc != 0 and out == ""
     assert (
         "An error occurred (ValidationException) when calling the CreateFunction operation: 1 validation error "
@@ -80,15 +108,56 @@ def test_cli_update_publish_list_delete(cli_server: Server, workdir: Path) -> No
     name = "cli-lifecycle"
     client = cli_server.client()  # boto3 waits between steps: the CLI's waiters poll once a second
     quick = {"Delay": 0.1, "MaxAttempts": 100}
-    run(cli_server, workdir, "lambda", "create-function", "--function-name", name, "--runtime", "python3.12",
-        "--zip-file", "fileb://function.zip", "--handler", "index.handler", "--role", ROLE)
+    run(
+        cli_server,
+        workdir,
+        "lambda",
+        "create-function",
+        "--function-name",
+        name,
+        "--runtime",
+        "python3.12",
+        "--zip-file",
+        "fileb://function.zip",
+        "--handler",
+        "index.handler",
+        "--role",
+        ROLE,
+    )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=quick)
-    updated = json.loads(run(cli_server, workdir, "lambda", "update-function-configuration", "--function-name", name,
-                             "--description", "from the cli", "--timeout", "7")[1])
-    assert (updated["Description"], updated["Timeout"], updated["LastUpdateStatus"]) == ("from the cli", 7, "InProgress")
+    updated = json.loads(
+        run(
+            cli_server,
+            workdir,
+            "lambda",
+            "update-function-configuration",
+            "--function-name",
+            name,
+            "--description",
+            "from the cli",
+            "--timeout",
+            "7",
+        )[1]
+    )
+    assert (updated["Description"], updated["Timeout"], updated["LastUpdateStatus"]) == (
+        "from the cli",
+        7,
+        "InProgress",
+    )
     client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=quick)
-    code = json.loads(run(cli_server, workdir, "lambda", "update-function-code", "--function-name", name,
-                          "--zip-file", "fileb://function2.zip", "--publish")[1])
+    code = json.loads(
+        run(
+            cli_server,
+            workdir,
+            "lambda",
+            "update-function-code",
+            "--function-name",
+            name,
+            "--zip-file",
+            "fileb://function2.zip",
+            "--publish",
+        )[1]
+    )
     assert (code["Version"], code["FunctionArn"]) == ("1", f"arn:aws:lambda:us-east-1:000000000000:function:{name}:1")
     client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=quick)
     versions = json.loads(run(cli_server, workdir, "lambda", "list-versions-by-function", "--function-name", name)[1])
@@ -101,5 +170,7 @@ def test_cli_update_publish_list_delete(cli_server: Server, workdir: Path) -> No
     run(cli_server, workdir, "lambda", "delete-function", "--function-name", name)
     rc, _, err = run(cli_server, workdir, "lambda", "get-function", "--function-name", name, check=False)
     assert rc != 0
-    assert ("An error occurred (ResourceNotFoundException) when calling the GetFunction operation: "
-            f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}") in err
+    assert (
+        "An error occurred (ResourceNotFoundException) when calling the GetFunction operation: "
+        f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    ) in err

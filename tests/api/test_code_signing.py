@@ -23,7 +23,11 @@ TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000")
 
 def _create_function(client: Any, name: str, code: bytes) -> None:
     client.create_function(
-        FunctionName=name, Runtime="python3.12", Handler="handler.handler", Role=ROLE, Code={"ZipFile": code},
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="handler.handler",
+        Role=ROLE,
+        Code={"ZipFile": code},
     )
     wait_active(client, name)
 
@@ -54,7 +58,9 @@ def test_lifecycle(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     assert m is not None
     assert TIMESTAMP.fullmatch(created.pop("LastModified"))
     assert created == {
-        "CodeSigningConfigId": m.group(1), "CodeSigningConfigArn": arn, "Description": "Testing CodeSigning Config",
+        "CodeSigningConfigId": m.group(1),
+        "CodeSigningConfigArn": arn,
+        "Description": "Testing CodeSigning Config",
         "AllowedPublishers": {"SigningProfileVersionArns": [PROFILE]},
         "CodeSigningPolicies": {"UntrustedArtifactOnDeployment": "Enforce"},
     }
@@ -71,7 +77,8 @@ def test_lifecycle(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     put = client.put_function_code_signing_config(CodeSigningConfigArn=arn, FunctionName=fn_name)
     assert _body(put) == {"CodeSigningConfigArn": arn, "FunctionName": fn_name}
     assert _body(client.get_function_code_signing_config(FunctionName=ARN_PREFIX + fn_name)) == {
-        "CodeSigningConfigArn": arn, "FunctionName": fn_name,
+        "CodeSigningConfigArn": arn,
+        "FunctionName": fn_name,
     }
     listed = client.get_paginator("list_code_signing_configs").paginate().build_full_result()["CodeSigningConfigs"]
     assert arn in [c["CodeSigningConfigArn"] for c in listed]
@@ -102,7 +109,11 @@ def test_not_found(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     arn = _create_config(client, Description="Testing CodeSigning Config")["CodeSigningConfigArn"]
     invalid = arn[:-1] + ("x" if arn[-1] != "x" else "y")
     missing_fn = "csc-test-doesnotexist"
-    csc_missing = ("ResourceNotFoundException", f"The Lambda code signing configuration {invalid} can not be found.", 404)
+    csc_missing = (
+        "ResourceNotFoundException",
+        f"The Lambda code signing configuration {invalid} can not be found.",
+        404,
+    )
     fn_missing = ("ResourceNotFoundException", f"Function not found: {ARN_PREFIX}{missing_fn}", 404)
 
     with pytest.raises(ClientError) as exc:
@@ -194,8 +205,12 @@ def test_defaults_regions_and_paging(server: Server, lambda_client: Any, fn_name
 
 def test_cli(server: Server, lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     out = server.cli_json(
-        "lambda", "create-code-signing-config", "--description", "from the cli",
-        "--allowed-publishers", f"SigningProfileVersionArns={PROFILE}",
+        "lambda",
+        "create-code-signing-config",
+        "--description",
+        "from the cli",
+        "--allowed-publishers",
+        f"SigningProfileVersionArns={PROFILE}",
     )
     config = out["CodeSigningConfig"]
     assert CSC_ARN.fullmatch(config["CodeSigningConfigArn"])
@@ -203,8 +218,12 @@ def test_cli(server: Server, lambda_client: Any, fn_name: str, echo_zip: bytes) 
     assert config["Description"] == "from the cli"
     _create_function(lambda_client, fn_name, echo_zip)
     out = server.cli_json(
-        "lambda", "put-function-code-signing-config", "--function-name", fn_name,
-        "--code-signing-config-arn", config["CodeSigningConfigArn"],
+        "lambda",
+        "put-function-code-signing-config",
+        "--function-name",
+        fn_name,
+        "--code-signing-config-arn",
+        config["CodeSigningConfigArn"],
     )
     assert out == {"CodeSigningConfigArn": config["CodeSigningConfigArn"], "FunctionName": fn_name}
     server.cli("lambda", "delete-function-code-signing-config", "--function-name", fn_name)

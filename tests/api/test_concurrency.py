@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROLE, PY_ECHO, Server, make_zip, wait_active
+from tests.conftest import PY_ECHO, ROLE, Server, make_zip, wait_active
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -82,7 +82,8 @@ def test_reserved_concurrency_errors(lambda_client: Any, fn_name: str, echo_zip:
     with pytest.raises(ClientError) as e:
         lambda_client.put_function_concurrency(FunctionName=f"{arn}:$LATEST", ReservedConcurrentExecutions=0)
     assert _error(e) == (
-        "InvalidParameterValueException", 400,
+        "InvalidParameterValueException",
+        400,
         "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. "
         "Please specify either a function name or an unqualified function ARN.",
     )
@@ -104,9 +105,12 @@ def test_reserved_concurrency_unreserved_minimum(lambda_client: Any, fn_name: st
         with pytest.raises(ClientError) as e:
             lambda_client.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=most + 1)
         assert _error(e) == ("InvalidParameterValueException", 400, too_low)
-        assert lambda_client.put_function_concurrency(
-            FunctionName=fn_name, ReservedConcurrentExecutions=most
-        )["ReservedConcurrentExecutions"] == most
+        assert (
+            lambda_client.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=most)[
+                "ReservedConcurrentExecutions"
+            ]
+            == most
+        )
         assert _unreserved(lambda_client) == 100
         # The function's own reservation is replaced, not added to: re-putting it is fine.
         lambda_client.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=most)
@@ -123,35 +127,81 @@ def test_provisioned_concurrency_errors(lambda_client: Any, fn_name: str, echo_z
     with pytest.raises(ClientError) as e:
         lambda_client.get_provisioned_concurrency_config(FunctionName=fn_name, Qualifier=version)
     assert _error(e) == (
-        "ProvisionedConcurrencyConfigNotFoundException", 404, "No Provisioned Concurrency Config found for this function"
+        "ProvisionedConcurrencyConfigNotFoundException",
+        404,
+        "No Provisioned Concurrency Config found for this function",
     )
     latest_text = "The function resource provided must be an alias or a published version."
     cases: list[tuple[str, dict[str, Any], tuple[str, int, str]]] = [
-        ("get", {"FunctionName": "doesnotexist", "Qualifier": "noalias"},
-         ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:doesnotexist:noalias")),
-        ("get", {"FunctionName": fn_name, "Qualifier": "noalias"},
-         ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:{fn_name}:noalias")),
-        ("get", {"FunctionName": fn_name, "Qualifier": "10"},
-         ("ResourceNotFoundException", 404, f"Function not found: {BASE}:{fn_name}:10")),
-        ("get", {"FunctionName": fn_name, "Qualifier": "$LATEST"}, ("InvalidParameterValueException", 400, latest_text)),
-        ("delete", {"FunctionName": "doesnotexist", "Qualifier": version},
-         ("ResourceNotFoundException", 404, f"Function not found: {BASE}:doesnotexist:{version}")),
-        ("delete", {"FunctionName": fn_name, "Qualifier": "noalias"},
-         ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:{fn_name}:noalias")),
-        ("delete", {"FunctionName": fn_name, "Qualifier": "10"},
-         ("ResourceNotFoundException", 404, f"Function not found: {BASE}:{fn_name}:10")),
-        ("delete", {"FunctionName": fn_name, "Qualifier": "$LATEST"}, ("InvalidParameterValueException", 400, latest_text)),
-        ("put", {"FunctionName": "doesnotexist", "Qualifier": "noalias"},
-         ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:doesnotexist:noalias")),
-        ("put", {"FunctionName": "doesnotexist", "Qualifier": "1"},
-         ("ResourceNotFoundException", 404, f"Function not found: {BASE}:doesnotexist:1")),
-        ("put", {"FunctionName": fn_name, "Qualifier": "doesnotexist"},
-         ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:{fn_name}:doesnotexist")),
-        ("put", {"FunctionName": fn_name, "Qualifier": "10"},
-         ("ResourceNotFoundException", 404, f"Function not found: {BASE}:{fn_name}:10")),
-        ("put", {"FunctionName": fn_name, "Qualifier": "$LATEST"},
-         ("InvalidParameterValueException", 400,
-          "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")),
+        (
+            "get",
+            {"FunctionName": "doesnotexist", "Qualifier": "noalias"},
+            ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:doesnotexist:noalias"),
+        ),
+        (
+            "get",
+            {"FunctionName": fn_name, "Qualifier": "noalias"},
+            ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:{fn_name}:noalias"),
+        ),
+        (
+            "get",
+            {"FunctionName": fn_name, "Qualifier": "10"},
+            ("ResourceNotFoundException", 404, f"Function not found: {BASE}:{fn_name}:10"),
+        ),
+        (
+            "get",
+            {"FunctionName": fn_name, "Qualifier": "$LATEST"},
+            ("InvalidParameterValueException", 400, latest_text),
+        ),
+        (
+            "delete",
+            {"FunctionName": "doesnotexist", "Qualifier": version},
+            ("ResourceNotFoundException", 404, f"Function not found: {BASE}:doesnotexist:{version}"),
+        ),
+        (
+            "delete",
+            {"FunctionName": fn_name, "Qualifier": "noalias"},
+            ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:{fn_name}:noalias"),
+        ),
+        (
+            "delete",
+            {"FunctionName": fn_name, "Qualifier": "10"},
+            ("ResourceNotFoundException", 404, f"Function not found: {BASE}:{fn_name}:10"),
+        ),
+        (
+            "delete",
+            {"FunctionName": fn_name, "Qualifier": "$LATEST"},
+            ("InvalidParameterValueException", 400, latest_text),
+        ),
+        (
+            "put",
+            {"FunctionName": "doesnotexist", "Qualifier": "noalias"},
+            ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:doesnotexist:noalias"),
+        ),
+        (
+            "put",
+            {"FunctionName": "doesnotexist", "Qualifier": "1"},
+            ("ResourceNotFoundException", 404, f"Function not found: {BASE}:doesnotexist:1"),
+        ),
+        (
+            "put",
+            {"FunctionName": fn_name, "Qualifier": "doesnotexist"},
+            ("ResourceNotFoundException", 404, f"Cannot find alias arn: {BASE}:{fn_name}:doesnotexist"),
+        ),
+        (
+            "put",
+            {"FunctionName": fn_name, "Qualifier": "10"},
+            ("ResourceNotFoundException", 404, f"Function not found: {BASE}:{fn_name}:10"),
+        ),
+        (
+            "put",
+            {"FunctionName": fn_name, "Qualifier": "$LATEST"},
+            (
+                "InvalidParameterValueException",
+                400,
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
+            ),
+        ),
     ]
     calls = {
         "get": lambda_client.get_provisioned_concurrency_config,
@@ -163,7 +213,9 @@ def test_provisioned_concurrency_errors(lambda_client: Any, fn_name: str, echo_z
             calls[op](**kwargs)
         assert _error(e) == expected, (op, kwargs)
 
-    assert lambda_client.list_provisioned_concurrency_configs(FunctionName=fn_name)["ProvisionedConcurrencyConfigs"] == []
+    assert (
+        lambda_client.list_provisioned_concurrency_configs(FunctionName=fn_name)["ProvisionedConcurrencyConfigs"] == []
+    )
     with pytest.raises(ClientError) as e:
         lambda_client.list_provisioned_concurrency_configs(FunctionName="doesnotexist")
     assert _error(e) == ("ResourceNotFoundException", 404, f"Function not found: {BASE}:doesnotexist")
@@ -177,15 +229,19 @@ def test_out_of_range_values_are_invalid(server: Server, fn_name: str, echo_zip:
     with pytest.raises(ClientError) as e:
         client.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=-1)
     assert _error(e) == (
-        "ValidationException", 400,
+        "ValidationException",
+        400,
         "1 validation error detected: Value '-1' at 'reservedConcurrentExecutions' failed to satisfy constraint: "
         "Member must have value greater than or equal to 0",
     )
     version = _publish(client, fn_name)
     with pytest.raises(ClientError) as e:
-        client.put_provisioned_concurrency_config(FunctionName=fn_name, Qualifier=version, ProvisionedConcurrentExecutions=0)
+        client.put_provisioned_concurrency_config(
+            FunctionName=fn_name, Qualifier=version, ProvisionedConcurrentExecutions=0
+        )
     assert _error(e) == (
-        "ValidationException", 400,
+        "ValidationException",
+        400,
         "1 validation error detected: Value '0' at 'provisionedConcurrentExecutions' failed to satisfy constraint: "
         "Member must have value greater than or equal to 1",
     )
@@ -210,9 +266,12 @@ def test_provisioned_concurrency_lifecycle(lambda_client: Any, fn_name: str, ech
     assert put["LastModified"]
     assert _unreserved(lambda_client) == before - 2
     with pytest.raises(ClientError) as e:
-        lambda_client.put_provisioned_concurrency_config(FunctionName=fn_name, Qualifier="live", ProvisionedConcurrentExecutions=1)
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=fn_name, Qualifier="live", ProvisionedConcurrentExecutions=1
+        )
     assert _error(e) == (
-        "ResourceConflictException", 409,
+        "ResourceConflictException",
+        409,
         "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version",
     )
     ready = _wait_status(lambda_client, fn_name, version)
@@ -236,7 +295,9 @@ def test_provisioned_concurrency_lifecycle(lambda_client: Any, fn_name: str, ech
     )
     assert on_alias["Status"] == "IN_PROGRESS"
     with pytest.raises(ClientError) as e:
-        lambda_client.put_provisioned_concurrency_config(FunctionName=fn_name, Qualifier=version, ProvisionedConcurrentExecutions=1)
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=fn_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+        )
     assert _error(e) == ("ResourceConflictException", 409, "Version is pointed by a Provisioned Concurrency alias")
     assert _wait_status(lambda_client, fn_name, "live")["Status"] == "READY"
     listed = lambda_client.list_provisioned_concurrency_configs(FunctionName=fn_name)["ProvisionedConcurrencyConfigs"]
@@ -247,7 +308,9 @@ def test_provisioned_concurrency_lifecycle(lambda_client: Any, fn_name: str, ech
     with pytest.raises(ClientError) as e:
         lambda_client.get_provisioned_concurrency_config(FunctionName=fn_name, Qualifier="live")
     assert _error(e) == ("ResourceNotFoundException", 404, f"Cannot find alias arn: {arn}:live")
-    assert lambda_client.list_provisioned_concurrency_configs(FunctionName=fn_name)["ProvisionedConcurrencyConfigs"] == []
+    assert (
+        lambda_client.list_provisioned_concurrency_configs(FunctionName=fn_name)["ProvisionedConcurrencyConfigs"] == []
+    )
     assert _unreserved(lambda_client) == before
 
 
@@ -260,22 +323,33 @@ def test_provisioned_within_reserved(lambda_client: Any, fn_name: str, echo_zip:
     lambda_client.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=3)
     try:
         before = _unreserved(lambda_client)
-        lambda_client.put_provisioned_concurrency_config(FunctionName=fn_name, Qualifier=v1, ProvisionedConcurrentExecutions=2)
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=fn_name, Qualifier=v1, ProvisionedConcurrentExecutions=2
+        )
         # Carved out of the reservation: the account's unreserved pool does not move.
         assert _unreserved(lambda_client) == before
         with pytest.raises(ClientError) as e:
-            lambda_client.put_provisioned_concurrency_config(FunctionName=fn_name, Qualifier=v2, ProvisionedConcurrentExecutions=2)
+            lambda_client.put_provisioned_concurrency_config(
+                FunctionName=fn_name, Qualifier=v2, ProvisionedConcurrentExecutions=2
+            )
         assert _error(e)[:2] == ("InvalidParameterValueException", 400)
-        lambda_client.put_provisioned_concurrency_config(FunctionName=fn_name, Qualifier=v2, ProvisionedConcurrentExecutions=1)
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=fn_name, Qualifier=v2, ProvisionedConcurrentExecutions=1
+        )
         # Updating an existing configuration replaces its count.
-        lambda_client.put_provisioned_concurrency_config(FunctionName=fn_name, Qualifier=v1, ProvisionedConcurrentExecutions=1)
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=fn_name, Qualifier=v1, ProvisionedConcurrentExecutions=1
+        )
         with pytest.raises(ClientError) as e:
             lambda_client.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=1)
         assert _error(e)[:2] == ("InvalidParameterValueException", 400)
         listed = lambda_client.list_provisioned_concurrency_configs(FunctionName=fn_name, MaxItems=1)
         assert len(listed["ProvisionedConcurrencyConfigs"]) == 1 and listed["NextMarker"]
         rest = lambda_client.list_provisioned_concurrency_configs(FunctionName=fn_name, Marker=listed["NextMarker"])
-        assert [c["FunctionArn"].rsplit(":", 1)[1] for c in listed["ProvisionedConcurrencyConfigs"] + rest["ProvisionedConcurrencyConfigs"]] == [v1, v2]
+        assert [
+            c["FunctionArn"].rsplit(":", 1)[1]
+            for c in listed["ProvisionedConcurrencyConfigs"] + rest["ProvisionedConcurrencyConfigs"]
+        ] == [v1, v2]
     finally:
         for q in (v1, v2):
             lambda_client.delete_provisioned_concurrency_config(FunctionName=fn_name, Qualifier=q)
@@ -302,7 +376,8 @@ def test_account_limits_from_settings(small_account: Server, echo_zip: bytes) ->
     with pytest.raises(ClientError) as e:
         client.put_function_concurrency(FunctionName="reserver", ReservedConcurrentExecutions=16)
     assert _error(e) == (
-        "InvalidParameterValueException", 400,
+        "InvalidParameterValueException",
+        400,
         "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
         "below its minimum value of [5].",
     )
@@ -310,19 +385,27 @@ def test_account_limits_from_settings(small_account: Server, echo_zip: bytes) ->
     assert _unreserved(client) == 10
 
     with pytest.raises(ClientError) as e:
-        client.put_provisioned_concurrency_config(FunctionName="provisioned", Qualifier=version, ProvisionedConcurrentExecutions=11)
+        client.put_provisioned_concurrency_config(
+            FunctionName="provisioned", Qualifier=version, ProvisionedConcurrentExecutions=11
+        )
     assert _error(e) == (
-        "InvalidParameterValueException", 400,
+        "InvalidParameterValueException",
+        400,
         "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency [10].",
     )
     with pytest.raises(ClientError) as e:
-        client.put_provisioned_concurrency_config(FunctionName="provisioned", Qualifier=version, ProvisionedConcurrentExecutions=6)
+        client.put_provisioned_concurrency_config(
+            FunctionName="provisioned", Qualifier=version, ProvisionedConcurrentExecutions=6
+        )
     assert _error(e) == (
-        "InvalidParameterValueException", 400,
+        "InvalidParameterValueException",
+        400,
         "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its "
         "minimum value of [5].",
     )
-    client.put_provisioned_concurrency_config(FunctionName="provisioned", Qualifier=version, ProvisionedConcurrentExecutions=5)
+    client.put_provisioned_concurrency_config(
+        FunctionName="provisioned", Qualifier=version, ProvisionedConcurrentExecutions=5
+    )
     assert _unreserved(client) == 5
     # Provisioned concurrency of a function without a reservation counts against the others too.
     with pytest.raises(ClientError) as e:
@@ -351,9 +434,9 @@ def test_cli_function_concurrency(server: Server, lambda_client: Any, fn_name: s
 
 def test_provisioner_seam_marks_ready_or_failed(tmp_path: Any) -> None:
     from locallambda.app import build_app
-    from locallambda.store.functions import FunctionRecord
     from locallambda.model.operations import RequestContext
     from locallambda.settings import Settings
+    from locallambda.store.functions import FunctionRecord
 
     async def scenario() -> None:
         app = build_app(Settings(synchronous_create=True))
@@ -376,10 +459,17 @@ def test_provisioner_seam_marks_ready_or_failed(tmp_path: Any) -> None:
 
         zip_bytes = make_zip({"handler.py": PY_ECHO})
         for name in ("working", "broken"):
-            await handlers["CreateFunction"](ctx("CreateFunction"), {
-                "FunctionName": name, "Runtime": "python3.12", "Role": ROLE, "Handler": "handler.handler",
-                "Code": {"ZipFile": zip_bytes}, "Publish": True,
-            })
+            await handlers["CreateFunction"](
+                ctx("CreateFunction"),
+                {
+                    "FunctionName": name,
+                    "Runtime": "python3.12",
+                    "Role": ROLE,
+                    "Handler": "handler.handler",
+                    "Code": {"ZipFile": zip_bytes},
+                    "Publish": True,
+                },
+            )
             out = await handlers["PutProvisionedConcurrencyConfig"](
                 ctx("PutProvisionedConcurrencyConfig"),
                 {"FunctionName": name, "Qualifier": "1", "ProvisionedConcurrentExecutions": 3},
@@ -398,7 +488,9 @@ def test_provisioner_seam_marks_ready_or_failed(tmp_path: Any) -> None:
         assert working["Status"] == "READY" and working["AvailableProvisionedConcurrentExecutions"] == 3
         assert broken["Status"] == "FAILED" and broken["StatusReason"] == "no environment could start"
         assert calls == [("working", "1", 3), ("broken", "1", 3)]
-        await handlers["DeleteProvisionedConcurrencyConfig"](ctx("Delete"), {"FunctionName": "working", "Qualifier": "1"})
+        await handlers["DeleteProvisionedConcurrencyConfig"](
+            ctx("Delete"), {"FunctionName": "working", "Qualifier": "1"}
+        )
         await asyncio.sleep(0.01)
         assert calls[-1] == ("working", "1", 0)
         # Deleting a function releases the environments of its configurations.
@@ -417,15 +509,21 @@ def test_provisioned_configs_survive_a_restart(tmp_path: Any, echo_zip: bytes) -
         _create(client, "kept", echo_zip)
         version = _publish(client, "kept")
         client.put_function_concurrency(FunctionName="kept", ReservedConcurrentExecutions=4)
-        client.put_provisioned_concurrency_config(FunctionName="kept", Qualifier=version, ProvisionedConcurrentExecutions=2)
+        client.put_provisioned_concurrency_config(
+            FunctionName="kept", Qualifier=version, ProvisionedConcurrentExecutions=2
+        )
         assert _wait_status(client, "kept", version)["Status"] == "READY"
         client.add_permission(FunctionName="kept", Action="lambda:InvokeFunction", StatementId="s", Principal="*")
-        client.tag_resource(Resource=client.get_function(FunctionName="kept")["Configuration"]["FunctionArn"], Tags={"a": "b"})
+        client.tag_resource(
+            Resource=client.get_function(FunctionName="kept")["Configuration"]["FunctionArn"], Tags={"a": "b"}
+        )
         policy = client.get_policy(FunctionName="kept")
     with Server(env=env, port=srv.port) as srv:
         client = srv.client()
         assert client.get_function_concurrency(FunctionName="kept")["ReservedConcurrentExecutions"] == 4
         got = _wait_status(client, "kept", version)
         assert (got["Status"], got["RequestedProvisionedConcurrentExecutions"]) == ("READY", 2)
-        assert client.get_policy(FunctionName="kept") | {"ResponseMetadata": None} == policy | {"ResponseMetadata": None}
+        assert client.get_policy(FunctionName="kept") | {"ResponseMetadata": None} == policy | {
+            "ResponseMetadata": None
+        }
         assert client.list_tags(Resource=f"{BASE}:kept")["Tags"] == {"a": "b"}

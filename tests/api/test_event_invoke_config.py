@@ -21,7 +21,11 @@ EMPTY_DESTINATIONS = {"OnSuccess": {}, "OnFailure": {}}
 
 def _create(client: Any, name: str, code: bytes) -> str:
     client.create_function(
-        FunctionName=name, Runtime="python3.12", Handler="handler.handler", Role=ROLE, Code={"ZipFile": code},
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="handler.handler",
+        Role=ROLE,
+        Code={"ZipFile": code},
     )
     return str(wait_active(client, name)["FunctionArn"])
 
@@ -54,12 +58,18 @@ def test_lifecycle(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
 
     # Put replaces: the retry setting given before is gone.
     put = lambda_client.put_function_event_invoke_config(FunctionName=fn_name, MaximumEventAgeInSeconds=60)
-    assert _body(put) == {"FunctionArn": latest_arn, "MaximumEventAgeInSeconds": 60, "DestinationConfig": EMPTY_DESTINATIONS}
+    assert _body(put) == {
+        "FunctionArn": latest_arn,
+        "MaximumEventAgeInSeconds": 60,
+        "DestinationConfig": EMPTY_DESTINATIONS,
+    }
 
     # Update merges.
     updated = lambda_client.update_function_event_invoke_config(FunctionName=fn_name, MaximumRetryAttempts=1)
     expected = {
-        "FunctionArn": latest_arn, "MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 1,
+        "FunctionArn": latest_arn,
+        "MaximumEventAgeInSeconds": 60,
+        "MaximumRetryAttempts": 1,
         "DestinationConfig": EMPTY_DESTINATIONS,
     }
     assert _body(updated) == expected
@@ -82,20 +92,26 @@ def test_lifecycle(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
         FunctionName=fn_name, Qualifier=version, MaximumEventAgeInSeconds=120
     )
     version_config = {
-        "FunctionArn": f"{ARN_PREFIX}{fn_name}:{version}", "MaximumEventAgeInSeconds": 120,
+        "FunctionArn": f"{ARN_PREFIX}{fn_name}:{version}",
+        "MaximumEventAgeInSeconds": 120,
         "DestinationConfig": EMPTY_DESTINATIONS,
     }
     assert _body(put) == version_config
-    assert _body(lambda_client.get_function_event_invoke_config(FunctionName=fn_name, Qualifier=version)) == version_config
+    assert (
+        _body(lambda_client.get_function_event_invoke_config(FunctionName=fn_name, Qualifier=version)) == version_config
+    )
 
     # Paging.
     first = lambda_client.list_function_event_invoke_configs(FunctionName=fn_name, MaxItems=1)
     assert len(first["FunctionEventInvokeConfigs"]) == 1 and first["NextMarker"]
-    rest = lambda_client.list_function_event_invoke_configs(FunctionName=fn_name, MaxItems=1, Marker=first["NextMarker"])
+    rest = lambda_client.list_function_event_invoke_configs(
+        FunctionName=fn_name, MaxItems=1, Marker=first["NextMarker"]
+    )
     assert len(rest["FunctionEventInvokeConfigs"]) == 1 and "NextMarker" not in rest
-    assert {first["FunctionEventInvokeConfigs"][0]["FunctionArn"], rest["FunctionEventInvokeConfigs"][0]["FunctionArn"]} == {
-        latest_arn, version_config["FunctionArn"]
-    }
+    assert {
+        first["FunctionEventInvokeConfigs"][0]["FunctionArn"],
+        rest["FunctionEventInvokeConfigs"][0]["FunctionArn"],
+    } == {latest_arn, version_config["FunctionArn"]}
 
     deleted = lambda_client.delete_function_event_invoke_config(FunctionName=fn_name)
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
@@ -104,7 +120,9 @@ def test_lifecycle(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     with pytest.raises(ClientError) as exc:
         lambda_client.delete_function_event_invoke_config(FunctionName=fn_name)
     assert _error(exc) == (
-        "ResourceNotFoundException", f"The function {latest_arn} doesn't have an EventInvokeConfig", 404,
+        "ResourceNotFoundException",
+        f"The function {latest_arn} doesn't have an EventInvokeConfig",
+        404,
     )
 
 
@@ -125,8 +143,13 @@ def test_qualifiers_and_aliases(raw_client: Any, fn_name: str, echo_zip: bytes) 
     assert put(FunctionName=f"{fn_name}:$LATEST", Qualifier="$LATEST") == f"{ARN_PREFIX}{fn_name}:$LATEST"
 
     mismatch = "The derived qualifier from the function name does not match the specified qualifier."
-    for name, qualifier in ((alias_arn, "livex"), (f"{fn_name}:live", "livex"), (f"{fn_name}:{version}", "$LATEST"),
-                            (f"{fn_name}:$LATEST", version), (f"{fn_name}:{version}", "live")):
+    for name, qualifier in (
+        (alias_arn, "livex"),
+        (f"{fn_name}:live", "livex"),
+        (f"{fn_name}:{version}", "$LATEST"),
+        (f"{fn_name}:$LATEST", version),
+        (f"{fn_name}:{version}", "live"),
+    ):
         with pytest.raises(ClientError) as exc:
             put(FunctionName=name, Qualifier=qualifier)
         assert _error(exc) == ("InvalidParameterValueException", mismatch, 400)
@@ -146,14 +169,24 @@ def test_qualifiers_and_aliases(raw_client: Any, fn_name: str, echo_zip: bytes) 
     # The alias exists but has no configuration any more.
     with pytest.raises(ClientError) as exc:
         client.get_function_event_invoke_config(FunctionName=alias_arn)
-    assert _error(exc) == ("ResourceNotFoundException", f"The function {alias_arn} doesn't have an EventInvokeConfig", 404)
+    assert _error(exc) == (
+        "ResourceNotFoundException",
+        f"The function {alias_arn} doesn't have an EventInvokeConfig",
+        404,
+    )
     with pytest.raises(ClientError) as exc:
         client.update_function_event_invoke_config(FunctionName=alias_arn, MaximumRetryAttempts=0)
-    assert _error(exc) == ("ResourceNotFoundException", f"The function {alias_arn} doesn't have an EventInvokeConfig", 404)
+    assert _error(exc) == (
+        "ResourceNotFoundException",
+        f"The function {alias_arn} doesn't have an EventInvokeConfig",
+        404,
+    )
     with pytest.raises(ClientError) as exc:
         client.update_function_event_invoke_config(FunctionName=ARN_PREFIX + fn_name, MaximumRetryAttempts=0)
     assert _error(exc) == (
-        "ResourceNotFoundException", f"The function {ARN_PREFIX}{fn_name}:$LATEST doesn't have an EventInvokeConfig", 404,
+        "ResourceNotFoundException",
+        f"The function {ARN_PREFIX}{fn_name}:$LATEST doesn't have an EventInvokeConfig",
+        404,
     )
 
 
@@ -190,7 +223,9 @@ def test_missing_function_and_arguments(raw_client: Any, fn_name: str, echo_zip:
     with pytest.raises(ClientError) as exc:
         client.get_function_event_invoke_config(FunctionName=fn_name, Qualifier="1221")
     assert _error(exc) == (
-        "ResourceNotFoundException", f"The function {ARN_PREFIX}{fn_name}:1221 doesn't have an EventInvokeConfig", 404,
+        "ResourceNotFoundException",
+        f"The function {ARN_PREFIX}{fn_name}:1221 doesn't have an EventInvokeConfig",
+        404,
     )
     with pytest.raises(ClientError) as exc:
         client.put_function_event_invoke_config(FunctionName=fn_name, MaximumRetryAttempts=3)
@@ -209,16 +244,26 @@ def test_destinations(raw_client: Any, fn_name: str, echo_zip: bytes) -> None:
     fake_arn = ARN_PREFIX + "doesnotexist"
 
     with pytest.raises(ClientError) as exc:
-        client.put_function_event_invoke_config(FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": fake_arn}})
+        client.put_function_event_invoke_config(
+            FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": fake_arn}}
+        )
     assert _error(exc) == ("InvalidParameterValueException", f"The destination ARN {fake_arn} is invalid.", 400)
 
     with pytest.raises(ClientError) as exc:
-        client.put_function_event_invoke_config(FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": fn_arn}})
-    assert _error(exc) == ("InvalidParameterValueException", "You can't specify the function as a destination for itself.", 400)
+        client.put_function_event_invoke_config(
+            FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": fn_arn}}
+        )
+    assert _error(exc) == (
+        "InvalidParameterValueException",
+        "You can't specify the function as a destination for itself.",
+        400,
+    )
 
     iam_arn = fn_arn.replace(":lambda:", ":iam:")
     with pytest.raises(ClientError) as exc:
-        client.put_function_event_invoke_config(FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": iam_arn}})
+        client.put_function_event_invoke_config(
+            FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": iam_arn}}
+        )
     assert _error(exc) == (
         "InvalidParameterValueException",
         f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={iam_arn}), "
@@ -228,7 +273,9 @@ def test_destinations(raw_client: Any, fn_name: str, echo_zip: bytes) -> None:
 
     bad_pattern = fn_arn.replace(":lambda:", ":_-/!lambda:")
     with pytest.raises(ClientError) as exc:
-        client.put_function_event_invoke_config(FunctionName=fn_name, DestinationConfig={"OnFailure": {"Destination": bad_pattern}})
+        client.put_function_event_invoke_config(
+            FunctionName=fn_name, DestinationConfig={"OnFailure": {"Destination": bad_pattern}}
+        )
     code, message, status = _error(exc)
     assert (code, status) == ("ValidationException", 400)
     assert message.startswith(
@@ -236,7 +283,9 @@ def test_destinations(raw_client: Any, fn_name: str, echo_zip: bytes) -> None:
         "to satisfy constraint: Member must satisfy regular expression pattern: $|kafka://"
     )
 
-    resp = client.put_function_event_invoke_config(FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": other_arn}})
+    resp = client.put_function_event_invoke_config(
+        FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": other_arn}}
+    )
     assert resp["DestinationConfig"] == {"OnSuccess": {"Destination": other_arn}, "OnFailure": {}}
     for config in ({"OnSuccess": {}}, {"OnFailure": {}}):
         resp = client.put_function_event_invoke_config(FunctionName=fn_name, DestinationConfig=config)
@@ -245,31 +294,45 @@ def test_destinations(raw_client: Any, fn_name: str, echo_zip: bytes) -> None:
     queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:failures"
     topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:successes"
     resp = client.put_function_event_invoke_config(
-        FunctionName=fn_name, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=21600,
+        FunctionName=fn_name,
+        MaximumRetryAttempts=2,
+        MaximumEventAgeInSeconds=21600,
         DestinationConfig={"OnSuccess": {"Destination": topic}, "OnFailure": {"Destination": queue}},
     )
     assert resp["DestinationConfig"] == {"OnSuccess": {"Destination": topic}, "OnFailure": {"Destination": queue}}
 
     # Update replaces the destination configuration it is given and keeps the rest.
     bus = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default"
-    resp = client.update_function_event_invoke_config(FunctionName=fn_name, DestinationConfig={"OnFailure": {"Destination": bus}})
+    resp = client.update_function_event_invoke_config(
+        FunctionName=fn_name, DestinationConfig={"OnFailure": {"Destination": bus}}
+    )
     assert resp["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {"Destination": bus}}
     assert (resp["MaximumRetryAttempts"], resp["MaximumEventAgeInSeconds"]) == (2, 21600)
 
     # S3 buckets are on-failure destinations only.
     bucket = "arn:aws:s3:::failed-events"
-    resp = client.put_function_event_invoke_config(FunctionName=fn_name, DestinationConfig={"OnFailure": {"Destination": bucket}})
+    resp = client.put_function_event_invoke_config(
+        FunctionName=fn_name, DestinationConfig={"OnFailure": {"Destination": bucket}}
+    )
     assert resp["DestinationConfig"]["OnFailure"] == {"Destination": bucket}
     with pytest.raises(ClientError) as exc:
-        client.put_function_event_invoke_config(FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": bucket}})
+        client.put_function_event_invoke_config(
+            FunctionName=fn_name, DestinationConfig={"OnSuccess": {"Destination": bucket}}
+        )
     assert _error(exc)[0] == "InvalidParameterValueException"
 
 
 def test_cli(server: Server, lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create(lambda_client, fn_name, echo_zip)
     out = server.cli_json(
-        "lambda", "put-function-event-invoke-config", "--function-name", fn_name,
-        "--maximum-event-age-in-seconds", "3600", "--maximum-retry-attempts", "0",
+        "lambda",
+        "put-function-event-invoke-config",
+        "--function-name",
+        fn_name,
+        "--maximum-event-age-in-seconds",
+        "3600",
+        "--maximum-retry-attempts",
+        "0",
     )
     assert out["FunctionArn"] == f"{ARN_PREFIX}{fn_name}:$LATEST"
     assert (out["MaximumRetryAttempts"], out["MaximumEventAgeInSeconds"]) == (0, 3600)
@@ -277,5 +340,7 @@ def test_cli(server: Server, lambda_client: Any, fn_name: str, echo_zip: bytes) 
     assert isinstance(out["LastModified"], float)  # epoch seconds, as in the CLI guide's example
     listed = server.cli_json("lambda", "list-function-event-invoke-configs", "--function-name", fn_name)
     assert [c["FunctionArn"] for c in listed["FunctionEventInvokeConfigs"]] == [out["FunctionArn"]]
-    proc = server.cli("lambda", "get-function-event-invoke-config", "--function-name", fn_name, "--qualifier", "7", check=False)
+    proc = server.cli(
+        "lambda", "get-function-event-invoke-config", "--function-name", fn_name, "--qualifier", "7", check=False
+    )
     assert proc.returncode != 0 and "ResourceNotFoundException" in proc.stderr

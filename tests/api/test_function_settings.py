@@ -14,12 +14,18 @@ from botocore.exceptions import ClientError
 from tests.conftest import ROLE, Server, wait_active
 
 ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"
-RUNTIME_VERSION_ARN = "arn:aws:lambda:us-east-1::runtime:8eeff65f6809a3ce81507fe733fe09b835899b99481ba22fd75b5a7338290ec1"
+RUNTIME_VERSION_ARN = (
+    "arn:aws:lambda:us-east-1::runtime:8eeff65f6809a3ce81507fe733fe09b835899b99481ba22fd75b5a7338290ec1"
+)
 
 
 def _create(client: Any, name: str, code: bytes) -> None:
     client.create_function(
-        FunctionName=name, Runtime="python3.12", Handler="handler.handler", Role=ROLE, Code={"ZipFile": code},
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="handler.handler",
+        Role=ROLE,
+        Code={"ZipFile": code},
     )
     wait_active(client, name)
 
@@ -58,8 +64,10 @@ def test_recursion_config(raw_client: Any, fn_name: str, echo_zip: bytes) -> Non
     )
     assert client.get_function_recursion_config(FunctionName=fn_name)["RecursiveLoop"] == "Allow"
 
-    for op, kw in ((client.get_function_recursion_config, {}),
-                   (client.put_function_recursion_config, {"RecursiveLoop": "Allow"})):
+    for op, kw in (
+        (client.get_function_recursion_config, {}),
+        (client.put_function_recursion_config, {"RecursiveLoop": "Allow"}),
+    ):
         with pytest.raises(ClientError) as exc:
             op(FunctionName=fn_name + "-missing", **kw)
         assert _error(exc) == ("ResourceNotFoundException", f"Function not found: {ARN_PREFIX}{fn_name}-missing", 404)
@@ -70,13 +78,15 @@ def test_runtime_management_config(raw_client: Any, fn_name: str, echo_zip: byte
     _create(client, fn_name, echo_zip)
     arn = ARN_PREFIX + fn_name
     assert _body(client.get_runtime_management_config(FunctionName=fn_name)) == {
-        "UpdateRuntimeOn": "Auto", "FunctionArn": arn,
+        "UpdateRuntimeOn": "Auto",
+        "FunctionArn": arn,
     }
 
     put = client.put_runtime_management_config(FunctionName=fn_name, UpdateRuntimeOn="FunctionUpdate")
     assert _body(put) == {"UpdateRuntimeOn": "FunctionUpdate", "FunctionArn": arn}
     assert _body(client.get_runtime_management_config(FunctionName=fn_name)) == {
-        "UpdateRuntimeOn": "FunctionUpdate", "FunctionArn": arn,
+        "UpdateRuntimeOn": "FunctionUpdate",
+        "FunctionArn": arn,
     }
 
     with pytest.raises(ClientError) as exc:
@@ -91,12 +101,16 @@ def test_runtime_management_config(raw_client: Any, fn_name: str, echo_zip: byte
     assert _body(put) == manual
     assert _body(client.get_runtime_management_config(FunctionName=fn_name)) == manual
     assert _body(client.get_runtime_management_config(FunctionName=fn_name, Qualifier="$LATEST")) == {
-        **manual, "FunctionArn": f"{arn}:$LATEST",
+        **manual,
+        "FunctionArn": f"{arn}:$LATEST",
     }
 
     # Back to Auto: the runtime version ARN is no longer reported.
     client.put_runtime_management_config(FunctionName=fn_name, UpdateRuntimeOn="Auto")
-    assert _body(client.get_runtime_management_config(FunctionName=fn_name)) == {"UpdateRuntimeOn": "Auto", "FunctionArn": arn}
+    assert _body(client.get_runtime_management_config(FunctionName=fn_name)) == {
+        "UpdateRuntimeOn": "Auto",
+        "FunctionArn": arn,
+    }
 
     # Each version has its own setting.
     version = client.publish_version(FunctionName=fn_name)["Version"]
@@ -115,19 +129,35 @@ def test_runtime_management_config(raw_client: Any, fn_name: str, echo_zip: byte
         client.put_runtime_management_config(FunctionName=fn_name, UpdateRuntimeOn="Sometimes")
     code, message, status = _error(exc)
     assert (code, status) == ("ValidationException", 400)
-    prefix = ("1 validation error detected: Value 'Sometimes' at 'updateRuntimeOn' failed to satisfy constraint: "
-              "Member must satisfy enum value set: [")
+    prefix = (
+        "1 validation error detected: Value 'Sometimes' at 'updateRuntimeOn' failed to satisfy constraint: "
+        "Member must satisfy enum value set: ["
+    )
     assert message.startswith(prefix)
-    assert sorted(message[len(prefix):-1].split(", ")) == ["Auto", "FunctionUpdate", "Manual"]
+    assert sorted(message[len(prefix) : -1].split(", ")) == ["Auto", "FunctionUpdate", "Manual"]
 
 
 def test_cli(server: Server, lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create(lambda_client, fn_name, echo_zip)
-    out = server.cli_json("lambda", "put-function-recursion-config", "--function-name", fn_name, "--recursive-loop", "Allow")
-    assert out == {"RecursiveLoop": "Allow"}
-    assert server.cli_json("lambda", "get-function-recursion-config", "--function-name", fn_name) == {"RecursiveLoop": "Allow"}
     out = server.cli_json(
-        "lambda", "put-runtime-management-config", "--function-name", fn_name,
-        "--update-runtime-on", "Manual", "--runtime-version-arn", RUNTIME_VERSION_ARN,
+        "lambda", "put-function-recursion-config", "--function-name", fn_name, "--recursive-loop", "Allow"
     )
-    assert out == {"UpdateRuntimeOn": "Manual", "FunctionArn": ARN_PREFIX + fn_name, "RuntimeVersionArn": RUNTIME_VERSION_ARN}
+    assert out == {"RecursiveLoop": "Allow"}
+    assert server.cli_json("lambda", "get-function-recursion-config", "--function-name", fn_name) == {
+        "RecursiveLoop": "Allow"
+    }
+    out = server.cli_json(
+        "lambda",
+        "put-runtime-management-config",
+        "--function-name",
+        fn_name,
+        "--update-runtime-on",
+        "Manual",
+        "--runtime-version-arn",
+        RUNTIME_VERSION_ARN,
+    )
+    assert out == {
+        "UpdateRuntimeOn": "Manual",
+        "FunctionArn": ARN_PREFIX + fn_name,
+        "RuntimeVersionArn": RUNTIME_VERSION_ARN,
+    }

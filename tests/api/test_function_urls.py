@@ -24,8 +24,9 @@ def _url_pattern(server: Server) -> re.Pattern[str]:
 
 
 def _create(client: Any, name: str, code: bytes, alias: str | None = None, **kw: Any) -> None:
-    client.create_function(FunctionName=name, Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-                           Code={"ZipFile": code}, **kw)
+    client.create_function(
+        FunctionName=name, Runtime="python3.12", Handler="handler.handler", Role=ROLE, Code={"ZipFile": code}, **kw
+    )
     if alias:
         wait_active(client, name)
         version = client.publish_version(FunctionName=name)["Version"]
@@ -94,7 +95,12 @@ def test_url_config_lifecycle(server: Server, lambda_client: Any, fn_name: str, 
 
 def test_cors_is_stored_and_replaced(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create(lambda_client, fn_name, echo_zip)
-    cors = {"AllowOrigins": ["https://example.com"], "AllowMethods": ["GET", "POST"], "AllowCredentials": True, "MaxAge": 60}
+    cors = {
+        "AllowOrigins": ["https://example.com"],
+        "AllowMethods": ["GET", "POST"],
+        "AllowCredentials": True,
+        "MaxAge": 60,
+    }
     created = lambda_client.create_function_url_config(FunctionName=fn_name, AuthType="NONE", Cors=cors)
     assert created["Cors"] == cors
     assert lambda_client.get_function_url_config(FunctionName=fn_name)["Cors"] == cors
@@ -115,8 +121,11 @@ def test_url_config_exceptions(raw_client: Any, fn_name: str, echo_zip: bytes) -
             400,
         )
 
-    mismatch = ("InvalidParameterValueException",
-                "The derived qualifier from the function name does not match the specified qualifier.", 400)
+    mismatch = (
+        "InvalidParameterValueException",
+        "The derived qualifier from the function name does not match the specified qualifier.",
+        400,
+    )
     cases: list[tuple[dict[str, str], str]] = [
         ({"FunctionName": "doesnotexist"}, "fn_missing"),
         ({"FunctionName": missing_arn}, "fn_missing"),
@@ -168,8 +177,9 @@ def test_list_and_qualifiers(server: Server, lambda_client: Any, fn_name: str, e
     assert "NextMarker" not in empty
 
     plain = lambda_client.create_function_url_config(FunctionName=fn_name, AuthType="NONE")
-    aliased = lambda_client.create_function_url_config(FunctionName=f"{fn_name}:urlalias", Qualifier="urlalias",
-                                                       AuthType="AWS_IAM")
+    aliased = lambda_client.create_function_url_config(
+        FunctionName=f"{fn_name}:urlalias", Qualifier="urlalias", AuthType="AWS_IAM"
+    )
     assert aliased["FunctionArn"] == f"{arn}:urlalias"
     assert aliased["FunctionUrl"] != plain["FunctionUrl"]
     assert _url_pattern(server).fullmatch(aliased["FunctionUrl"])
@@ -193,7 +203,10 @@ def test_list_and_qualifiers(server: Server, lambda_client: Any, fn_name: str, e
     with pytest.raises(ClientError) as exc:
         lambda_client.get_function_url_config(FunctionName=fn_name)
     assert _error(exc)[0] == "ResourceNotFoundException"
-    assert lambda_client.get_function_url_config(FunctionName=fn_name, Qualifier="urlalias")["FunctionArn"] == f"{arn}:urlalias"
+    assert (
+        lambda_client.get_function_url_config(FunctionName=fn_name, Qualifier="urlalias")["FunctionArn"]
+        == f"{arn}:urlalias"
+    )
 
     # Deleting the alias takes its URL with it.
     lambda_client.delete_alias(FunctionName=fn_name, Name="urlalias")

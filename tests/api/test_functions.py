@@ -76,7 +76,10 @@ def test_create_then_get_shows_pending_then_active(lambda_client: Any, fn_name: 
     assert LAST_MODIFIED.match(created["LastModified"]), created["LastModified"]
     assert UUID.match(created["RevisionId"])
     assert (created["State"], created["StateReason"], created["StateReasonCode"]) == (
-        "Pending", "The function is being created.", "Creating")
+        "Pending",
+        "The function is being created.",
+        "Creating",
+    )
     assert "LastUpdateStatus" not in created
     assert (created["MemorySize"], created["Timeout"], created["Description"]) == (256, 5, "")
     assert created["Architectures"] == ["x86_64"]
@@ -144,7 +147,11 @@ def test_missing_function_and_version(lambda_client: Any, fn_name: str) -> None:
     for call in (lambda_client.get_function, lambda_client.get_function_configuration):
         with pytest.raises(ClientError) as e:
             call(FunctionName=fn_name, Qualifier="1221")
-        assert error_of(e) == ("ResourceNotFoundException", f"Function not found: {arn(fn_name, qualifier='1221')}", 404)
+        assert error_of(e) == (
+            "ResourceNotFoundException",
+            f"Function not found: {arn(fn_name, qualifier='1221')}",
+            404,
+        )
 
 
 def test_not_found_body_uses_the_model_member_name(lambda_client: Any, fn_name: str) -> None:
@@ -179,11 +186,18 @@ def test_qualifier_mismatch_with_arn(lambda_client: Any) -> None:
     for call in (lambda_client.get_function, lambda_client.get_function_configuration):
         with pytest.raises(ClientError) as e:
             call(FunctionName=arn(name, qualifier="$LATEST"), Qualifier="$LATEST")
-        assert error_of(e) == ("ResourceNotFoundException", f"Function not found: {arn(name, qualifier='$LATEST')}", 404)
+        assert error_of(e) == (
+            "ResourceNotFoundException",
+            f"Function not found: {arn(name, qualifier='$LATEST')}",
+            404,
+        )
     with pytest.raises(ClientError) as e:
         lambda_client.delete_function(FunctionName=arn(name, qualifier="$LATEST"), Qualifier="$LATEST")
     assert error_of(e) == (
-        "InvalidParameterValueException", "$LATEST version cannot be deleted without deleting the function.", 400)
+        "InvalidParameterValueException",
+        "$LATEST version cannot be deleted without deleting the function.",
+        400,
+    )
 
 
 # -- updates ------------------------------------------------------------------------------
@@ -193,15 +207,26 @@ def test_update_configuration_lifecycle(lambda_client: Any, fn_name: str) -> Non
     create(lambda_client, fn_name, zip_v(1))
     before = wait_active(lambda_client, fn_name)
     updated = lambda_client.update_function_configuration(
-        FunctionName=fn_name, Runtime="python3.11", Description="Changed-Description", MemorySize=512,
-        Timeout=10, Environment={"Variables": {"ENV_A": "a"}},
+        FunctionName=fn_name,
+        Runtime="python3.11",
+        Description="Changed-Description",
+        MemorySize=512,
+        Timeout=10,
+        Environment={"Variables": {"ENV_A": "a"}},
     )
     assert updated["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert (updated["LastUpdateStatus"], updated["LastUpdateStatusReason"], updated["LastUpdateStatusReasonCode"]) == (
-        "InProgress", "The function is being created.", "Creating")
+        "InProgress",
+        "The function is being created.",
+        "Creating",
+    )
     assert updated["State"] == "Active"
     assert (updated["Runtime"], updated["Description"], updated["MemorySize"], updated["Timeout"]) == (
-        "python3.11", "Changed-Description", 512, 10)
+        "python3.11",
+        "Changed-Description",
+        512,
+        10,
+    )
     assert updated["Environment"] == {"Variables": {"ENV_A": "a"}}
     assert updated["RevisionId"] != before["RevisionId"]
     assert updated["CodeSha256"] == before["CodeSha256"]
@@ -237,7 +262,10 @@ def test_update_code_dry_run_changes_nothing(lambda_client: Any, fn_name: str) -
     assert preview["CodeSha256"] == sha_b64(new)
     after = lambda_client.get_function_configuration(FunctionName=fn_name)
     assert (after["CodeSha256"], after["RevisionId"], after["LastUpdateStatus"]) == (
-        sha_b64(old), before["RevisionId"], "Successful")
+        sha_b64(old),
+        before["RevisionId"],
+        "Successful",
+    )
 
 
 def test_update_code_with_publish(lambda_client: Any, fn_name: str) -> None:
@@ -248,11 +276,15 @@ def test_update_code_with_publish(lambda_client: Any, fn_name: str) -> None:
     # AWS: the answer is the new version, Pending while its code is prepared, no update status.
     assert (published["Version"], published["FunctionArn"]) == ("1", arn(fn_name, qualifier="1"))
     assert (published["State"], published["StateReason"], published["StateReasonCode"]) == (
-        "Pending", "The function is being created.", "Creating")
+        "Pending",
+        "The function is being created.",
+        "Creating",
+    )
     assert "LastUpdateStatus" not in published
     assert published["CodeSha256"] == sha_b64(new)
     lambda_client.get_waiter("published_version_active").wait(
-        FunctionName=fn_name, Qualifier="1", WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+        FunctionName=fn_name, Qualifier="1", WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
+    )
     v1 = lambda_client.get_function_configuration(FunctionName=fn_name, Qualifier="1")
     assert (v1["State"], v1["LastUpdateStatus"], v1["CodeSha256"]) == ("Active", "Successful", sha_b64(new))
     latest = wait_updated(lambda_client, fn_name)
@@ -262,8 +294,10 @@ def test_update_code_with_publish(lambda_client: Any, fn_name: str) -> None:
 def test_revision_id_must_match(lambda_client: Any, fn_name: str) -> None:
     create(lambda_client, fn_name, zip_v(1))
     current = wait_active(lambda_client, fn_name)["RevisionId"]
-    text = ("The Revision Id provided does not match the latest Revision Id. "
-            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+    text = (
+        "The Revision Id provided does not match the latest Revision Id. "
+        "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+    )
     stale = "00000000-0000-0000-0000-000000000000"
     calls = [
         lambda: lambda_client.update_function_configuration(FunctionName=fn_name, Description="x", RevisionId=stale),
@@ -293,7 +327,9 @@ def test_publish_version_and_list_versions(lambda_client: Any, fn_name: str) -> 
         "Please try again with the CodeSHA256 in $LATEST.",
         400,
     )
-    v1 = lambda_client.publish_version(FunctionName=fn_name, Description="First version", CodeSha256=latest["CodeSha256"])
+    v1 = lambda_client.publish_version(
+        FunctionName=fn_name, Description="First version", CodeSha256=latest["CodeSha256"]
+    )
     assert v1["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert (v1["Version"], v1["FunctionArn"], v1["Description"]) == ("1", arn(fn_name, qualifier="1"), "First version")
     assert (v1["State"], v1["LastUpdateStatus"]) == ("Active", "Successful")
@@ -309,10 +345,16 @@ def test_publish_version_and_list_versions(lambda_client: Any, fn_name: str) -> 
     versions = lambda_client.list_versions_by_function(FunctionName=fn_name)["Versions"]
     assert [v["Version"] for v in versions] == ["$LATEST", "1", "2"]
     assert [v["FunctionArn"] for v in versions] == [
-        arn(fn_name, qualifier="$LATEST"), arn(fn_name, qualifier="1"), arn(fn_name, qualifier="2")]
+        arn(fn_name, qualifier="$LATEST"),
+        arn(fn_name, qualifier="1"),
+        arn(fn_name, qualifier="2"),
+    ]
     for v in versions:  # listings carry no state fields
         assert not {"State", "LastUpdateStatus", "RuntimeVersionConfig"} & set(v)
-    assert lambda_client.get_function(FunctionName=fn_name, Qualifier="1")["Configuration"]["Description"] == "First version"
+    assert (
+        lambda_client.get_function(FunctionName=fn_name, Qualifier="1")["Configuration"]["Description"]
+        == "First version"
+    )
 
     page1 = lambda_client.list_versions_by_function(FunctionName=fn_name, MaxItems=2)
     assert [v["Version"] for v in page1["Versions"]] == ["$LATEST", "1"]
@@ -324,10 +366,19 @@ def test_create_with_publish(lambda_client: Any, fn_name: str) -> None:
     created = create(lambda_client, fn_name, zip_v(1), Publish=True)
     # AWS answers with version 1's configuration under the unqualified ARN.
     assert (created["Version"], created["FunctionArn"], created["State"]) == ("1", arn(fn_name), "Pending")
-    lambda_client.get_waiter("function_active_v2").wait(FunctionName=fn_name, Qualifier="1", WaiterConfig={"Delay": 0.1})
+    lambda_client.get_waiter("function_active_v2").wait(
+        FunctionName=fn_name, Qualifier="1", WaiterConfig={"Delay": 0.1}
+    )
     v1 = lambda_client.get_function(FunctionName=fn_name, Qualifier="1")["Configuration"]
-    assert (v1["FunctionArn"], v1["State"], v1["LastUpdateStatus"]) == (arn(fn_name, qualifier="1"), "Active", "Successful")
-    assert [v["Version"] for v in lambda_client.list_versions_by_function(FunctionName=fn_name)["Versions"]] == ["$LATEST", "1"]
+    assert (v1["FunctionArn"], v1["State"], v1["LastUpdateStatus"]) == (
+        arn(fn_name, qualifier="1"),
+        "Active",
+        "Successful",
+    )
+    assert [v["Version"] for v in lambda_client.list_versions_by_function(FunctionName=fn_name)["Versions"]] == [
+        "$LATEST",
+        "1",
+    ]
 
 
 def test_delete_versions_and_function(lambda_client: Any, fn_name: str) -> None:
@@ -476,13 +527,14 @@ class GatedServer:
 
         async def preparer(record: Any) -> str | None:
             deadline = time.monotonic() + 30
-            while not self.gate.is_set() and time.monotonic() < deadline:
+            while not self.gate.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110 - set from another thread
                 await asyncio.sleep(0.01)
             return self.fail_reason
 
         self.app.plane.preparer = preparer
-        config = uvicorn.Config(self.app.asgi, host="127.0.0.1", port=self.port, lifespan="on",
-                                log_level="warning", loop="asyncio")
+        config = uvicorn.Config(
+            self.app.asgi, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning", loop="asyncio"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -500,8 +552,14 @@ class GatedServer:
         self.thread.join(10)
 
     def client(self) -> Any:
-        return boto3.client("lambda", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="test",
-                            aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+        return boto3.client(
+            "lambda",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -515,9 +573,11 @@ def test_pending_function_refuses_updates(gated: GatedServer) -> None:
     gated.gate.clear()
     create(client, "pending-fn", zip_v(1))
     assert client.get_function(FunctionName="pending-fn")["Configuration"]["State"] == "Pending"
-    pending = ("ResourceConflictException",
-               "The operation cannot be performed at this time. The function is currently in the following state: Pending",
-               409)
+    pending = (
+        "ResourceConflictException",
+        "The operation cannot be performed at this time. The function is currently in the following state: Pending",
+        409,
+    )
     for call in (
         lambda: client.update_function_configuration(FunctionName="pending-fn", Description="x"),
         lambda: client.update_function_code(FunctionName="pending-fn", ZipFile=zip_v(2)),
@@ -527,9 +587,13 @@ def test_pending_function_refuses_updates(gated: GatedServer) -> None:
             call()
         assert error_of(e) == pending
     with pytest.raises(WaiterError):
-        client.get_waiter("function_active_v2").wait(FunctionName="pending-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 3})
+        client.get_waiter("function_active_v2").wait(
+            FunctionName="pending-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 3}
+        )
     gated.gate.set()
-    client.get_waiter("function_active_v2").wait(FunctionName="pending-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    client.get_waiter("function_active_v2").wait(
+        FunctionName="pending-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100}
+    )
     assert client.get_function_configuration(FunctionName="pending-fn")["LastUpdateStatus"] == "Successful"
 
 
@@ -537,13 +601,17 @@ def test_update_in_progress_refuses_updates(gated: GatedServer) -> None:
     client = gated.client()
     gated.gate.set()
     create(client, "busy-fn", zip_v(1))
-    client.get_waiter("function_active_v2").wait(FunctionName="busy-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    client.get_waiter("function_active_v2").wait(
+        FunctionName="busy-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100}
+    )
     gated.gate.clear()
     first = client.update_function_configuration(FunctionName="busy-fn", Description="first")
     assert first["LastUpdateStatus"] == "InProgress"
-    busy = ("ResourceConflictException",
-            f"The operation cannot be performed at this time. An update is in progress for resource: {arn('busy-fn')}",
-            409)
+    busy = (
+        "ResourceConflictException",
+        f"The operation cannot be performed at this time. An update is in progress for resource: {arn('busy-fn')}",
+        409,
+    )
     for call in (
         lambda: client.update_function_configuration(FunctionName="busy-fn", Description="second"),
         lambda: client.update_function_code(FunctionName="busy-fn", ZipFile=zip_v(2)),
@@ -553,7 +621,9 @@ def test_update_in_progress_refuses_updates(gated: GatedServer) -> None:
         assert error_of(e) == busy
     assert client.get_function_configuration(FunctionName="busy-fn")["LastUpdateStatus"] == "InProgress"
     gated.gate.set()
-    client.get_waiter("function_updated_v2").wait(FunctionName="busy-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+    client.get_waiter("function_updated_v2").wait(
+        FunctionName="busy-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100}
+    )
     cfg = client.get_function_configuration(FunctionName="busy-fn")
     assert (cfg["Description"], cfg["LastUpdateStatus"]) == ("first", "Successful")
 
@@ -565,8 +635,14 @@ def test_failed_preparation_is_state_failed(gated: GatedServer) -> None:
     try:
         create(client, "failing-fn", zip_v(1))
         with pytest.raises(WaiterError):
-            client.get_waiter("function_active_v2").wait(FunctionName="failing-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
+            client.get_waiter("function_active_v2").wait(
+                FunctionName="failing-fn", WaiterConfig={"Delay": 0.05, "MaxAttempts": 100}
+            )
     finally:
         gated.fail_reason = None
     cfg = client.get_function_configuration(FunctionName="failing-fn")
-    assert (cfg["State"], cfg["StateReason"], cfg["StateReasonCode"]) == ("Failed", "Docker not available", "InternalError")
+    assert (cfg["State"], cfg["StateReason"], cfg["StateReasonCode"]) == (
+        "Failed",
+        "Docker not available",
+        "InternalError",
+    )

@@ -50,8 +50,12 @@ def publish(client: Any, name: str, **kw: Any) -> dict[str, Any]:
 
 def create_fn(client: Any, name: str, **kw: Any) -> dict[str, Any]:
     return client.create_function(
-        FunctionName=name, Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-        Code={"ZipFile": make_zip({"handler.py": "def handler(e, c):\n    return e\n"})}, **kw,
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="handler.handler",
+        Role=ROLE,
+        Code={"ZipFile": make_zip({"handler.py": "def handler(e, c):\n    return e\n"})},
+        **kw,
     )
 
 
@@ -60,8 +64,14 @@ def create_fn(client: Any, name: str, **kw: Any) -> dict[str, Any]:
 
 def test_layer_lifecycle(lambda_client: Any, layer_name: str) -> None:
     sha = base64.b64encode(hashlib.sha256(LAYER_ZIP).digest()).decode()
-    first = publish(lambda_client, layer_name, Description="d", LicenseInfo="MIT",
-                    CompatibleRuntimes=["python3.12"], CompatibleArchitectures=["x86_64"])
+    first = publish(
+        lambda_client,
+        layer_name,
+        Description="d",
+        LicenseInfo="MIT",
+        CompatibleRuntimes=["python3.12"],
+        CompatibleArchitectures=["x86_64"],
+    )
     assert first["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert first["LayerArn"] == layer_arn(layer_name)
     assert first["LayerVersionArn"] == layer_arn(layer_name) + ":1"
@@ -91,15 +101,22 @@ def test_layer_lifecycle(lambda_client: Any, layer_name: str) -> None:
     versions = lambda_client.list_layer_versions(LayerName=layer_name)["LayerVersions"]
     assert [v["Version"] for v in versions] == [2, 1]
     assert versions[1] == {
-        "LayerVersionArn": first["LayerVersionArn"], "Version": 1, "Description": "d",
-        "CreatedDate": first["CreatedDate"], "CompatibleRuntimes": ["python3.12"],
-        "CompatibleArchitectures": ["x86_64"], "LicenseInfo": "MIT",
+        "LayerVersionArn": first["LayerVersionArn"],
+        "Version": 1,
+        "Description": "d",
+        "CreatedDate": first["CreatedDate"],
+        "CompatibleRuntimes": ["python3.12"],
+        "CompatibleArchitectures": ["x86_64"],
+        "LicenseInfo": "MIT",
     }
     listed = {layer["LayerName"]: layer for layer in lambda_client.list_layers()["Layers"]}
     assert listed[layer_name]["LayerArn"] == layer_arn(layer_name)
     assert listed[layer_name]["LatestMatchingVersion"]["Version"] == 2
 
-    assert lambda_client.delete_layer_version(LayerName=layer_name, VersionNumber=1)["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert (
+        lambda_client.delete_layer_version(LayerName=layer_name, VersionNumber=1)["ResponseMetadata"]["HTTPStatusCode"]
+        == 204
+    )
     lambda_client.delete_layer_version(LayerName=layer_name, VersionNumber=2)
     assert lambda_client.list_layer_versions(LayerName=layer_name)["LayerVersions"] == []
     assert layer_name not in {layer["LayerName"] for layer in lambda_client.list_layers()["Layers"]}
@@ -108,7 +125,9 @@ def test_layer_lifecycle(lambda_client: Any, layer_name: str) -> None:
 
 
 def test_layer_exceptions(lambda_client: Any, layer_name: str) -> None:
-    published = publish(lambda_client, layer_name, CompatibleRuntimes=["python3.12"], CompatibleArchitectures=["x86_64"])
+    published = publish(
+        lambda_client, layer_name, CompatibleRuntimes=["python3.12"], CompatibleArchitectures=["x86_64"]
+    )
 
     assert lambda_client.list_layer_versions(LayerName="layerdoesnotexist")["LayerVersions"] == []
     with pytest.raises(ClientError) as e:
@@ -165,7 +184,9 @@ def test_layer_exceptions(lambda_client: Any, layer_name: str) -> None:
     # Listing may filter by a deprecated runtime; publishing accepts only supported ones.
     assert lambda_client.list_layers(CompatibleRuntime="python3.7")["ResponseMetadata"]["HTTPStatusCode"] == 200
     with pytest.raises(ClientError) as e:
-        publish(lambda_client, layer_name + "-2", CompatibleRuntimes=["invalidruntime", "invalidruntime2", "nodejs20.x"])
+        publish(
+            lambda_client, layer_name + "-2", CompatibleRuntimes=["invalidruntime", "invalidruntime2", "nodejs20.x"]
+        )
     assert error_of(e) == (
         "ValidationException",
         "1 validation error detected: Value '[invalidruntime, invalidruntime2, nodejs20.x]' at 'compatibleRuntimes' "
@@ -208,7 +229,9 @@ def test_layer_content_errors(lambda_client: Any, layer_name: str) -> None:
 def test_list_filters_and_paging(lambda_client: Any, layer_name: str) -> None:
     publish(lambda_client, layer_name, CompatibleRuntimes=["python3.12"], CompatibleArchitectures=["x86_64"])
     publish(lambda_client, layer_name, CompatibleRuntimes=["nodejs20.x"], CompatibleArchitectures=["arm64"])
-    publish(lambda_client, layer_name, CompatibleRuntimes=["python3.12", "nodejs20.x"], CompatibleArchitectures=["arm64"])
+    publish(
+        lambda_client, layer_name, CompatibleRuntimes=["python3.12", "nodejs20.x"], CompatibleArchitectures=["arm64"]
+    )
 
     def versions(**kw: Any) -> list[int]:
         return [v["Version"] for v in lambda_client.list_layer_versions(LayerName=layer_name, **kw)["LayerVersions"]]
@@ -258,8 +281,16 @@ def test_layer_code_counts_in_account_usage(lambda_client: Any, layer_name: str)
 def test_cli_publish_and_list(server: Server, layer_name: str, tmp_path: Any) -> None:
     archive = tmp_path / "layer.zip"
     archive.write_bytes(LAYER_ZIP)
-    out = server.cli_json("lambda", "publish-layer-version", "--layer-name", layer_name,
-                          "--zip-file", f"fileb://{archive}", "--compatible-runtimes", "python3.12")
+    out = server.cli_json(
+        "lambda",
+        "publish-layer-version",
+        "--layer-name",
+        layer_name,
+        "--zip-file",
+        f"fileb://{archive}",
+        "--compatible-runtimes",
+        "python3.12",
+    )
     assert out["LayerVersionArn"] == layer_arn(layer_name) + ":1"
     assert out["CompatibleRuntimes"] == ["python3.12"]
     listed = server.cli_json("lambda", "list-layer-versions", "--layer-name", layer_name)
@@ -286,14 +317,22 @@ def test_layer_policy_lifecycle(lambda_client: Any, layer_name: str) -> None:
 
     # An account ID becomes its root ARN; an organization becomes a PrincipalOrgID condition.
     s2 = lambda_client.add_layer_version_permission(
-        LayerName=layer_name, VersionNumber=1, StatementId="s2", Action="lambda:GetLayerVersion",
-        Principal="123456789012", RevisionId=policy["RevisionId"],
+        LayerName=layer_name,
+        VersionNumber=1,
+        StatementId="s2",
+        Action="lambda:GetLayerVersion",
+        Principal="123456789012",
+        RevisionId=policy["RevisionId"],
     )
     assert json.loads(s2["Statement"])["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
     assert s2["RevisionId"] != policy["RevisionId"]
     s3 = lambda_client.add_layer_version_permission(
-        LayerName=layer_name, VersionNumber=1, StatementId="s3", Action="lambda:GetLayerVersion",
-        Principal="*", OrganizationId="o-t194hfs8cz",
+        LayerName=layer_name,
+        VersionNumber=1,
+        StatementId="s3",
+        Action="lambda:GetLayerVersion",
+        Principal="*",
+        OrganizationId="o-t194hfs8cz",
     )
     assert json.loads(s3["Statement"])["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-t194hfs8cz"}}
     doc = json.loads(lambda_client.get_layer_version_policy(LayerName=layer_name, VersionNumber=1)["Policy"])
@@ -340,7 +379,9 @@ def test_layer_policy_exceptions(lambda_client: Any, layer_name: str) -> None:
     missing_version = f"Layer version {layer_arn(layer_name)}:2 does not exist."
     for name, number, message in ((layer_name + "-doesnotexist", 1, missing_layer), (layer_name, 2, missing_version)):
         with pytest.raises(ClientError) as e:
-            lambda_client.add_layer_version_permission(**{**add, "LayerName": name, "VersionNumber": number}, StatementId="sy")
+            lambda_client.add_layer_version_permission(
+                **{**add, "LayerName": name, "VersionNumber": number}, StatementId="sy"
+            )
         assert error_of(e) == ("ResourceNotFoundException", message, 404)
         with pytest.raises(ClientError) as e:
             lambda_client.get_layer_version_policy(LayerName=name, VersionNumber=number)
@@ -353,7 +394,9 @@ def test_layer_policy_exceptions(lambda_client: Any, layer_name: str) -> None:
         lambda_client.remove_layer_version_permission(LayerName=layer_name, VersionNumber=1, StatementId="doesnotexist")
     assert error_of(e) == ("ResourceNotFoundException", "Statement doesnotexist is not found in resource policy.", 404)
     with pytest.raises(ClientError) as e:
-        lambda_client.remove_layer_version_permission(LayerName=layer_name, VersionNumber=1, StatementId="s1", RevisionId="wrong")
+        lambda_client.remove_layer_version_permission(
+            LayerName=layer_name, VersionNumber=1, StatementId="s1", RevisionId="wrong"
+        )
     assert error_of(e) == wrong_revision
 
 
@@ -377,7 +420,10 @@ def test_function_layer_exceptions(server: Server, lambda_client: Any, layer_nam
     ghost = layer_arn("doesnotexist") + ":1"
     assert refused([ghost]) == ("InvalidParameterValueException", f"Layer version {ghost} does not exist.", 400)
     assert refused([layer_arn(layer_name) + ":9"]) == (
-        "InvalidParameterValueException", f"Layer version {layer_arn(layer_name)}:9 does not exist.", 400)
+        "InvalidParameterValueException",
+        f"Layer version {layer_arn(layer_name)}:9 does not exist.",
+        400,
+    )
     assert refused([layer_arn(layer_name)])[0] == "ValidationException"  # no version in the ARN
 
     # A refused update changes nothing, not even the members given next to Layers.
@@ -438,8 +484,12 @@ def test_function_and_layers_unzipped_limit(small_server: Server) -> None:
     layer = publish(client, "big-layer", Content={"ZipFile": make_zip({"python/a.py": "#" * 12_000})})
     with pytest.raises(ClientError) as e:
         client.create_function(
-            FunctionName="too-big", Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-            Code={"ZipFile": make_zip({"handler.py": "#" * 9_000})}, Layers=[layer["LayerVersionArn"]],
+            FunctionName="too-big",
+            Runtime="python3.12",
+            Handler="handler.handler",
+            Role=ROLE,
+            Code={"ZipFile": make_zip({"handler.py": "#" * 9_000})},
+            Layers=[layer["LayerVersionArn"]],
         )
     assert error_of(e) == (
         "InvalidParameterValueException",
@@ -447,6 +497,10 @@ def test_function_and_layers_unzipped_limit(small_server: Server) -> None:
         400,
     )
     client.create_function(
-        FunctionName="fits", Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-        Code={"ZipFile": make_zip({"handler.py": "#" * 7_000})}, Layers=[layer["LayerVersionArn"]],
+        FunctionName="fits",
+        Runtime="python3.12",
+        Handler="handler.handler",
+        Role=ROLE,
+        Code={"ZipFile": make_zip({"handler.py": "#" * 7_000})},
+        Layers=[layer["LayerVersionArn"]],
     )

@@ -35,8 +35,11 @@ def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
 def test_service_principal_with_source_arn_exact_policy(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     arn = _create(lambda_client, fn_name, echo_zip)
     resp = lambda_client.add_permission(
-        FunctionName=fn_name, Action="lambda:InvokeFunction", StatementId="s3",
-        Principal="s3.amazonaws.com", SourceArn=BUCKET_ARN,
+        FunctionName=fn_name,
+        Action="lambda:InvokeFunction",
+        StatementId="s3",
+        Principal="s3.amazonaws.com",
+        SourceArn=BUCKET_ARN,
     )
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 201
     statement = {
@@ -62,8 +65,11 @@ def test_principal_kinds_and_conditions(lambda_client: Any, fn_name: str, echo_z
 
     account = add(Action="lambda:InvokeFunction", StatementId="account-id", Principal="111111111111")
     assert account == {
-        "Sid": "account-id", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
-        "Action": "lambda:InvokeFunction", "Resource": arn,
+        "Sid": "account-id",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Action": "lambda:InvokeFunction",
+        "Resource": arn,
     }
     wildcard = add(Action="lambda:InvokeFunction", StatementId="wildcard", Principal="*", SourceAccount=ACCOUNT)
     assert wildcard["Principal"] == "*"
@@ -74,18 +80,31 @@ def test_principal_kinds_and_conditions(lambda_client: Any, fn_name: str, echo_z
     assert user["Principal"] == {"AWS": user_arn}
 
     url = add(
-        StatementId="urlPermission", Action="lambda:InvokeFunctionUrl", Principal="*", SourceArn=BUCKET_ARN,
-        SourceAccount=ACCOUNT, PrincipalOrgID="o-1234567890", FunctionUrlAuthType="NONE",
+        StatementId="urlPermission",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        SourceArn=BUCKET_ARN,
+        SourceAccount=ACCOUNT,
+        PrincipalOrgID="o-1234567890",
+        FunctionUrlAuthType="NONE",
     )
     # Key order as AWS writes it.
-    assert _compact(url["Condition"]) == _compact({
-        "StringEquals": {
-            "AWS:SourceAccount": ACCOUNT, "lambda:FunctionUrlAuthType": "NONE", "aws:PrincipalOrgID": "o-1234567890",
-        },
-        "ArnLike": {"AWS:SourceArn": BUCKET_ARN},
-    })
-    alexa = add(StatementId="alexaSkill", Action="lambda:InvokeFunction", Principal="*",
-                EventSourceToken="amzn1.ask.skill.xxxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+    assert _compact(url["Condition"]) == _compact(
+        {
+            "StringEquals": {
+                "AWS:SourceAccount": ACCOUNT,
+                "lambda:FunctionUrlAuthType": "NONE",
+                "aws:PrincipalOrgID": "o-1234567890",
+            },
+            "ArnLike": {"AWS:SourceArn": BUCKET_ARN},
+        }
+    )
+    alexa = add(
+        StatementId="alexaSkill",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        EventSourceToken="amzn1.ask.skill.xxxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+    )
     assert alexa["Condition"] == {
         "StringEquals": {"lambda:EventSourceToken": "amzn1.ask.skill.xxxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"}
     }
@@ -100,7 +119,8 @@ def test_principal_kinds_and_conditions(lambda_client: Any, fn_name: str, echo_z
     with pytest.raises(ClientError) as e:
         add(Action="lambda:InvokeFunction", StatementId="lambda", Principal="invalid.nonaws.com", SourceAccount=ACCOUNT)
     assert _error(e) == (
-        "InvalidParameterValueException", 400,
+        "InvalidParameterValueException",
+        400,
         "The provided principal was invalid. Please check the principal and try again.",
     )
 
@@ -109,10 +129,14 @@ def test_invalid_statement_id_and_action(lambda_client: Any, fn_name: str, echo_
     _create(lambda_client, fn_name, echo_zip)
     with pytest.raises(ClientError) as e:
         lambda_client.add_permission(
-            FunctionName=fn_name, Action="lambda:InvokeFunction", StatementId="example.com", Principal="s3.amazonaws.com"
+            FunctionName=fn_name,
+            Action="lambda:InvokeFunction",
+            StatementId="example.com",
+            Principal="s3.amazonaws.com",
         )
     assert _error(e) == (
-        "ValidationException", 400,
+        "ValidationException",
+        400,
         "1 validation error detected: Value 'example.com' at 'statementId' failed to satisfy constraint: "
         "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)",
     )
@@ -130,15 +154,22 @@ def test_duplicate_sid_and_remove(lambda_client: Any, fn_name: str, echo_zip: by
     )
     with pytest.raises(ClientError) as e:
         lambda_client.add_permission(
-            FunctionName=fn_name, Action="lambda:InvokeFunction", StatementId="s3", Principal="s3.amazonaws.com",
+            FunctionName=fn_name,
+            Action="lambda:InvokeFunction",
+            StatementId="s3",
+            Principal="s3.amazonaws.com",
             SourceArn=BUCKET_ARN,
         )
     assert _error(e) == (
-        "ResourceConflictException", 409,
+        "ResourceConflictException",
+        409,
         "The statement id (s3) provided already exists. Please provide a new statement id, or remove the existing statement.",
     )
     lambda_client.add_permission(
-        FunctionName=fn_name, Action="lambda:InvokeFunction", StatementId="sqs", Principal="sqs.amazonaws.com",
+        FunctionName=fn_name,
+        Action="lambda:InvokeFunction",
+        StatementId="sqs",
+        Principal="sqs.amazonaws.com",
         SourceArn=BUCKET_ARN,
     )
     with pytest.raises(ClientError) as e:
@@ -150,10 +181,21 @@ def test_duplicate_sid_and_remove(lambda_client: Any, fn_name: str, echo_zip: by
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 204
     after = lambda_client.get_policy(FunctionName=fn_name)
     assert after["RevisionId"] != before["RevisionId"]
-    assert after["Policy"] == _compact({"Version": "2012-10-17", "Id": "default", "Statement": [{
-        "Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
-        "Action": "lambda:InvokeFunction", "Resource": arn,
-    }]})
+    assert after["Policy"] == _compact(
+        {
+            "Version": "2012-10-17",
+            "Id": "default",
+            "Statement": [
+                {
+                    "Sid": "s3",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "lambda:InvokeFunction",
+                    "Resource": arn,
+                }
+            ],
+        }
+    )
     # Reading does not change the revision.
     assert lambda_client.get_policy(FunctionName=fn_name)["RevisionId"] == after["RevisionId"]
 
@@ -171,25 +213,37 @@ def test_revision_id_conflicts(lambda_client: Any, fn_name: str, echo_zip: bytes
     stale = "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id"
     with pytest.raises(ClientError) as e:
         lambda_client.add_permission(
-            FunctionName=fn_name, Action="lambda:InvokeFunction", StatementId="s3", Principal="s3.amazonaws.com",
+            FunctionName=fn_name,
+            Action="lambda:InvokeFunction",
+            StatementId="s3",
+            Principal="s3.amazonaws.com",
             RevisionId="wrong",
         )
     assert _error(e) == ("PreconditionFailedException", 412, stale)
     # Before the policy exists, the function's own RevisionId is accepted.
     fn_revision = lambda_client.get_function_configuration(FunctionName=fn_name)["RevisionId"]
     lambda_client.add_permission(
-        FunctionName=fn_name, Action="lambda:InvokeFunction", StatementId="s3", Principal="s3.amazonaws.com",
+        FunctionName=fn_name,
+        Action="lambda:InvokeFunction",
+        StatementId="s3",
+        Principal="s3.amazonaws.com",
         RevisionId=fn_revision,
     )
     policy_revision = lambda_client.get_policy(FunctionName=fn_name)["RevisionId"]
     with pytest.raises(ClientError) as e:
         lambda_client.add_permission(
-            FunctionName=fn_name, Action="lambda:InvokeFunction", StatementId="s3_2", Principal="s3.amazonaws.com",
+            FunctionName=fn_name,
+            Action="lambda:InvokeFunction",
+            StatementId="s3_2",
+            Principal="s3.amazonaws.com",
             RevisionId=fn_revision,
         )
     assert _error(e) == ("PreconditionFailedException", 412, stale)
     lambda_client.add_permission(
-        FunctionName=fn_name, Action="lambda:InvokeFunction", StatementId="s3_2", Principal="s3.amazonaws.com",
+        FunctionName=fn_name,
+        Action="lambda:InvokeFunction",
+        StatementId="s3_2",
+        Principal="s3.amazonaws.com",
         RevisionId=policy_revision,
     )
     with pytest.raises(ClientError) as e:
@@ -203,20 +257,41 @@ def test_revision_id_conflicts(lambda_client: Any, fn_name: str, echo_zip: bytes
 def test_missing_function_and_qualifier_errors(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create(lambda_client, fn_name, echo_zip)
     base = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
-    perm = {"Action": "lambda:InvokeFunction", "StatementId": "s3", "Principal": "s3.amazonaws.com", "SourceArn": BUCKET_ARN}
+    perm = {
+        "Action": "lambda:InvokeFunction",
+        "StatementId": "s3",
+        "Principal": "s3.amazonaws.com",
+        "SourceArn": BUCKET_ARN,
+    }
     cases: list[tuple[dict[str, Any], tuple[str, int, str]]] = [
-        ({"FunctionName": f"{fn_name}:alias-not-42", "Qualifier": "42"},
-         ("InvalidParameterValueException", 400, "The derived qualifier from the function name does not match the specified qualifier.")),
-        ({"FunctionName": f"{fn_name}:$LATEST", "Qualifier": "$LATEST"},
-         ("InvalidParameterValueException", 400, "We currently do not support adding policies for $LATEST.")),
-        ({"FunctionName": "doesnotexist"},
-         ("ResourceNotFoundException", 404, f"Function not found: {base}:doesnotexist")),
-        ({"FunctionName": f"{fn_name}:alias-doesnotexist"},
-         ("ResourceNotFoundException", 404, f"Cannot find alias arn: {base}:{fn_name}:alias-doesnotexist")),
-        ({"FunctionName": fn_name, "Qualifier": "42"},
-         ("ResourceNotFoundException", 404, f"Function not found: {base}:{fn_name}:42")),
-        ({"FunctionName": fn_name, "Qualifier": "valid-with-$-but-doesnotexist"},
-         ("ResourceNotFoundException", 404, f"Function not found: {base}:{fn_name}:valid-with-$-but-doesnotexist")),
+        (
+            {"FunctionName": f"{fn_name}:alias-not-42", "Qualifier": "42"},
+            (
+                "InvalidParameterValueException",
+                400,
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            ),
+        ),
+        (
+            {"FunctionName": f"{fn_name}:$LATEST", "Qualifier": "$LATEST"},
+            ("InvalidParameterValueException", 400, "We currently do not support adding policies for $LATEST."),
+        ),
+        (
+            {"FunctionName": "doesnotexist"},
+            ("ResourceNotFoundException", 404, f"Function not found: {base}:doesnotexist"),
+        ),
+        (
+            {"FunctionName": f"{fn_name}:alias-doesnotexist"},
+            ("ResourceNotFoundException", 404, f"Cannot find alias arn: {base}:{fn_name}:alias-doesnotexist"),
+        ),
+        (
+            {"FunctionName": fn_name, "Qualifier": "42"},
+            ("ResourceNotFoundException", 404, f"Function not found: {base}:{fn_name}:42"),
+        ),
+        (
+            {"FunctionName": fn_name, "Qualifier": "valid-with-$-but-doesnotexist"},
+            ("ResourceNotFoundException", 404, f"Function not found: {base}:{fn_name}:valid-with-$-but-doesnotexist"),
+        ),
     ]
     for kwargs, expected in cases:
         with pytest.raises(ClientError) as e:
@@ -226,11 +301,16 @@ def test_missing_function_and_qualifier_errors(lambda_client: Any, fn_name: str,
     with pytest.raises(ClientError) as e:
         lambda_client.add_permission(**perm, FunctionName=fn_name, Qualifier="invalid-qualifier-with-?-char")
     assert _error(e) == (
-        "ValidationException", 400,
+        "ValidationException",
+        400,
         "1 validation error detected: Value 'invalid-qualifier-with-?-char' at 'qualifier' failed to satisfy "
         "constraint: Member must satisfy regular expression pattern: \\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+",
     )
-    for kwargs in ({"FunctionName": "doesnotexist"}, {"FunctionName": fn_name, "Qualifier": "77"}, {"FunctionName": fn_name}):
+    for kwargs in (
+        {"FunctionName": "doesnotexist"},
+        {"FunctionName": fn_name, "Qualifier": "77"},
+        {"FunctionName": fn_name},
+    ):
         with pytest.raises(ClientError) as e:
             lambda_client.get_policy(**kwargs)
         assert _error(e) == ("ResourceNotFoundException", 404, "The resource you requested does not exist.")
@@ -239,12 +319,21 @@ def test_missing_function_and_qualifier_errors(lambda_client: Any, fn_name: str,
     assert _error(e) == ("ResourceNotFoundException", 404, f"No policy found for: {base}:doesnotexist")
     with pytest.raises(ClientError) as e:
         lambda_client.remove_permission(FunctionName=fn_name, StatementId="s3", Qualifier="alias-doesnotexist")
-    assert _error(e) == ("ResourceNotFoundException", 404, f"Cannot find alias arn: {base}:{fn_name}:alias-doesnotexist")
+    assert _error(e) == (
+        "ResourceNotFoundException",
+        404,
+        f"Cannot find alias arn: {base}:{fn_name}:alias-doesnotexist",
+    )
 
 
 def test_policies_per_version_and_alias(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     arn = _create(lambda_client, fn_name, echo_zip)
-    perm = {"Action": "lambda:InvokeFunction", "StatementId": "s3", "Principal": "s3.amazonaws.com", "SourceArn": BUCKET_ARN}
+    perm = {
+        "Action": "lambda:InvokeFunction",
+        "StatementId": "s3",
+        "Principal": "s3.amazonaws.com",
+        "SourceArn": BUCKET_ARN,
+    }
     lambda_client.add_permission(FunctionName=fn_name, **perm)
     unqualified = lambda_client.get_policy(FunctionName=fn_name)
     wait_active(lambda_client, fn_name)
@@ -280,14 +369,16 @@ def test_policies_per_version_and_alias(lambda_client: Any, fn_name: str, echo_z
     assert lambda_client.get_policy(FunctionName=fn_name)["Policy"] == unqualified["Policy"]
 
 
-
 def test_deleted_alias_takes_its_policy(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     _create(lambda_client, fn_name, echo_zip)
     wait_active(lambda_client, fn_name)
     version = lambda_client.publish_version(FunctionName=fn_name)["Version"]
     lambda_client.create_alias(FunctionName=fn_name, Name="live", FunctionVersion=version)
     lambda_client.add_permission(
-        FunctionName=fn_name, Qualifier="live", Action="lambda:InvokeFunction", StatementId="s3",
+        FunctionName=fn_name,
+        Qualifier="live",
+        Action="lambda:InvokeFunction",
+        StatementId="s3",
         Principal="s3.amazonaws.com",
     )
     lambda_client.delete_alias(FunctionName=fn_name, Name="live")
@@ -303,8 +394,11 @@ def test_policy_length_exceeded(lambda_client: Any, fn_name: str, echo_zip: byte
     with pytest.raises(ClientError) as e:
         for n in range(40):
             lambda_client.add_permission(
-                FunctionName=fn_name, Action="lambda:InvokeFunction", StatementId=f"s{n}",
-                Principal="s3.amazonaws.com", SourceArn=long_arn,
+                FunctionName=fn_name,
+                Action="lambda:InvokeFunction",
+                StatementId=f"s{n}",
+                Principal="s3.amazonaws.com",
+                SourceArn=long_arn,
             )
     code, status, message = _error(e)
     assert (code, status) == ("PolicyLengthExceededException", 400)
@@ -315,12 +409,23 @@ def test_policy_length_exceeded(lambda_client: Any, fn_name: str, echo_zip: byte
 def test_cli_add_permission_and_get_policy(server: Server, lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     arn = _create(lambda_client, fn_name, echo_zip)
     out = server.cli_json(
-        "lambda", "add-permission", "--function-name", fn_name, "--statement-id", "cli",
-        "--action", "lambda:InvokeFunction", "--principal", "sns.amazonaws.com",
+        "lambda",
+        "add-permission",
+        "--function-name",
+        fn_name,
+        "--statement-id",
+        "cli",
+        "--action",
+        "lambda:InvokeFunction",
+        "--principal",
+        "sns.amazonaws.com",
     )
     assert json.loads(out["Statement"]) == {
-        "Sid": "cli", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "lambda:InvokeFunction", "Resource": arn,
+        "Sid": "cli",
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "lambda:InvokeFunction",
+        "Resource": arn,
     }
     policy = server.cli_json("lambda", "get-policy", "--function-name", fn_name)
     assert json.loads(policy["Policy"])["Statement"][0]["Sid"] == "cli"

@@ -46,20 +46,34 @@ def test_state_and_code_survive_a_restart(tmp_path: Path) -> None:
     args = ["--persistence", "on", "--data-dir", str(data)]
     with Server(args=args) as srv:
         client = srv.client()
-        client.create_function(FunctionName="keep-a", Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-                               Code={"ZipFile": code(1)}, Publish=True, Tags={"team": "a"})
+        client.create_function(
+            FunctionName="keep-a",
+            Runtime="python3.12",
+            Handler="handler.handler",
+            Role=ROLE,
+            Code={"ZipFile": code(1)},
+            Publish=True,
+            Tags={"team": "a"},
+        )
         settle(client, "keep-a")
-        client.update_function_configuration(FunctionName="keep-a", Description="second", MemorySize=256,
-                                             Environment={"Variables": {"KEY": "value"}})
+        client.update_function_configuration(
+            FunctionName="keep-a", Description="second", MemorySize=256, Environment={"Variables": {"KEY": "value"}}
+        )
         settle(client, "keep-a")
         client.update_function_code(FunctionName="keep-a", ZipFile=code(2), Publish=True)
         settle(client, "keep-a")
-        client.create_function(FunctionName="keep-b", Runtime="nodejs18.x", Handler="index.handler", Role=ROLE,
-                               Code={"ZipFile": code(3)})
+        client.create_function(
+            FunctionName="keep-b", Runtime="nodejs18.x", Handler="index.handler", Role=ROLE, Code={"ZipFile": code(3)}
+        )
         settle(client, "keep-b")
         west = srv.client(region="us-west-2")
-        west.create_function(FunctionName="keep-west", Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-                             Code={"ZipFile": code(4)})
+        west.create_function(
+            FunctionName="keep-west",
+            Runtime="python3.12",
+            Handler="handler.handler",
+            Role=ROLE,
+            Code={"ZipFile": code(4)},
+        )
         settle(west, "keep-west")
         before = snapshot(client, ["keep-a", "keep-b"])
         before_west = snapshot(west, ["keep-west"])
@@ -86,15 +100,22 @@ def test_state_and_code_survive_a_restart(tmp_path: Path) -> None:
     with Server(args=args) as srv:
         names = {f["FunctionName"] for f in srv.client().list_functions()["Functions"]}
         assert names == {"keep-a"}
-        assert srv.client().get_function(FunctionName="keep-a", Qualifier="3")["Configuration"]["Description"] == "third"
+        assert (
+            srv.client().get_function(FunctionName="keep-a", Qualifier="3")["Configuration"]["Description"] == "third"
+        )
 
 
 def test_persistence_from_localstack_variables(tmp_path: Path) -> None:
     env = {"PERSISTENCE": "1", "DATA_DIR": str(tmp_path / "ls-data")}
     with Server(env=env) as srv:
         client = srv.client()
-        client.create_function(FunctionName="env-persisted", Runtime="python3.12", Handler="handler.handler",
-                               Role=ROLE, Code={"ZipFile": code(5)})
+        client.create_function(
+            FunctionName="env-persisted",
+            Runtime="python3.12",
+            Handler="handler.handler",
+            Role=ROLE,
+            Code={"ZipFile": code(5)},
+        )
         settle(client, "env-persisted")
     assert (tmp_path / "ls-data" / "state.sqlite3").is_file()
     with Server(env=env) as srv:
@@ -108,8 +129,13 @@ def test_persistence_off_writes_only_a_temporary_directory(tmp_path: Path) -> No
     srv = Server(args=["--data-dir", str(given)], env={"TMPDIR": str(scratch)})
     with srv:
         client = srv.client()
-        client.create_function(FunctionName="ephemeral", Runtime="python3.12", Handler="handler.handler", Role=ROLE,
-                               Code={"ZipFile": code(6)})
+        client.create_function(
+            FunctionName="ephemeral",
+            Runtime="python3.12",
+            Handler="handler.handler",
+            Role=ROLE,
+            Code={"ZipFile": code(6)},
+        )
         settle(client, "ephemeral")
         match = re.search(r"\(data: ([^)]+)\)", srv.log())
         assert match, srv.log()

@@ -36,7 +36,10 @@ def test_tag_lifecycle(lambda_client: Any, fn_name: str, echo_zip: bytes) -> Non
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 204
     lambda_client.tag_resource(Resource=arn, Tags={"C": "tag-c-newsuffix", "D": "tag-d"})
     assert lambda_client.list_tags(Resource=arn)["Tags"] == {
-        "key_a": "value_a", "B": "tag-b", "C": "tag-c-newsuffix", "D": "tag-d",
+        "key_a": "value_a",
+        "B": "tag-b",
+        "C": "tag-c-newsuffix",
+        "D": "tag-d",
     }
     got = lambda_client.get_function(FunctionName=fn_name)
     assert got["Tags"] == {"key_a": "value_a", "B": "tag-b", "C": "tag-c-newsuffix", "D": "tag-d"}
@@ -89,12 +92,17 @@ def test_tag_errors(lambda_client: Any, fn_name: str, echo_zip: bytes) -> None:
     with pytest.raises(ClientError) as e:
         lambda_client.untag_resource(Resource=arn, TagKeys=[])
     assert _error(e) == (
-        "ValidationException", 400,
+        "ValidationException",
+        400,
         "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
     )
     with pytest.raises(ClientError) as e:
         lambda_client.tag_resource(Resource=arn, Tags={})
-    assert _error(e) == ("InvalidParameterValueException", 400, "An error occurred and the request cannot be processed.")
+    assert _error(e) == (
+        "InvalidParameterValueException",
+        400,
+        "An error occurred and the request cannot be processed.",
+    )
     with pytest.raises(ClientError) as e:
         lambda_client.tag_resource(Resource=arn, Tags={"bad#key": "v"})
     assert _error(e)[:2] == ("ValidationException", 400)

@@ -35,15 +35,21 @@ from tests.conftest import ROLE, Server, make_zip, wait_active
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
-FN_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?"
-              r"(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?")
-CREATE_FN_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
-                     r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?")
+FN_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?"
+    r"(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+CREATE_FN_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
 QUALIFIER_PATTERN = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
 ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
-RUNTIMES = ("[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, "
-            "python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, "
-            "dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2]")
+RUNTIMES = (
+    "[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, "
+    "python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, "
+    "dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2]"
+)
 BAD_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 ERROR = re.compile(r"(Value '.*?' at '.*?' failed to satisfy constraint: .+?(?=; Value|$))")
 
@@ -57,7 +63,9 @@ def pattern_error(value: str, pattern: str = FN_PATTERN, at: str = "functionName
 
 
 def length_error(value: str, limit: int, at: str) -> str:
-    return f"Value '{value}' at '{at}' failed to satisfy constraint: Member must have length less than or equal to {limit}"
+    return (
+        f"Value '{value}' at '{at}' failed to satisfy constraint: Member must have length less than or equal to {limit}"
+    )
 
 
 def summary(exc: ClientError) -> dict[str, Any]:
@@ -84,74 +92,106 @@ LONG_ARN_NAME_2 = fn_arn("my-function-", region="invalid-region") + "a" * 170
 GET_CASES: dict[str, tuple[dict[str, str], dict[str, Any], dict[str, Any]]] = {
     # id: (parameters, GetFunction's answer, DeleteFunction's answer)
     "invalid_characters_in_function_name": (
-        {"FunctionName": "my-function!"}, invalid(pattern_error("my-function!")), invalid(pattern_error("my-function!"))),
-    "function_name_is_single_invalid": ({"FunctionName": "*"}, invalid(pattern_error("*")), invalid(pattern_error("*"))),
+        {"FunctionName": "my-function!"},
+        invalid(pattern_error("my-function!")),
+        invalid(pattern_error("my-function!")),
+    ),
+    "function_name_is_single_invalid": (
+        {"FunctionName": "*"},
+        invalid(pattern_error("*")),
+        invalid(pattern_error("*")),
+    ),
     "invalid_characters_in_qualifier": (
         {"FunctionName": "my-function", "Qualifier": "invalid!"},
         invalid(pattern_error("invalid!", QUALIFIER_PATTERN, "qualifier")),
-        invalid(pattern_error("invalid!", QUALIFIER_PATTERN, "qualifier"))),
+        invalid(pattern_error("invalid!", QUALIFIER_PATTERN, "qualifier")),
+    ),
     "qualifier_too_long": (
         {"FunctionName": "my-function", "Qualifier": "a" * 129},
-        invalid(length_error("a" * 129, 128, "qualifier")), invalid(length_error("a" * 129, 128, "qualifier"))),
+        invalid(length_error("a" * 129, 128, "qualifier")),
+        invalid(length_error("a" * 129, 128, "qualifier")),
+    ),
     "invalid_account_id_in_partial_arn": (
         {"FunctionName": "invalid-account:function:my-function"},
         invalid(pattern_error("invalid-account:function:my-function")),
-        invalid(pattern_error("invalid-account:function:my-function"))),
+        invalid(pattern_error("invalid-account:function:my-function")),
+    ),
     "invalid_region_in_arn": (
         {"FunctionName": fn_arn("my-function", "invalid-region")},
         invalid(pattern_error(fn_arn("my-function", "invalid-region"))),
-        invalid(pattern_error(fn_arn("my-function", "invalid-region")))),
+        invalid(pattern_error(fn_arn("my-function", "invalid-region"))),
+    ),
     "non_lambda_arn": (
         {"FunctionName": f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance:i-1234567890abcdef0"},
         invalid(pattern_error(f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance:i-1234567890abcdef0")),
-        invalid(pattern_error(f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance:i-1234567890abcdef0"))),
+        invalid(pattern_error(f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance:i-1234567890abcdef0")),
+    ),
     "function_name_too_long": (
         {"FunctionName": "a" * 65},
         failed("ResourceNotFoundException", f"Function not found: {fn_arn('a' * 65)}"),
-        failed("ResourceNotFoundException", f"Function not found: {fn_arn('a' * 65)}")),
+        failed("ResourceNotFoundException", f"Function not found: {fn_arn('a' * 65)}"),
+    ),
     "function_name_too_long_and_invalid_region": (
-        {"FunctionName": LONG_ARN_NAME}, invalid(pattern_error(LONG_ARN_NAME)), invalid(pattern_error(LONG_ARN_NAME))),
+        {"FunctionName": LONG_ARN_NAME},
+        invalid(pattern_error(LONG_ARN_NAME)),
+        invalid(pattern_error(LONG_ARN_NAME)),
+    ),
     "full_arn_and_qualifier_too_long_and_invalid_region": (
         {"FunctionName": LONG_ARN_NAME_2, "Qualifier": "a" * 129},
         invalid(length_error("a" * 129, 128, "qualifier"), pattern_error(LONG_ARN_NAME_2)),
-        invalid(length_error("a" * 129, 128, "qualifier"), pattern_error(LONG_ARN_NAME_2))),
+        invalid(length_error("a" * 129, 128, "qualifier"), pattern_error(LONG_ARN_NAME_2)),
+    ),
     "full_arn_with_multiple_qualifiers": (
         {"FunctionName": fn_arn("my-function") + ":1:2"},
-        invalid(pattern_error(fn_arn("my-function") + ":1:2")), invalid(pattern_error(fn_arn("my-function") + ":1:2"))),
+        invalid(pattern_error(fn_arn("my-function") + ":1:2")),
+        invalid(pattern_error(fn_arn("my-function") + ":1:2")),
+    ),
     "incomplete_arn": (
         {"FunctionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"},
         failed("ResourceNotFoundException", f"Function not found: {fn_arn('function')}"),
-        failed("ResourceNotFoundException", f"Function not found: {fn_arn('function')}")),
+        failed("ResourceNotFoundException", f"Function not found: {fn_arn('function')}"),
+    ),
     "partial_arn_with_extra_qualifier": (
         {"FunctionName": "function:my-function:$LATEST:extra"},
         invalid(pattern_error("function:my-function:$LATEST:extra")),
-        invalid(pattern_error("function:my-function:$LATEST:extra"))),
+        invalid(pattern_error("function:my-function:$LATEST:extra")),
+    ),
     "latest_version_with_additional_qualifier": (
         {"FunctionName": fn_arn("my-function") + ":$LATEST", "Qualifier": "1"},
-        failed("InvalidParameterValueException",
-               "The derived qualifier from the function name does not match the specified qualifier."),
-        failed("InvalidParameterValueException",
-               "The derived qualifier from the function name does not match the specified qualifier.")),
+        failed(
+            "InvalidParameterValueException",
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        ),
+        failed(
+            "InvalidParameterValueException",
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        ),
+    ),
     "lowercase_latest_qualifier": (
         {"FunctionName": fn_arn("my-function"), "Qualifier": "$latest"},
         failed("ResourceNotFoundException", f"Function not found: {fn_arn('my-function')}:$latest"),
-        failed("ResourceNotFoundException", f"Function not found: {fn_arn('my-function')}")),
+        failed("ResourceNotFoundException", f"Function not found: {fn_arn('my-function')}"),
+    ),
     "missing_region_in_arn": (
         {"FunctionName": f"arn:aws:lambda::{ACCOUNT}:function:my-function"},
         invalid(pattern_error(f"arn:aws:lambda::{ACCOUNT}:function:my-function")),
-        invalid(pattern_error(f"arn:aws:lambda::{ACCOUNT}:function:my-function"))),
+        invalid(pattern_error(f"arn:aws:lambda::{ACCOUNT}:function:my-function")),
+    ),
     "missing_account_id_in_arn": (
         {"FunctionName": f"arn:aws:lambda:{REGION}::function:my-function"},
         invalid(pattern_error(f"arn:aws:lambda:{REGION}::function:my-function")),
-        invalid(pattern_error(f"arn:aws:lambda:{REGION}::function:my-function"))),
+        invalid(pattern_error(f"arn:aws:lambda:{REGION}::function:my-function")),
+    ),
     "misspelled_latest_in_arn": (
         {"FunctionName": fn_arn("my-function") + ":$LATES"},
         invalid(pattern_error(fn_arn("my-function") + ":$LATES")),
-        invalid(pattern_error(fn_arn("my-function") + ":$LATES"))),
+        invalid(pattern_error(fn_arn("my-function") + ":$LATES")),
+    ),
     "function_name_and_qualifier_too_long": (
         {"FunctionName": "my-function", "Qualifier": "a" * 65},
         failed("ResourceNotFoundException", f"Function not found: {fn_arn('my-function')}:{'a' * 65}"),
-        failed("InvalidParameterValueException", "Deletion of aliases is not currently supported.")),
+        failed("InvalidParameterValueException", "Deletion of aliases is not currently supported."),
+    ),
 }
 
 
@@ -169,30 +209,53 @@ def test_function_name_and_qualifier_validation(lambda_client: Any, case: str) -
 CREATE_NAME_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "invalid_characters_in_function_name": ("my-function!", invalid(pattern_error("my-function!", CREATE_FN_PATTERN))),
     "invalid_characters_in_qualifier": (
-        "my-function:invalid!", invalid(pattern_error("my-function:invalid!", CREATE_FN_PATTERN))),
+        "my-function:invalid!",
+        invalid(pattern_error("my-function:invalid!", CREATE_FN_PATTERN)),
+    ),
     "qualifier_too_long": (
-        "my-function:" + "a" * 129, invalid(length_error("my-function:" + "a" * 129, 140, "functionName"))),
-    "invalid_function_name": ("invalid:function:name", invalid(pattern_error("invalid:function:name", CREATE_FN_PATTERN))),
+        "my-function:" + "a" * 129,
+        invalid(length_error("my-function:" + "a" * 129, 140, "functionName")),
+    ),
+    "invalid_function_name": (
+        "invalid:function:name",
+        invalid(pattern_error("invalid:function:name", CREATE_FN_PATTERN)),
+    ),
     # The name itself has 64 characters at most; AWS words it as validation, but with another code.
     "function_name_too_long": (
-        "a" * 65, invalid(length_error("a" * 65, 64, "functionName"), code="InvalidParameterValueException")),
+        "a" * 65,
+        invalid(length_error("a" * 65, 64, "functionName"), code="InvalidParameterValueException"),
+    ),
     "function_arn_too_long": (
         fn_arn("a" * (141 - len(fn_arn("")))),
-        invalid(length_error(fn_arn("a" * (141 - len(fn_arn("")))), 140, "functionName"))),
+        invalid(length_error(fn_arn("a" * (141 - len(fn_arn("")))), 140, "functionName")),
+    ),
     "function_name_too_long_and_invalid_region": (
         LONG_ARN_NAME,
-        invalid(length_error(LONG_ARN_NAME, 140, "functionName"), pattern_error(LONG_ARN_NAME, CREATE_FN_PATTERN))),
+        invalid(length_error(LONG_ARN_NAME, 140, "functionName"), pattern_error(LONG_ARN_NAME, CREATE_FN_PATTERN)),
+    ),
     "lowercase_latest_qualifier": (
-        fn_arn("my-function") + ":$latest", invalid(pattern_error(fn_arn("my-function") + ":$latest", CREATE_FN_PATTERN))),
+        fn_arn("my-function") + ":$latest",
+        invalid(pattern_error(fn_arn("my-function") + ":$latest", CREATE_FN_PATTERN)),
+    ),
     "arn_of_another_region": (
         fn_arn("my-function", "ap-southeast-1"),
-        failed("ResourceNotFoundException", "Functions from 'ap-southeast-1' are not reachable in this region ('us-east-1')")),
+        failed(
+            "ResourceNotFoundException",
+            "Functions from 'ap-southeast-1' are not reachable in this region ('us-east-1')",
+        ),
+    ),
 }
 
 
 def create_kw(**overrides: Any) -> dict[str, Any]:
-    kw: dict[str, Any] = dict(FunctionName="invalid-function", Handler="index.handler", PackageType="Zip", Role=ROLE,
-                              Runtime="python3.12", Code={"ZipFile": make_zip({"index.py": "def handler(e, c): pass\n"})})
+    kw: dict[str, Any] = dict(
+        FunctionName="invalid-function",
+        Handler="index.handler",
+        PackageType="Zip",
+        Role=ROLE,
+        Runtime="python3.12",
+        Code={"ZipFile": make_zip({"index.py": "def handler(e, c): pass\n"})},
+    )
     kw.update(overrides)
     return kw
 
@@ -207,57 +270,81 @@ def test_create_function_name_validation(lambda_client: Any, case: str) -> None:
 
 def test_create_function_arn_of_another_account(lambda_client: Any) -> None:
     with pytest.raises(ClientError) as e:
-        lambda_client.create_function(**create_kw(FunctionName="arn:aws:lambda:us-east-1:123456789012:function:other-acct"))
+        lambda_client.create_function(
+            **create_kw(FunctionName="arn:aws:lambda:us-east-1:123456789012:function:other-acct")
+        )
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
-ROLE_ERROR = ("1 validation error detected: Value 'r1' at 'role' failed to satisfy constraint: "
-              f"Member must satisfy regular expression pattern: {ROLE_PATTERN}")
+ROLE_ERROR = (
+    "1 validation error detected: Value 'r1' at 'role' failed to satisfy constraint: "
+    f"Member must satisfy regular expression pattern: {ROLE_PATTERN}"
+)
 
 
 def runtime_error(value: str) -> str:
-    return (f"Value {value} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
-            f"{RUNTIMES} or be a valid ARN")
+    return (
+        f"Value {value} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
+        f"{RUNTIMES} or be a valid ARN"
+    )
 
 
 CREATE_CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "invalid_role_arn": ({"Role": "r1"}, "ValidationException", ROLE_ERROR),
-    "invalid_runtime": ({"Runtime": "non-existent-runtime"}, "InvalidParameterValueException",
-                        runtime_error("non-existent-runtime")),
+    "invalid_runtime": (
+        {"Runtime": "non-existent-runtime"},
+        "InvalidParameterValueException",
+        runtime_error("non-existent-runtime"),
+    ),
     "uppercase_runtime": ({"Runtime": "PYTHON3.9"}, "InvalidParameterValueException", runtime_error("PYTHON3.9")),
     "multiple_architectures": (
-        {"Architectures": ["x86_64", "arm64"]}, "ValidationException",
+        {"Architectures": ["x86_64", "arm64"]},
+        "ValidationException",
         "1 validation error detected: Value '[x86_64, arm64]' at 'architectures' failed to satisfy constraint: "
-        "Member must have length less than or equal to 1"),
+        "Member must have length less than or equal to 1",
+    ),
     "uppercase_architecture": (
-        {"Architectures": ["X86_64"]}, "ValidationException",
+        {"Architectures": ["X86_64"]},
+        "ValidationException",
         "1 validation error detected: Value '[X86_64]' at 'architectures' failed to satisfy constraint: Member must "
-        "satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]"),
-    "invalid_zip": ({"Code": {"ZipFile": b"this is not a zipfile, just a random string"}, "Runtime": "python3.9"},
-                    "InvalidParameterValueException", BAD_ZIP),
+        "satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]",
+    ),
+    "invalid_zip": (
+        {"Code": {"ZipFile": b"this is not a zipfile, just a random string"}, "Runtime": "python3.9"},
+        "InvalidParameterValueException",
+        BAD_ZIP,
+    ),
     "invalid_snapstart": (
-        {"SnapStart": {"ApplyOn": "invalidOption"}}, "ValidationException",
+        {"SnapStart": {"ApplyOn": "invalidOption"}},
+        "ValidationException",
         "1 validation error detected: Value 'invalidOption' at 'snapStart.applyOn' failed to satisfy constraint: "
-        "Member must satisfy enum value set: [PublishedVersions, None]"),
+        "Member must satisfy enum value set: [PublishedVersions, None]",
+    ),
     "invalid_subnet_format": (
-        {"VpcConfig": {"SubnetIds": ["bad-format-1"], "SecurityGroupIds": ["sg-123"]}}, "ValidationException",
+        {"VpcConfig": {"SubnetIds": ["bad-format-1"], "SecurityGroupIds": ["sg-123"]}},
+        "ValidationException",
         "1 validation error detected: Value '[bad-format-1]' at 'vpcConfig.subnetIds' failed to satisfy constraint: "
         "Member must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length "
-        "greater than or equal to 0, Member must satisfy regular expression pattern: subnet-[0-9a-z]*]"),
+        "greater than or equal to 0, Member must satisfy regular expression pattern: subnet-[0-9a-z]*]",
+    ),
     # AWS's recording printed the pattern of an older model (without the outer group); the text
     # around it is the same, and the pattern comes from the model this server speaks.
     "layer_arn_without_version": (
-        {"Layers": [f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:my-layer"]}, "ValidationException",
+        {"Layers": [f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:my-layer"]},
+        "ValidationException",
         f"1 validation error detected: Value '[arn:aws:lambda:{REGION}:{ACCOUNT}:layer:my-layer]' at 'layers' failed "
         "to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 2048, "
         f"Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: "
-        f"{load_service_model().shape_for('LayerVersionArn').metadata['pattern']}, Member must not be null]"),
+        f"{load_service_model().shape_for('LayerVersionArn').metadata['pattern']}, Member must not be null]",
+    ),
     # A real AWS answer (sensitive members are not echoed): environment variable names have 2+ characters.
     "single_character_env_name": (
-        {"Environment": {"Variables": {"A": "x"}}}, "ValidationException",
+        {"Environment": {"Variables": {"A": "x"}}},
+        "ValidationException",
         "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must "
-        "satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"),
+        "satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
+    ),
 }
 
 
@@ -290,9 +377,17 @@ def test_update_function_configuration_exceptions(lambda_client: Any, fn_name: s
         with pytest.raises(ClientError) as e:
             lambda_client.update_function_configuration(FunctionName=fn_name, **overrides)
         r = e.value.response
-        assert (r["Error"]["Code"], r["Error"]["Message"], r["ResponseMetadata"]["HTTPStatusCode"]) == (code, message, 400)
+        assert (r["Error"]["Code"], r["Error"]["Message"], r["ResponseMetadata"]["HTTPStatusCode"]) == (
+            code,
+            message,
+            400,
+        )
     after = lambda_client.get_function_configuration(FunctionName=fn_name)
-    assert (after["Role"], after["Runtime"], after["RevisionId"]) == (before["Role"], before["Runtime"], before["RevisionId"])
+    assert (after["Role"], after["Runtime"], after["RevisionId"]) == (
+        before["Role"],
+        before["Runtime"],
+        before["RevisionId"],
+    )
 
 
 def test_environment_size_limit(lambda_client: Any, fn_name: str) -> None:
@@ -306,19 +401,24 @@ def test_environment_size_limit(lambda_client: Any, fn_name: str) -> None:
     assert r["Error"]["Code"] == "InvalidParameterValueException"
     assert r["Error"]["Message"] == (
         "Lambda was unable to configure your environment variables because the environment variables you have "
-        'provided exceeded the 4KB limit. String measured: {"SMALL_VAR":"ok","LARGE_VAR":"' + "x" * 4064 + '"}')
+        'provided exceeded the 4KB limit. String measured: {"SMALL_VAR":"ok","LARGE_VAR":"' + "x" * 4064 + '"}'
+    )
     with pytest.raises(ClientError) as e:
-        lambda_client.update_function_configuration(FunctionName=fn_name, Environment={"Variables": {"LARGE_VAR": ok + "x"}})
+        lambda_client.update_function_configuration(
+            FunctionName=fn_name, Environment={"Variables": {"LARGE_VAR": ok + "x"}}
+        )
     assert e.value.response["Error"]["Message"].startswith(
         "Lambda was unable to configure your environment variables because the environment variables you have "
-        'provided exceeded the 4KB limit. String measured: {"LARGE_VAR":"xxx')
+        'provided exceeded the 4KB limit. String measured: {"LARGE_VAR":"xxx'
+    )
     reserved = {"AWS_REGION": "x", "MY_VAR": "y", "AWS_LAMBDA_FUNCTION_NAME": "z"}
     with pytest.raises(ClientError) as e:
         lambda_client.update_function_configuration(FunctionName=fn_name, Environment={"Variables": reserved})
     assert e.value.response["Error"]["Message"] == (
         "Lambda was unable to configure your environment variables because the environment variables you have "
         "provided contains reserved keys that are currently not supported for modification. "
-        "Reserved keys used in this request: AWS_REGION, AWS_LAMBDA_FUNCTION_NAME")
+        "Reserved keys used in this request: AWS_REGION, AWS_LAMBDA_FUNCTION_NAME"
+    )
 
 
 def test_zipped_size_limit(lambda_client: Any, fn_name: str) -> None:
@@ -327,7 +427,10 @@ def test_zipped_size_limit(lambda_client: Any, fn_name: str) -> None:
         lambda_client.create_function(**create_kw(FunctionName=fn_name, Code={"ZipFile": too_big}))
     r = e.value.response
     assert (r["Error"]["Code"], r["Error"]["Message"], r["ResponseMetadata"]["HTTPStatusCode"]) == (
-        "RequestEntityTooLargeException", "Zipped size must be smaller than 52428800 bytes", 413)
+        "RequestEntityTooLargeException",
+        "Zipped size must be smaller than 52428800 bytes",
+        413,
+    )
 
 
 # -- hostile archives through the API ----------------------------------------------------
@@ -338,8 +441,10 @@ LIMIT = 1 << 20  # LAMBDA_LIMITS_CODE_SIZE_UNZIPPED on the private server
 @pytest.fixture(scope="module")
 def zip_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
     data = tmp_path_factory.mktemp("zip-data")
-    srv = Server(env={"LAMBDA_LIMITS_CODE_SIZE_UNZIPPED": str(LIMIT), "LAMBDA_SYNCHRONOUS_CREATE": "1"},
-                 args=["--persistence", "on", "--data-dir", str(data / "state")])
+    srv = Server(
+        env={"LAMBDA_LIMITS_CODE_SIZE_UNZIPPED": str(LIMIT), "LAMBDA_SYNCHRONOUS_CREATE": "1"},
+        args=["--persistence", "on", "--data-dir", str(data / "state")],
+    )
     with srv:
         yield srv, data
 
@@ -366,10 +471,12 @@ def lying_bomb(real_size: int, declared: int, crc_of_declared: bool = False) -> 
     with ``crc_of_declared``, the CRC of those first bytes, so the lie is self-consistent)."""
     data = bytearray(archive({"handler.py": bytes(real_size)}))
     local, central = data.index(b"PK\x03\x04"), data.index(b"PK\x01\x02")
-    assert data[local + 22:local + 26] == data[central + 24:central + 28] == struct.pack("<I", real_size)
-    data[local + 22:local + 26] = data[central + 24:central + 28] = struct.pack("<I", declared)
+    assert data[local + 22 : local + 26] == data[central + 24 : central + 28] == struct.pack("<I", real_size)
+    data[local + 22 : local + 26] = data[central + 24 : central + 28] = struct.pack("<I", declared)
     if crc_of_declared:
-        data[local + 14:local + 18] = data[central + 16:central + 20] = struct.pack("<I", zlib.crc32(bytes(declared)))
+        data[local + 14 : local + 18] = data[central + 16 : central + 20] = struct.pack(
+            "<I", zlib.crc32(bytes(declared))
+        )
     return bytes(data)
 
 
@@ -411,10 +518,15 @@ def test_hostile_archives_are_refused(zip_server: tuple[Server, Path], case: str
     client = srv.client()
     before = trees(data)
     with pytest.raises(ClientError) as e:
-        client.create_function(**create_kw(FunctionName=f"hostile-{case.replace('_', '-')}", Code={"ZipFile": HOSTILE[case]}))
+        client.create_function(
+            **create_kw(FunctionName=f"hostile-{case.replace('_', '-')}", Code={"ZipFile": HOSTILE[case]})
+        )
     r = e.value.response
     assert (r["Error"]["Code"], r["Error"]["Message"], r["ResponseMetadata"]["HTTPStatusCode"]) == (
-        "InvalidParameterValueException", BAD_ZIP, 400)
+        "InvalidParameterValueException",
+        BAD_ZIP,
+        400,
+    )
     assert trees(data) == before, "a refused archive left files behind"
     assert not list(data.rglob("evil*")) and not (data.parent / "evil.py").exists()
 
@@ -430,7 +542,7 @@ def test_self_consistent_lie_is_cut_at_the_declared_size(zip_server: tuple[Serve
 
 
 def test_unzipped_size_limit(zip_server: tuple[Server, Path]) -> None:
-    srv, data = zip_server
+    srv, _data = zip_server
     client = srv.client()
     bomb = archive({"handler.py": "x", "zeros.bin": bytes(LIMIT)})  # honest headers, 1 KB zipped
     assert len(bomb) < 10_000
@@ -438,16 +550,23 @@ def test_unzipped_size_limit(zip_server: tuple[Server, Path]) -> None:
         client.create_function(**create_kw(FunctionName="too-big-unzipped", Code={"ZipFile": bomb}))
     r = e.value.response
     assert (r["Error"]["Code"], r["Error"]["Message"], r["ResponseMetadata"]["HTTPStatusCode"]) == (
-        "InvalidParameterValueException", f"Unzipped size must be smaller than {LIMIT} bytes", 400)
+        "InvalidParameterValueException",
+        f"Unzipped size must be smaller than {LIMIT} bytes",
+        400,
+    )
     assert r["Type"] == "User"
     # Just under the limit is fine.
-    client.create_function(**create_kw(FunctionName="just-fits", Code={"ZipFile": archive({"z.bin": bytes(LIMIT - 1)})}))
+    client.create_function(
+        **create_kw(FunctionName="just-fits", Code={"ZipFile": archive({"z.bin": bytes(LIMIT - 1)})})
+    )
 
 
 def test_modes_and_inner_symlinks_are_kept(zip_server: tuple[Server, Path]) -> None:
     srv, data = zip_server
     client = srv.client()
-    plain = make_zip({"handler.py": "def handler(e, c): pass\n", "bin/run": "#!/bin/sh\necho hi\n"}, modes={"bin/run": 0o755})
+    plain = make_zip(
+        {"handler.py": "def handler(e, c): pass\n", "bin/run": "#!/bin/sh\necho hi\n"}, modes={"bin/run": 0o755}
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(plain)) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
@@ -465,7 +584,7 @@ def test_modes_and_inner_symlinks_are_kept(zip_server: tuple[Server, Path]) -> N
 
 
 def test_refused_upload_leaves_the_function_unchanged(zip_server: tuple[Server, Path]) -> None:
-    srv, data = zip_server
+    srv, _data = zip_server
     client = srv.client()
     good = make_zip({"handler.py": "def handler(e, c):\n    return 1\n"})
     client.create_function(**create_kw(FunctionName="keeps-its-code", Code={"ZipFile": good}))
@@ -485,6 +604,8 @@ def test_lying_sizes_never_expand_beyond_the_declared_size() -> None:
     # entry reads as 100 bytes, with the original CRC it fails its check.
     with zipfile.ZipFile(io.BytesIO(lying_bomb(4 * LIMIT, 100, crc_of_declared=True))) as zf:
         assert zf.read("handler.py") == bytes(100)
-    with zipfile.ZipFile(io.BytesIO(lying_bomb(4 * LIMIT, 100))) as zf:
-        with pytest.raises(zipfile.BadZipFile, match="Bad CRC-32"):
-            zf.read("handler.py")
+    with (
+        zipfile.ZipFile(io.BytesIO(lying_bomb(4 * LIMIT, 100))) as zf,
+        pytest.raises(zipfile.BadZipFile, match="Bad CRC-32"),
+    ):
+        zf.read("handler.py")

@@ -99,7 +99,11 @@ def docker_ready() -> None:
 def containers(label: str) -> list[str]:
     """Ids of the containers (running or not) carrying ``label``, as the docker CLI lists them."""
     out = subprocess.run(
-        ["docker", "ps", "-a", "-q", "--filter", f"label={label}"], capture_output=True, text=True, timeout=30, check=True
+        ["docker", "ps", "-a", "-q", "--filter", f"label={label}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout
     return out.split()
 
@@ -117,14 +121,16 @@ def eventually(fn: Any, timeout: float = 10.0) -> Any:
 
 
 def _docker_server(executor: str, **env: str) -> Server:
-    return Server(env={
-        "LAMBDA_EXECUTOR": executor,
-        "LAMBDA_SYNCHRONOUS_CREATE": "1",
-        "LAMBDA_RUNTIME_IMAGE_MAPPING": MAPPING,
-        "LAMBDA_DOCKER_NETWORK": "host",
-        "LAMBDA_DOCKER_FLAGS": FLAGS,
-        **env,
-    })
+    return Server(
+        env={
+            "LAMBDA_EXECUTOR": executor,
+            "LAMBDA_SYNCHRONOUS_CREATE": "1",
+            "LAMBDA_RUNTIME_IMAGE_MAPPING": MAPPING,
+            "LAMBDA_DOCKER_NETWORK": "host",
+            "LAMBDA_DOCKER_FLAGS": FLAGS,
+            **env,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +154,13 @@ def fresh_server(docker_ready: None) -> Iterator[Server]:
 def create_probe(server: Server, name: str, memory: int = 128, source: str = PROBE) -> dict[str, Any]:
     client = server.client()
     client.create_function(
-        FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="handler.handler",
-        Code={"ZipFile": make_zip({"handler.py": source})}, MemorySize=memory, Timeout=10,
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="handler.handler",
+        Code={"ZipFile": make_zip({"handler.py": source})},
+        MemorySize=memory,
+        Timeout=10,
     )
     return wait_active(client, name)
 
@@ -223,13 +234,22 @@ def test_image_function_runs_its_image(reuse_server: Server, fn_name: str) -> No
     client.create_function(FunctionName=fn_name, PackageType="Image", Role=ROLE, Code={"ImageUri": FUNCTION_IMAGE})
     wait_active(client, fn_name)
     body = invoke(reuse_server, fn_name, {"n": 1})["Payload"]
-    assert body == {"handler": "handler", "event": {"n": 1}, "cwd": "/var/task", "task_root": "/var/task", "image": True}
+    assert body == {
+        "handler": "handler",
+        "event": {"n": 1},
+        "cwd": "/var/task",
+        "task_root": "/var/task",
+        "image": True,
+    }
 
 
 def test_image_config_overrides_command_and_working_directory(reuse_server: Server, fn_name: str) -> None:
     client = reuse_server.client()
     client.create_function(
-        FunctionName=fn_name, PackageType="Image", Role=ROLE, Code={"ImageUri": FUNCTION_IMAGE},
+        FunctionName=fn_name,
+        PackageType="Image",
+        Role=ROLE,
+        Code={"ImageUri": FUNCTION_IMAGE},
         ImageConfig={"Command": ["app.other"], "WorkingDirectory": "/tmp", "EntryPoint": ["/lambda-entrypoint.sh"]},
     )
     wait_active(client, fn_name)
@@ -243,7 +263,9 @@ def test_image_function_with_a_missing_image_fails(reuse_server: Server, fn_name
     uri = "locallambda-test/no-such-image:latest"
     client.create_function(FunctionName=fn_name, PackageType="Image", Role=ROLE, Code={"ImageUri": uri})
     client.get_waiter("function_exists").wait(FunctionName=fn_name)
-    cfg = eventually(lambda: (c := client.get_function_configuration(FunctionName=fn_name))["State"] != "Pending" and c, 60)
+    cfg = eventually(
+        lambda: (c := client.get_function_configuration(FunctionName=fn_name))["State"] != "Pending" and c, 60
+    )
     assert cfg["State"] == "Failed"
     assert uri in cfg["StateReason"]
 
@@ -289,7 +311,10 @@ def test_docker_not_available_fails_the_function(tmp_path: Path, fn_name: str) -
     with Server(env={"LAMBDA_EXECUTOR": "docker", "DOCKER_HOST": dead, "LAMBDA_SYNCHRONOUS_CREATE": "1"}) as server:
         client = server.client()
         client.create_function(
-            FunctionName=fn_name, Runtime="python3.11", Role=ROLE, Handler="handler.handler",
+            FunctionName=fn_name,
+            Runtime="python3.11",
+            Role=ROLE,
+            Handler="handler.handler",
             Code={"ZipFile": make_zip({"handler.py": PROBE})},
         )
         cfg = client.get_function_configuration(FunctionName=fn_name)
@@ -302,7 +327,10 @@ def test_docker_not_available_fails_the_function(tmp_path: Path, fn_name: str) -
         assert "Failed" in err.value.response["Error"]["Message"]
         # An image function needs Docker whatever LAMBDA_EXECUTOR says.
         client.create_function(
-            FunctionName=fn_name + "-img", PackageType="Image", Role=ROLE, Code={"ImageUri": FUNCTION_IMAGE},
+            FunctionName=fn_name + "-img",
+            PackageType="Image",
+            Role=ROLE,
+            Code={"ImageUri": FUNCTION_IMAGE},
         )
         cfg = client.get_function_configuration(FunctionName=fn_name + "-img")
         assert (cfg["State"], cfg["StateReason"]) == ("Failed", "Docker not available")
@@ -313,11 +341,28 @@ def test_docker_not_available_fails_the_function(tmp_path: Path, fn_name: str) -
 
 def _spec(**kw: Any) -> FunctionSpec:
     base: dict[str, Any] = dict(
-        key="us-east-1/f", name="f", arn="arn:aws:lambda:us-east-1:000000000000:function:f", version="$LATEST",
-        generation=1, incarnation="test", region="us-east-1", account_id="000000000000", runtime="python3.12",
-        handler="handler.handler", package_type="Zip", code_dir=None, image_uri=None, image_config={},
-        memory_mb=128, timeout_s=3, ephemeral_mb=512, environment={}, layers=(), architectures=("x86_64",),
-        log_group="/aws/lambda/f", log_format="Text",
+        key="us-east-1/f",
+        name="f",
+        arn="arn:aws:lambda:us-east-1:000000000000:function:f",
+        version="$LATEST",
+        generation=1,
+        incarnation="test",
+        region="us-east-1",
+        account_id="000000000000",
+        runtime="python3.12",
+        handler="handler.handler",
+        package_type="Zip",
+        code_dir=None,
+        image_uri=None,
+        image_config={},
+        memory_mb=128,
+        timeout_s=3,
+        ephemeral_mb=512,
+        environment={},
+        layers=(),
+        architectures=("x86_64",),
+        log_group="/aws/lambda/f",
+        log_format="Text",
     )
     base.update(kw)
     return FunctionSpec(**base)

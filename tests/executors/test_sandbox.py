@@ -138,8 +138,13 @@ def test_python_function_is_isolated(functions: Functions, tmp_path: Path) -> No
     # /var/task: the code, read-only; the working directory and LAMBDA_TASK_ROOT point there.
     assert out["cwd"] == "/var/task" and out["task_root"] == "/var/task" and out["home"] == "/tmp"
     assert out["write"] == {
-        "/var/task/new.txt": "EROFS", "/var/task/handler.py": "EROFS", "/etc/new.txt": "EROFS",
-        "/usr/new.txt": "EROFS", "/new.txt": "EROFS", "/opt/new.txt": "EROFS", "/tmp/ok.txt": "written",
+        "/var/task/new.txt": "EROFS",
+        "/var/task/handler.py": "EROFS",
+        "/etc/new.txt": "EROFS",
+        "/usr/new.txt": "EROFS",
+        "/new.txt": "EROFS",
+        "/opt/new.txt": "EROFS",
+        "/tmp/ok.txt": "written",
     }
     # Nothing of the host outside the mounts is there.
     assert out["exists"] == {p: False for p in host_paths}
@@ -178,7 +183,8 @@ def test_tmp_is_private_and_limited(functions: Functions) -> None:
         "    if event.get('remove'):\n"
         "        os.remove(path)\n"
         "    return {'written_mb': written, 'error': error, 'size': size}\n",
-        timeout=30, EphemeralStorage={"Size": 512},
+        timeout=30,
+        EphemeralStorage={"Size": 512},
     )
     marker = f"sandbox-{uuid.uuid4().hex}"
     small = functions.invoke_json(name, {"name": marker, "mb": 1})
@@ -199,7 +205,8 @@ def test_memory_past_memory_size_is_out_of_memory(functions: Functions) -> None:
         "    for _ in range(event['mb'] // 8):\n"
         "        hold.append(b'\\x01' * (8 << 20))\n"
         "    return len(hold) * 8\n",
-        memory=128, timeout=30,
+        memory=128,
+        timeout=30,
     )
     assert functions.invoke_json(name, {"mb": 48}) == 48  # well below the limit: fine
     out = functions.invoke(name, {"mb": 1024})
@@ -259,16 +266,19 @@ def test_an_environment_value_never_becomes_a_sandbox_option(functions: Function
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_nodejs_runs_in_the_sandbox(functions: Functions) -> None:
     name = functions.create(
-        {"index.js": (
-            "const fs = require('fs');\n"
-            "exports.handler = async (event) => {\n"
-            "  let write;\n"
-            "  try { fs.writeFileSync('/var/task/x', 'x'); write = 'written'; } catch (e) { write = e.code; }\n"
-            "  fs.writeFileSync('/tmp/n.txt', 'ok');\n"
-            "  return { pid: process.pid, uid: process.getuid(), cwd: process.cwd(), write, echo: event };\n"
-            "};\n"
-        )},
-        runtime="nodejs20.x", handler="index.handler",
+        {
+            "index.js": (
+                "const fs = require('fs');\n"
+                "exports.handler = async (event) => {\n"
+                "  let write;\n"
+                "  try { fs.writeFileSync('/var/task/x', 'x'); write = 'written'; } catch (e) { write = e.code; }\n"
+                "  fs.writeFileSync('/tmp/n.txt', 'ok');\n"
+                "  return { pid: process.pid, uid: process.getuid(), cwd: process.cwd(), write, echo: event };\n"
+                "};\n"
+            )
+        },
+        runtime="nodejs20.x",
+        handler="index.handler",
     )
     out = functions.invoke_json(name, {"hello": "node"})
     assert out["uid"] == 993 and out["pid"] < 10 and out["cwd"] == "/var/task"
@@ -285,11 +295,13 @@ def test_provided_runtime_runs_in_the_sandbox(functions: Functions) -> None:
         '  HEADERS="$(mktemp)"\n'
         '  EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")\n'
         "  RID=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$HEADERS\" | tr -d '[:space:]' | cut -d: -f2)\n"
-        '  ROOT=$(touch /var/task/x 2>/dev/null && echo writable || echo read-only)\n'
+        "  ROOT=$(touch /var/task/x 2>/dev/null && echo writable || echo read-only)\n"
         '  curl -sS -o /dev/null "$API/invocation/$RID/response" -d "{\\"pid\\": $$, \\"uid\\": $(id -u), \\"task\\": \\"$ROOT\\", \\"event\\": $EVENT}"\n'
         "done\n"
     )
-    name = functions.create({"bootstrap": bootstrap}, runtime="provided.al2023", handler="x", modes={"bootstrap": 0o755})
+    name = functions.create(
+        {"bootstrap": bootstrap}, runtime="provided.al2023", handler="x", modes={"bootstrap": 0o755}
+    )
     out = functions.invoke_json(name, {"n": 1})
     assert out == {"pid": 2, "uid": 993, "task": "read-only", "event": {"n": 1}}
 
@@ -301,10 +313,22 @@ def test_layers_are_merged_read_only_under_opt(functions: Functions) -> None:
     from tests.conftest import make_zip
 
     client = functions.client
-    first = client.publish_layer_version(LayerName=f"sbx-a-{uuid.uuid4().hex[:6]}", Content={"ZipFile": make_zip({
-        "python/layer_mod.py": "WHO = 'first'\n", "data/shared.txt": "from a", "data/only-a.txt": "a"})})
-    second = client.publish_layer_version(LayerName=f"sbx-b-{uuid.uuid4().hex[:6]}", Content={"ZipFile": make_zip({
-        "data/shared.txt": "from b", "bin/tool": "#!/bin/sh\necho tool\n"}, {"bin/tool": 0o755})})
+    first = client.publish_layer_version(
+        LayerName=f"sbx-a-{uuid.uuid4().hex[:6]}",
+        Content={
+            "ZipFile": make_zip(
+                {"python/layer_mod.py": "WHO = 'first'\n", "data/shared.txt": "from a", "data/only-a.txt": "a"}
+            )
+        },
+    )
+    second = client.publish_layer_version(
+        LayerName=f"sbx-b-{uuid.uuid4().hex[:6]}",
+        Content={
+            "ZipFile": make_zip(
+                {"data/shared.txt": "from b", "bin/tool": "#!/bin/sh\necho tool\n"}, {"bin/tool": 0o755}
+            )
+        },
+    )
     name = functions.python(
         "import os, subprocess, layer_mod\n\n"
         "def handler(event, context):\n"
@@ -355,11 +379,28 @@ def test_server_stop_leaves_no_process_and_no_cgroup() -> None:
 
 def _spec(code_dir: Path, memory_mb: int) -> FunctionSpec:
     return FunctionSpec(
-        key="us-east-1/oom", name="oom", arn="arn:aws:lambda:us-east-1:000000000000:function:oom",
-        version="$LATEST", generation=1, incarnation="test", region="us-east-1", account_id="000000000000",
-        runtime=HOST_PYTHON_RUNTIME, handler="handler.handler", package_type="Zip", code_dir=code_dir,
-        image_uri=None, image_config={}, memory_mb=memory_mb, timeout_s=30, ephemeral_mb=512,
-        environment={}, layers=(), architectures=("x86_64",), log_group="/aws/lambda/oom", log_format="Text",
+        key="us-east-1/oom",
+        name="oom",
+        arn="arn:aws:lambda:us-east-1:000000000000:function:oom",
+        version="$LATEST",
+        generation=1,
+        incarnation="test",
+        region="us-east-1",
+        account_id="000000000000",
+        runtime=HOST_PYTHON_RUNTIME,
+        handler="handler.handler",
+        package_type="Zip",
+        code_dir=code_dir,
+        image_uri=None,
+        image_config={},
+        memory_mb=memory_mb,
+        timeout_s=30,
+        ephemeral_mb=512,
+        environment={},
+        layers=(),
+        architectures=("x86_64",),
+        log_group="/aws/lambda/oom",
+        log_format="Text",
     )
 
 
@@ -367,9 +408,7 @@ def test_out_of_memory_without_cgroups(tmp_path: Path) -> None:
     code = tmp_path / "code"
     code.mkdir()
     (code / "handler.py").write_text(
-        "def handler(event, context):\n"
-        "    hold = [b'\\x01' * (8 << 20) for _ in range(event)]\n"
-        "    return len(hold)\n"
+        "def handler(event, context):\n    hold = [b'\\x01' * (8 << 20) for _ in range(event)]\n    return len(hold)\n"
     )
 
     async def run() -> list[tuple[bytes, str | None]]:
@@ -379,11 +418,18 @@ def test_out_of_memory_without_cgroups(tmp_path: Path) -> None:
         results = []
         try:
             for chunks in (4, 64):
-                env = ExecutionEnvironment(spec, executor, endpoint_url=None, log_line=lambda key, line: None,
-                                           tasks=TaskScope(), clock=SystemClock())
+                env = ExecutionEnvironment(
+                    spec,
+                    executor,
+                    endpoint_url=None,
+                    log_line=lambda key, line: None,
+                    tasks=TaskScope(),
+                    clock=SystemClock(),
+                )
                 await env.start()
-                result = await env.invoke(Invocation(request_id=str(uuid.uuid4()), payload=str(chunks).encode(),
-                                                     invoked_arn=spec.arn))
+                result = await env.invoke(
+                    Invocation(request_id=str(uuid.uuid4()), payload=str(chunks).encode(), invoked_arn=spec.arn)
+                )
                 results.append((result.payload, result.function_error))
                 env.stop()
                 await env.wait_stopped()

@@ -26,8 +26,8 @@ from tests.conftest import ROLE, Server, make_zip, wait_active, wait_updated
 
 __all__ = [
     "EXECUTOR",
-    "Functions",
     "HOST_PYTHON_RUNTIME",
+    "Functions",
     "decode_tail",
     "runtime_processes",
     "stop_checked",
@@ -60,7 +60,7 @@ def _proc_table() -> dict[int, tuple[int, str]]:
         except OSError:
             continue
         # the command name in stat may contain spaces and parentheses: split after the last ')'
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         if fields[0] == "Z":  # a zombie is gone for our purposes
             continue
         table[int(entry.name)] = (int(fields[1]), cmdline)
@@ -191,8 +191,14 @@ class Functions:
         name = name or unique()
         zipped = code if isinstance(code, bytes) else make_zip(code, modes)
         args: dict[str, Any] = dict(
-            FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
-            Code={"ZipFile": zipped}, Timeout=timeout, MemorySize=memory, **kw,
+            FunctionName=name,
+            Runtime=runtime,
+            Role=ROLE,
+            Handler=handler,
+            Code={"ZipFile": zipped},
+            Timeout=timeout,
+            MemorySize=memory,
+            **kw,
         )
         if env is not None:
             args["Environment"] = {"Variables": env}

@@ -33,17 +33,35 @@ exports.handler = async (event, context) => ({env: process.env, cwd: process.cwd
 
 # What AWS sets for every runtime, with the values that do not depend on the host.
 AWS_KEYS = {
-    "AWS_ACCESS_KEY_ID", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_RUNTIME_API", "AWS_REGION", "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN", "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "LAMBDA_RUNTIME_DIR",
-    "LAMBDA_TASK_ROOT", "LANG", "PATH", "TZ", "_AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_PORT", "_HANDLER",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_REGION",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_XRAY_CONTEXT_MISSING",
+    "AWS_XRAY_DAEMON_ADDRESS",
+    "LAMBDA_RUNTIME_DIR",
+    "LAMBDA_TASK_ROOT",
+    "LANG",
+    "PATH",
+    "TZ",
+    "_AWS_XRAY_DAEMON_ADDRESS",
+    "_AWS_XRAY_DAEMON_PORT",
+    "_HANDLER",
 }
 STREAM = re.compile(r"\d{4}/\d{2}/\d{2}/\[(\$LATEST|\d+)\][0-9a-f]{32}")
 
 
-def check_common(env: dict[str, str], name: str, *, memory: str, version: str = "$LATEST",
-                 region: str = "us-east-1", handler: str) -> None:
+def check_common(
+    env: dict[str, str], name: str, *, memory: str, version: str = "$LATEST", region: str = "us-east-1", handler: str
+) -> None:
     missing = AWS_KEYS - set(env)
     assert not missing, f"missing: {sorted(missing)}"
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
@@ -96,8 +114,9 @@ def test_published_version_and_region(srv: Server) -> None:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_environment(functions: Functions) -> None:
-    name = functions.create({"index.js": NODE_INTROSPECT}, runtime="nodejs20.x", handler="index.handler",
-                            env={"TEST_KEY": "TEST_VAL"})
+    name = functions.create(
+        {"index.js": NODE_INTROSPECT}, runtime="nodejs20.x", handler="index.handler", env={"TEST_KEY": "TEST_VAL"}
+    )
     seen = functions.invoke_json(name, {})
     env = seen["env"]
     check_common(env, name, memory="128", handler="index.handler")
@@ -110,13 +129,14 @@ def test_node_environment(functions: Functions) -> None:
 @pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
 def test_provided_environment(functions: Functions) -> None:
     bootstrap = (
-        "#!/bin/bash\nset -eu\nAPI=\"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime\"\n"
-        "while true; do\n  H=$(mktemp)\n  curl -sS -D \"$H\" -o /dev/null \"$API/invocation/next\"\n"
+        '#!/bin/bash\nset -eu\nAPI="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"\n'
+        'while true; do\n  H=$(mktemp)\n  curl -sS -D "$H" -o /dev/null "$API/invocation/next"\n'
         "  RID=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$H\" | tr -d '[:space:]' | cut -d: -f2)\n"
-        "  jq -n env | curl -sS -o /dev/null -X POST \"$API/invocation/$RID/response\" --data-binary @-\ndone\n"
+        '  jq -n env | curl -sS -o /dev/null -X POST "$API/invocation/$RID/response" --data-binary @-\ndone\n'
     )
-    name = functions.create({"bootstrap": bootstrap}, modes={"bootstrap": 0o755}, runtime="provided.al2023",
-                            handler="function.handler")
+    name = functions.create(
+        {"bootstrap": bootstrap}, modes={"bootstrap": 0o755}, runtime="provided.al2023", handler="function.handler"
+    )
     env = functions.invoke_json(name, {})
     check_common(env, name, memory="128", handler="function.handler")
     # an OS-only runtime has no AWS_EXECUTION_ENV (AWS's introspection of provided.al2023)

@@ -79,8 +79,17 @@ def test_event_invoke_of_a_version(functions: Functions) -> None:
 
 def test_event_invoke_cli(functions: Functions, tmp_path: Path) -> None:
     name = functions.python(MARKER)
-    proc = functions.server.cli("lambda", "invoke", "--function-name", name, "--invocation-type", "Event",
-                                "--payload", '{"via": "cli"}', str(tmp_path / "out.json"))
+    proc = functions.server.cli(
+        "lambda",
+        "invoke",
+        "--function-name",
+        name,
+        "--invocation-type",
+        "Event",
+        "--payload",
+        '{"via": "cli"}',
+        str(tmp_path / "out.json"),
+    )
     assert json.loads(proc.stdout) == {"StatusCode": 202}
     assert (tmp_path / "out.json").read_bytes() == b""
     deadline = time.monotonic() + 10

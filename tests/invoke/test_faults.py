@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -161,15 +162,24 @@ def test_server_stop_leaves_no_runtime(spawn_server: Callable[..., Server]) -> N
     fns = Functions(server)
     names = [fns.python("def handler(event, context):\n    return 1\n")]
     if shutil.which("node"):
-        names.append(fns.create({"index.js": "exports.handler = async () => 1;\n"}, runtime="nodejs20.x",
-                                handler="index.handler"))
-    names.append(fns.create(
-        {"bootstrap": "#!/bin/bash\nAPI=http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime\nwhile true; do\n"
-                      "  RID=$(curl -sS -D - -o /dev/null $API/invocation/next | grep -Fi Lambda-Runtime-Aws-Request-Id"
-                      " | tr -d '[:space:]' | cut -d: -f2)\n"
-                      "  curl -sS -o /dev/null -X POST $API/invocation/$RID/response -d 1\ndone\n"},
-        modes={"bootstrap": 0o755}, runtime="provided.al2023", handler="x.y",
-    ))
+        names.append(
+            fns.create(
+                {"index.js": "exports.handler = async () => 1;\n"}, runtime="nodejs20.x", handler="index.handler"
+            )
+        )
+    names.append(
+        fns.create(
+            {
+                "bootstrap": "#!/bin/bash\nAPI=http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime\nwhile true; do\n"
+                "  RID=$(curl -sS -D - -o /dev/null $API/invocation/next | grep -Fi Lambda-Runtime-Aws-Request-Id"
+                " | tr -d '[:space:]' | cut -d: -f2)\n"
+                "  curl -sS -o /dev/null -X POST $API/invocation/$RID/response -d 1\ndone\n"
+            },
+            modes={"bootstrap": 0o755},
+            runtime="provided.al2023",
+            handler="x.y",
+        )
+    )
     for name in names:
         assert fns.invoke_json(name, {}) == 1
     running = runtime_processes(server)

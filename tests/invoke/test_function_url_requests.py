@@ -35,8 +35,13 @@ def request(url: str, method: str, path: str, body: bytes | None = None, headers
 def test_function_url_invokes_the_function(functions: Functions) -> None:
     name = functions.python(ECHO_EVENT)
     url = functions.client.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
-    resp, data = request(url, "POST", "/some/path?x=1&x=2&y=3", b'{"hello": "url"}',
-                         {"Content-Type": "application/json", "Cookie": "c1=v1; c2=v2"})
+    resp, data = request(
+        url,
+        "POST",
+        "/some/path?x=1&x=2&y=3",
+        b'{"hello": "url"}',
+        {"Content-Type": "application/json", "Cookie": "c1=v1; c2=v2"},
+    )
     assert resp.status == 201
     assert resp.getheader("x-echo") == "yes"
     assert resp.getheader("set-cookie") == "a=1"
@@ -60,6 +65,7 @@ def test_plain_json_result_and_function_error(functions: Functions) -> None:
 
 def test_unknown_url_id(functions: Functions) -> None:
     port = urlsplit(functions.server.url).port
-    resp, _ = request(f"http://abcdefabcdefabcdefabcdefabcdef12.lambda-url.us-east-1.localhost.localstack.cloud:{port}/",
-                      "GET", "/")
+    resp, _ = request(
+        f"http://abcdefabcdefabcdefabcdefabcdef12.lambda-url.us-east-1.localhost.localstack.cloud:{port}/", "GET", "/"
+    )
     assert resp.status == 404

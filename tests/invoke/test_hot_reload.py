@@ -20,8 +20,13 @@ def test_changed_code_is_served_without_an_update(functions: Functions, tmp_path
     (code / "handler.py").write_text(VERSION.format(n=1))
     c = functions.client
     name = "hot-reload-" + os.urandom(4).hex()
-    cfg = c.create_function(FunctionName=name, Runtime=HOST_PYTHON_RUNTIME, Role=ROLE, Handler="handler.handler",
-                            Code={"S3Bucket": "hot-reload", "S3Key": str(code)})
+    cfg = c.create_function(
+        FunctionName=name,
+        Runtime=HOST_PYTHON_RUNTIME,
+        Role=ROLE,
+        Handler="handler.handler",
+        Code={"S3Bucket": "hot-reload", "S3Key": str(code)},
+    )
     functions.names.append(name)
     assert cfg["CodeSha256"] == "hot-reloading-hash-not-available"
     wait_active(c, name)

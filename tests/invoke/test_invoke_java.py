@@ -70,7 +70,9 @@ def handler_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     out = work / "classes"
     subprocess.run(
         ["javac", "--release", "17", "-sourcepath", str(SOURCE_DIR), "-d", str(out), str(src)],
-        check=True, capture_output=True, timeout=120,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     classes = {str(p.relative_to(out)): p.read_bytes() for p in (out / "example").glob("*.class")}
     return make_zip(classes)
@@ -78,8 +80,9 @@ def handler_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 @pytest.mark.parametrize("runtime", ["java17", "java21"])
 def test_request_handler_echo(functions: Functions, handler_zip: bytes, runtime: str) -> None:
-    name = functions.create(handler_zip, runtime=runtime, handler="example.Handler::handleRequest",
-                            memory=512, timeout=20)
+    name = functions.create(
+        handler_zip, runtime=runtime, handler="example.Handler::handleRequest", memory=512, timeout=20
+    )
     resp = functions.client.invoke(FunctionName=name, Payload=b'{"hello": "java", "n": 3}', LogType="Tail")
     assert resp["StatusCode"] == 200
     assert "FunctionError" not in resp

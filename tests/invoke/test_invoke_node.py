@@ -50,39 +50,75 @@ def test_localstack_guide(functions: Functions, tmp_path: Path, monkeypatch: pyt
     name = "localstack-lambda-url-example"
     functions.names.append(name)  # deleted after the test
     created = server.cli_json(
-        "lambda", "create-function", "--function-name", name, "--runtime", "nodejs18.x",
-        "--zip-file", "fileb://function.zip", "--handler", "index.handler",
-        "--role", "arn:aws:iam::000000000000:role/lambda-role",
+        "lambda",
+        "create-function",
+        "--function-name",
+        name,
+        "--runtime",
+        "nodejs18.x",
+        "--zip-file",
+        "fileb://function.zip",
+        "--handler",
+        "index.handler",
+        "--role",
+        "arn:aws:iam::000000000000:role/lambda-role",
     )
     assert created["FunctionName"] == name
     server.cli("lambda", "wait", "function-active-v2", "--function-name", name)
     proc = server.cli(
-        "lambda", "invoke", "--function-name", name,
-        "--payload", '{"body": "{\\"num1\\": \\"10\\", \\"num2\\": \\"10\\"}" }', "output.txt",
+        "lambda",
+        "invoke",
+        "--function-name",
+        name,
+        "--payload",
+        '{"body": "{\\"num1\\": \\"10\\", \\"num2\\": \\"10\\"}" }',
+        "output.txt",
     )
     assert json.loads(proc.stdout) == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
     assert json.loads((tmp_path / "output.txt").read_text()) == {
-        "statusCode": 200, "body": "The product of 10 and 10 is 100",
+        "statusCode": 200,
+        "body": "The product of 10 and 10 is 100",
     }
 
 
 def test_async_handler(functions: Functions) -> None:
-    name = node(functions, {"index.js": "exports.handler = async (event, context) => ({event, rid: context.awsRequestId,"
-                                         " name: context.functionName, memory: context.memoryLimitInMB});\n"}, memory=256)
+    name = node(
+        functions,
+        {
+            "index.js": "exports.handler = async (event, context) => ({event, rid: context.awsRequestId,"
+            " name: context.functionName, memory: context.memoryLimitInMB});\n"
+        },
+        memory=256,
+    )
     resp = functions.client.invoke(FunctionName=name, Payload=b'{"a": [1, "b"]}')
     body = json.loads(resp["Payload"].read())
-    assert body == {"event": {"a": [1, "b"]}, "rid": resp["ResponseMetadata"]["RequestId"], "name": name, "memory": "256"}
+    assert body == {
+        "event": {"a": [1, "b"]},
+        "rid": resp["ResponseMetadata"]["RequestId"],
+        "name": name,
+        "memory": "256",
+    }
 
 
 def test_callback_handler(functions: Functions) -> None:
-    name = node(functions, {"index.js": "exports.handler = (event, context, callback) => {\n"
-                                         "  setTimeout(() => callback(null, {got: event.x * 2}), 10);\n};\n"})
+    name = node(
+        functions,
+        {
+            "index.js": "exports.handler = (event, context, callback) => {\n"
+            "  setTimeout(() => callback(null, {got: event.x * 2}), 10);\n};\n"
+        },
+    )
     assert functions.invoke_json(name, {"x": 21}) == {"got": 42}
 
 
 def test_esm_handler(functions: Functions) -> None:
-    name = node(functions, {"index.mjs": "import os from 'node:os';\n"
-                                          "export const handler = async (event) => ({esm: true, echo: event, t: typeof os.hostname});\n"})
+    name = node(
+        functions,
+        {
+            "index.mjs": "import os from 'node:os';\n"
+            "export const handler = async (event) => ({esm: true, echo: event, t: typeof os.hostname});\n"
+        },
+    )
     assert functions.invoke_json(name, {"k": "v"}) == {"esm": True, "echo": {"k": "v"}, "t": "function"}
 
 
@@ -93,8 +129,13 @@ def test_nested_handler_path(functions: Functions) -> None:
 
 def test_uncaught_exception(functions: Functions) -> None:
     # AWS's test_uncaught_exception_invoke[nodejs20.x]
-    name = node(functions, {"index.js": "exports.handler = async function(event, context) {\n"
-                                         "    throw Error(`Error: ${event.error_msg}`)\n};\n"})
+    name = node(
+        functions,
+        {
+            "index.js": "exports.handler = async function(event, context) {\n"
+            "    throw Error(`Error: ${event.error_msg}`)\n};\n"
+        },
+    )
     out = functions.invoke(name, {"error_msg": "some_error_msg"}, LogType="Tail")
     assert out["StatusCode"] == 200
     assert out["FunctionError"] == "Unhandled"
@@ -109,8 +150,13 @@ def test_uncaught_exception(functions: Functions) -> None:
 
 
 def test_callback_error(functions: Functions) -> None:
-    name = node(functions, {"index.js": "exports.handler = (event, context, callback) => {\n"
-                                         "  const e = new TypeError('bad input'); callback(e);\n};\n"})
+    name = node(
+        functions,
+        {
+            "index.js": "exports.handler = (event, context, callback) => {\n"
+            "  const e = new TypeError('bad input'); callback(e);\n};\n"
+        },
+    )
     out = functions.invoke(name, {})
     body = json.loads(out["Payload"])
     assert out["FunctionError"] == "Unhandled"
@@ -118,7 +164,9 @@ def test_callback_error(functions: Functions) -> None:
 
 
 def test_console_in_log_tail(functions: Functions) -> None:
-    name = node(functions, {"index.js": "exports.handler = async (event) => { console.log('hello', {n: 1}); return 1; };\n"})
+    name = node(
+        functions, {"index.js": "exports.handler = async (event) => { console.log('hello', {n: 1}); return 1; };\n"}
+    )
     resp = functions.client.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
     import base64
 
@@ -149,8 +197,13 @@ def test_handler_not_found(functions: Functions) -> None:
 
 
 def test_process_exit(functions: Functions) -> None:
-    name = node(functions, {"index.js": "const token = Math.random();\n"
-                                         "exports.handler = async (e) => { if (e.die) process.exit(3); return token; };\n"})
+    name = node(
+        functions,
+        {
+            "index.js": "const token = Math.random();\n"
+            "exports.handler = async (e) => { if (e.die) process.exit(3); return token; };\n"
+        },
+    )
     first_env = functions.invoke_json(name, {})
     resp = functions.client.invoke(FunctionName=name, Payload=b'{"die": true}')
     assert resp["FunctionError"] == "Unhandled"
@@ -163,7 +216,9 @@ def test_process_exit(functions: Functions) -> None:
 
 
 def test_timeout(functions: Functions) -> None:
-    name = node(functions, {"index.js": "exports.handler = () => new Promise(() => setInterval(() => {}, 1000));\n"}, timeout=1)
+    name = node(
+        functions, {"index.js": "exports.handler = () => new Promise(() => setInterval(() => {}, 1000));\n"}, timeout=1
+    )
     resp = functions.client.invoke(FunctionName=name, Payload=b"{}")
     rid = resp["ResponseMetadata"]["RequestId"]
     assert json.loads(resp["Payload"].read()) == {

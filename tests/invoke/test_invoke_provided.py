@@ -78,13 +78,16 @@ exit 1
 """
 
 
-def provided(functions: Functions, files: dict[str, str | bytes], modes: dict[str, int] | None = None, **kw: object) -> str:
+def provided(
+    functions: Functions, files: dict[str, str | bytes], modes: dict[str, int] | None = None, **kw: object
+) -> str:
     return functions.create(files, runtime=RUNTIME, handler="function.handler", modes=modes, **kw)  # type: ignore[arg-type]
 
 
 def test_aws_tutorial_custom_runtime(functions: Functions) -> None:
-    name = provided(functions, {"bootstrap": TUTORIAL_BOOTSTRAP, "function.sh": TUTORIAL_FUNCTION},
-                    modes={"bootstrap": 0o755})
+    name = provided(
+        functions, {"bootstrap": TUTORIAL_BOOTSTRAP, "function.sh": TUTORIAL_FUNCTION}, modes={"bootstrap": 0o755}
+    )
     out = functions.invoke(name, b'{"text":"Hello"}', LogType="Tail")
     assert out["StatusCode"] == 200
     assert "FunctionError" not in out
@@ -98,8 +101,9 @@ def test_aws_tutorial_custom_runtime(functions: Functions) -> None:
 
 
 def test_cli_invoke(functions: Functions, tmp_path: object) -> None:
-    name = provided(functions, {"bootstrap": TUTORIAL_BOOTSTRAP, "function.sh": TUTORIAL_FUNCTION},
-                    modes={"bootstrap": 0o755})
+    name = provided(
+        functions, {"bootstrap": TUTORIAL_BOOTSTRAP, "function.sh": TUTORIAL_FUNCTION}, modes={"bootstrap": 0o755}
+    )
     out = tmp_path / "response.txt"  # type: ignore[operator]
     proc = functions.server.cli("lambda", "invoke", "--function-name", name, "--payload", '{"via":"cli"}', str(out))
     assert json.loads(proc.stdout) == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
@@ -110,7 +114,11 @@ def test_error_through_runtime_api(functions: Functions) -> None:
     name = provided(functions, {"bootstrap": ERROR_BOOTSTRAP}, modes={"bootstrap": 0o755})
     out = functions.invoke(name, {})
     assert out["FunctionError"] == "Unhandled"
-    assert json.loads(out["Payload"]) == {"errorMessage": "it went wrong", "errorType": "Custom.Failure", "stackTrace": []}
+    assert json.loads(out["Payload"]) == {
+        "errorMessage": "it went wrong",
+        "errorType": "Custom.Failure",
+        "stackTrace": [],
+    }
 
 
 def test_init_error(functions: Functions) -> None:
@@ -128,19 +136,24 @@ def test_missing_bootstrap(functions: Functions) -> None:
     assert resp["FunctionError"] == "Unhandled"
     body = json.loads(resp["Payload"].read())
     assert body["errorType"] == "Runtime.InvalidEntrypoint"
-    assert re.fullmatch(rf"RequestId: {rid} Error: Couldn't find valid bootstrap\(s\): \[/\S+/bootstrap( /\S+/bootstrap)*\]",
-                        body["errorMessage"]), body
+    assert re.fullmatch(
+        rf"RequestId: {rid} Error: Couldn't find valid bootstrap\(s\): \[/\S+/bootstrap( /\S+/bootstrap)*\]",
+        body["errorMessage"],
+    ), body
 
 
 def test_bootstrap_not_executable(functions: Functions) -> None:
-    name = provided(functions, {"bootstrap": TUTORIAL_BOOTSTRAP, "function.sh": TUTORIAL_FUNCTION},
-                    modes={"bootstrap": 0o644})
+    name = provided(
+        functions, {"bootstrap": TUTORIAL_BOOTSTRAP, "function.sh": TUTORIAL_FUNCTION}, modes={"bootstrap": 0o644}
+    )
     resp = functions.client.invoke(FunctionName=name, Payload=b"{}")
     rid = resp["ResponseMetadata"]["RequestId"]
     assert resp["FunctionError"] == "Unhandled"
     body = json.loads(resp["Payload"].read())
     assert body["errorType"] == "Runtime.InvalidEntrypoint"
-    assert re.fullmatch(rf"RequestId: {rid} Error: fork/exec /\S+/bootstrap: permission denied", body["errorMessage"]), body
+    assert re.fullmatch(
+        rf"RequestId: {rid} Error: fork/exec /\S+/bootstrap: permission denied", body["errorMessage"]
+    ), body
 
 
 def test_bootstrap_exits(functions: Functions) -> None:

@@ -59,7 +59,8 @@ def test_context_and_request_id(functions: Functions) -> None:
         "            'memory': context.memory_limit_in_mb, 'group': context.log_group_name,\n"
         "            'stream': context.log_stream_name,\n"
         "            'remaining': context.get_remaining_time_in_millis()}\n",
-        memory=256, timeout=5,
+        memory=256,
+        timeout=5,
     )
     resp = functions.client.invoke(FunctionName=name, Payload=b"{}")
     ctx = json.loads(resp["Payload"].read())
@@ -76,7 +77,9 @@ def test_context_and_request_id(functions: Functions) -> None:
 def test_cli_invoke(functions: Functions, tmp_path: Any) -> None:
     name = functions.python(ECHO)
     outfile = tmp_path / "out.json"
-    proc = functions.server.cli("lambda", "invoke", "--function-name", name, "--payload", '{"via": "cli"}', str(outfile))
+    proc = functions.server.cli(
+        "lambda", "invoke", "--function-name", name, "--payload", '{"via": "cli"}', str(outfile)
+    )
     assert json.loads(proc.stdout) == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
     assert json.loads(outfile.read_text()) == {"via": "cli"}
 
@@ -97,8 +100,9 @@ def test_handler_error(functions: Functions) -> None:
     assert body["errorType"] == "Exception"
     assert body["requestId"] == request_id(resp)
     assert len(body["stackTrace"]) == 1
-    assert re.fullmatch(r'  File "/.+/handler\.py", line 2, in handler\n    raise Exception\("Handler fails"\)\n',
-                        body["stackTrace"][0])
+    assert re.fullmatch(
+        r'  File "/.+/handler\.py", line 2, in handler\n    raise Exception\("Handler fails"\)\n', body["stackTrace"][0]
+    )
     # the environment survives a handled exception: the next invoke is warm
     again = functions.invoke(name, {}, LogType="Tail")
     assert again["FunctionError"] == "Unhandled"
@@ -205,8 +209,10 @@ def test_init_exception(functions: Functions) -> None:
     assert out["FunctionError"] == "Unhandled"
     body = json.loads(out["Payload"])
     assert (body["errorMessage"], body["errorType"], body["requestId"]) == ("Runtime startup fails", "Exception", "")
-    assert re.fullmatch(r'  File "/.+/handler\.py", line 1, in <module>\n    raise Exception\("Runtime startup fails"\)\n',
-                        body["stackTrace"][-1])
+    assert re.fullmatch(
+        r'  File "/.+/handler\.py", line 1, in <module>\n    raise Exception\("Runtime startup fails"\)\n',
+        body["stackTrace"][-1],
+    )
 
 
 def test_runtime_exit_during_init(functions: Functions) -> None:
@@ -255,8 +261,13 @@ def test_client_context(functions: Functions) -> None:
     document = {
         "custom": {"foo": "bar"},
         "env": {"platform": "linux"},
-        "client": {"installation_id": "i-1", "app_title": "t", "app_version_name": "1.0",
-                   "app_version_code": "10", "app_package_name": "com.example"},
+        "client": {
+            "installation_id": "i-1",
+            "app_title": "t",
+            "app_version_name": "1.0",
+            "app_version_code": "10",
+            "app_package_name": "com.example",
+        },
     }
     cc = base64.b64encode(json.dumps(document).encode()).decode()
     assert functions.invoke_json(name, {}, ClientContext=cc) == document
@@ -313,11 +324,22 @@ def test_executed_version(functions: Functions) -> None:
     )
     c = functions.client
     assert c.publish_version(FunctionName=name)["Version"] == "1"
-    functions.update_code(name, {"handler.py": "import os\n\ndef handler(event, context):\n"
-                                               "    return [os.environ['AWS_LAMBDA_FUNCTION_VERSION'], context.function_version, 'v2']\n"})
+    functions.update_code(
+        name,
+        {
+            "handler.py": "import os\n\ndef handler(event, context):\n"
+            "    return [os.environ['AWS_LAMBDA_FUNCTION_VERSION'], context.function_version, 'v2']\n"
+        },
+    )
     assert c.publish_version(FunctionName=name)["Version"] == "2"
     c.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-    cases = [(None, "$LATEST", "v2"), ("$LATEST", "$LATEST", "v2"), ("1", "1", "v1"), ("2", "2", "v2"), ("live", "1", "v1")]
+    cases = [
+        (None, "$LATEST", "v2"),
+        ("$LATEST", "$LATEST", "v2"),
+        ("1", "1", "v1"),
+        ("2", "2", "v2"),
+        ("live", "1", "v1"),
+    ]
     for qualifier, executed, code in cases:
         kw = {"Qualifier": qualifier} if qualifier else {}
         out = functions.invoke(name, {}, **kw)
@@ -337,10 +359,13 @@ def test_weighted_alias(functions: Functions) -> None:
     name = functions.python("def handler(event, context):\n    return context.function_version\n")
     c = functions.client
     c.publish_version(FunctionName=name)
-    functions.update_code(name, {"handler.py": "def handler(event, context):\n    return 'two:' + context.function_version\n"})
+    functions.update_code(
+        name, {"handler.py": "def handler(event, context):\n    return 'two:' + context.function_version\n"}
+    )
     c.publish_version(FunctionName=name)
-    c.create_alias(FunctionName=name, Name="split", FunctionVersion="1",
-                   RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    c.create_alias(
+        FunctionName=name, Name="split", FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}}
+    )
     seen: dict[str, int] = {"1": 0, "2": 0}
     for _ in range(100):
         out = functions.invoke(name, {}, Qualifier="split")
@@ -358,7 +383,10 @@ def test_not_found(functions: Functions) -> None:
     err = exc.value.response
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert err["Error"]["Code"] == "ResourceNotFoundException"
-    assert err["Error"]["Message"] == "Function not found: arn:aws:lambda:us-east-1:000000000000:function:doesnotexist:$LATEST"
+    assert (
+        err["Error"]["Message"]
+        == "Function not found: arn:aws:lambda:us-east-1:000000000000:function:doesnotexist:$LATEST"
+    )
 
 
 def test_dry_run(functions: Functions) -> None:
@@ -419,14 +447,18 @@ def test_response_too_large(functions: Functions) -> None:
     ("payload", "message"),
     [
         # AWS's test_lambda_invoke_payload_encoding_error, both recorded cases
-        (b"n\x87r\x9e\xe9\xb5\xd7I\xee\x9bmt",
-         "Could not parse request body into json: Could not parse payload into json: Invalid UTF-8 start byte 0x87\n"
-         " at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 3]"),
-        (b"\x99\xeb,j\x07\xa1zYh",
-         "Could not parse request body into json: Could not parse payload into json: Unexpected character "
-         "((CTRL-CHAR, code 153)): expected a valid value (JSON String, Number, Array, Object or token 'null', "
-         "'true' or 'false')\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); "
-         "line: 1, column: 1]"),
+        (
+            b"n\x87r\x9e\xe9\xb5\xd7I\xee\x9bmt",
+            "Could not parse request body into json: Could not parse payload into json: Invalid UTF-8 start byte 0x87\n"
+            " at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 3]",
+        ),
+        (
+            b"\x99\xeb,j\x07\xa1zYh",
+            "Could not parse request body into json: Could not parse payload into json: Unexpected character "
+            "((CTRL-CHAR, code 153)): expected a valid value (JSON String, Number, Array, Object or token 'null', "
+            "'true' or 'false')\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); "
+            "line: 1, column: 1]",
+        ),
     ],
     ids=["body", "message"],
 )
@@ -446,7 +478,9 @@ def test_invalid_json_text(functions: Functions) -> None:
         functions.client.invoke(FunctionName=name, Payload=b"{not json")
     err = exc.value.response
     assert err["Error"]["Code"] == "InvalidRequestContentException"
-    assert err["Error"]["Message"].startswith("Could not parse request body into json: Could not parse payload into json: ")
+    assert err["Error"]["Message"].startswith(
+        "Could not parse request body into json: Could not parse payload into json: "
+    )
 
 
 # -- states and updates -----------------------------------------------------------------------
@@ -483,7 +517,9 @@ def test_updated_function_never_serves_stale_code(functions: Functions) -> None:
     # configuration updates too: the environment is rebuilt with the new variables
     functions.client.update_function_configuration(FunctionName=name, Environment={"Variables": {"KEY": "new"}})
     wait_updated(functions.client, name)
-    functions.update_code(name, {"handler.py": "import os\n\ndef handler(event, context):\n    return os.environ.get('KEY')\n"})
+    functions.update_code(
+        name, {"handler.py": "import os\n\ndef handler(event, context):\n    return os.environ.get('KEY')\n"}
+    )
     assert functions.invoke_json(name, {}) == "new"
     functions.client.update_function_configuration(FunctionName=name, Environment={"Variables": {"KEY": "newer"}})
     wait_updated(functions.client, name)
@@ -508,8 +544,13 @@ def test_pending_function_is_not_invoked(spawn_server: Any) -> None:
     server = spawn_server(LAMBDA_SYNCHRONOUS_CREATE="0", LOCALLAMBDA_CACHE_DIR=cache)
     c = server.client()
     name = unique("pending")
-    c.create_function(FunctionName=name, Runtime="java17", Role=ROLE, Handler="example.Handler::handleRequest",
-                      Code={"ZipFile": make_zip({"example/Handler.class": b"\xca\xfe\xba\xbe"})})
+    c.create_function(
+        FunctionName=name,
+        Runtime="java17",
+        Role=ROLE,
+        Handler="example.Handler::handleRequest",
+        Code={"ZipFile": make_zip({"example/Handler.class": b"\xca\xfe\xba\xbe"})},
+    )
     cfg = c.get_function_configuration(FunctionName=name)
     if cfg["State"] != "Pending":
         pytest.skip("the function left Pending before it could be invoked")

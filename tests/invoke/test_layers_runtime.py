@@ -16,13 +16,12 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from locallambda.store.layers import merge_trees
-from locallambda.runtimes.commands import RuntimeCommands, extension_commands
 from locallambda.model.spec import FunctionSpec
+from locallambda.runtimes.commands import RuntimeCommands, extension_commands
+from locallambda.store.layers import merge_trees
 from tests.conftest import Server, make_zip
 from tests.invoke.conftest import Functions, decode_tail, stop_checked
 
@@ -40,7 +39,9 @@ def publish(functions: Functions, name: str, files: dict[str, str], modes: dict[
 def test_localstack_layers_walkthrough(functions: Functions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "python").mkdir()
-    (tmp_path / "python" / "testlayer.py").write_text('def util():\n  print("Output from Lambda layer util function")\n')
+    (tmp_path / "python" / "testlayer.py").write_text(
+        'def util():\n  print("Output from Lambda layer util function")\n'
+    )
     with zipfile.ZipFile("layer.zip", "w") as zf:
         zf.write("python/testlayer.py")
     (tmp_path / "handler.py").write_text(
@@ -52,18 +53,35 @@ def test_localstack_layers_walkthrough(functions: Functions, tmp_path: Path, mon
         zf.write("handler.py")
     server = functions.server
 
-    layer = server.cli_json("lambda", "publish-layer-version", "--layer-name", "layer1", "--zip-file", "fileb://layer.zip")
+    layer = server.cli_json(
+        "lambda", "publish-layer-version", "--layer-name", "layer1", "--zip-file", "fileb://layer.zip"
+    )
     layer_arn = layer["LayerVersionArn"]
     assert layer_arn == "arn:aws:lambda:us-east-1:000000000000:layer:layer1:1"
     functions.names.append("func1")
     created = server.cli_json(
-        "lambda", "create-function", "--function-name", "func1", "--runtime", "python3.12",
-        "--role", ROLE, "--handler", "handler.handler", "--timeout", "30",
-        "--zip-file", "fileb://function.zip", "--layers", layer_arn,
+        "lambda",
+        "create-function",
+        "--function-name",
+        "func1",
+        "--runtime",
+        "python3.12",
+        "--role",
+        ROLE,
+        "--handler",
+        "handler.handler",
+        "--timeout",
+        "30",
+        "--zip-file",
+        "fileb://function.zip",
+        "--layers",
+        layer_arn,
     )
     assert created["Layers"] == [{"Arn": layer_arn, "CodeSize": layer["Content"]["CodeSize"]}]
     server.cli("lambda", "wait", "function-active-v2", "--function-name", "func1")
-    out = server.cli_json("lambda", "invoke", "--function-name", "func1", str(tmp_path / "out.json"), "--log-type", "Tail")
+    out = server.cli_json(
+        "lambda", "invoke", "--function-name", "func1", str(tmp_path / "out.json"), "--log-type", "Tail"
+    )
     log = decode_tail(out["LogResult"])
     assert "Output from Lambda layer util function" in log
     assert "Debug output from Lambda function" in log
@@ -75,26 +93,40 @@ def test_localstack_layers_walkthrough(functions: Functions, tmp_path: Path, mon
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_module_from_layer(functions: Functions) -> None:
-    arn = publish(functions, "node-modules", {
-        "nodejs/node_modules/greeter/index.js": "exports.greet = (n) => `hello ${n} from nodejs/node_modules`;\n",
-        # nodejs/node20/node_modules comes first on NODE_PATH for nodejs20.x
-        "nodejs/node20/node_modules/versioned/index.js": "module.exports = 'node20 modules';\n",
-        "nodejs/node_modules/versioned/index.js": "module.exports = 'generic modules';\n",
-    })
+    arn = publish(
+        functions,
+        "node-modules",
+        {
+            "nodejs/node_modules/greeter/index.js": "exports.greet = (n) => `hello ${n} from nodejs/node_modules`;\n",
+            # nodejs/node20/node_modules comes first on NODE_PATH for nodejs20.x
+            "nodejs/node20/node_modules/versioned/index.js": "module.exports = 'node20 modules';\n",
+            "nodejs/node_modules/versioned/index.js": "module.exports = 'generic modules';\n",
+        },
+    )
     name = functions.create(
-        {"index.js": "const g = require('greeter');\nconst v = require('versioned');\n"
-                     "exports.handler = async (e) => ({greeting: g.greet(e.who), versioned: v});\n"},
-        runtime="nodejs20.x", handler="index.handler", Layers=[arn],
+        {
+            "index.js": "const g = require('greeter');\nconst v = require('versioned');\n"
+            "exports.handler = async (e) => ({greeting: g.greet(e.who), versioned: v});\n"
+        },
+        runtime="nodejs20.x",
+        handler="index.handler",
+        Layers=[arn],
     )
     assert functions.invoke_json(name, {"who": "node"}) == {
-        "greeting": "hello node from nodejs/node_modules", "versioned": "node20 modules",
+        "greeting": "hello node from nodejs/node_modules",
+        "versioned": "node20 modules",
     }
 
 
 def test_later_layer_overrides_earlier(functions: Functions) -> None:
-    first = publish(functions, "override-a", {
-        "python/shared.py": "VALUE = 'from a'\n", "python/only_a.py": "VALUE = 'only in a'\n",
-    })
+    first = publish(
+        functions,
+        "override-a",
+        {
+            "python/shared.py": "VALUE = 'from a'\n",
+            "python/only_a.py": "VALUE = 'only in a'\n",
+        },
+    )
     second = publish(functions, "override-b", {"python/shared.py": "VALUE = 'from b'\n"})
     source = "import shared, only_a\ndef handler(e, c):\n    return [shared.VALUE, only_a.VALUE]\n"
     name = functions.python(source, Layers=[first, second])
@@ -108,7 +140,8 @@ def test_later_layer_overrides_earlier(functions: Functions) -> None:
 
 def test_site_packages_bin_and_lib(functions: Functions) -> None:
     arn = publish(
-        functions, "paths",
+        functions,
+        "paths",
         {
             "python/lib/python3.12/site-packages/sitepkg/__init__.py": "WHERE = 'site-packages'\n",
             "bin/layer-tool": "#!/bin/sh\necho tool-from-layer\n",
@@ -146,9 +179,17 @@ while True:
 
 def test_provided_bootstrap_from_layer(functions: Functions) -> None:
     arn = publish(functions, "custom-runtime", {"bootstrap": BOOTSTRAP}, modes={"bootstrap": 0o755})
-    name = functions.create({"function.txt": "the function has no bootstrap of its own\n"},
-                            runtime="provided.al2023", handler="function.handler", Layers=[arn])
-    assert functions.invoke_json(name, {"n": 1}) == {"bootstrap": "from layer", "handler": "function.handler", "event": {"n": 1}}
+    name = functions.create(
+        {"function.txt": "the function has no bootstrap of its own\n"},
+        runtime="provided.al2023",
+        handler="function.handler",
+        Layers=[arn],
+    )
+    assert functions.invoke_json(name, {"n": 1}) == {
+        "bootstrap": "from layer",
+        "handler": "function.handler",
+        "event": {"n": 1},
+    }
 
 
 # -- external extensions --------------------------------------------------------------------------
@@ -244,10 +285,28 @@ def test_merge_trees_later_wins(tmp_path: Path) -> None:
 
 def _spec(runtime: str, opt: Path) -> FunctionSpec:
     return FunctionSpec(
-        key="us-east-1/f", name="f", arn="arn", version="$LATEST", generation=1, incarnation="test", region="us-east-1",
-        account_id="000000000000", runtime=runtime, handler="h.handler", package_type="Zip",
-        code_dir=opt.parent / "task", image_uri=None, image_config={}, memory_mb=128, timeout_s=3,
-        ephemeral_mb=512, environment={}, layers=(opt,), architectures=("x86_64",), log_group="g", log_format="Text",
+        key="us-east-1/f",
+        name="f",
+        arn="arn",
+        version="$LATEST",
+        generation=1,
+        incarnation="test",
+        region="us-east-1",
+        account_id="000000000000",
+        runtime=runtime,
+        handler="h.handler",
+        package_type="Zip",
+        code_dir=opt.parent / "task",
+        image_uri=None,
+        image_config={},
+        memory_mb=128,
+        timeout_s=3,
+        ephemeral_mb=512,
+        environment={},
+        layers=(opt,),
+        architectures=("x86_64",),
+        log_group="g",
+        log_format="Text",
     )
 
 
@@ -266,9 +325,13 @@ def test_java_classpath_and_extension_discovery(tmp_path: Path) -> None:
     classpath = argv[argv.index("-cp") + 1].split(os.pathsep)
     assert classpath[-1] == str(opt / "java" / "lib" / "*")
 
-    argv, env = asyncio.run(commands.command(_spec("python3.12", opt), tmp_path / "task", base_env={"PATH": "/usr/bin"}))
+    argv, env = asyncio.run(
+        commands.command(_spec("python3.12", opt), tmp_path / "task", base_env={"PATH": "/usr/bin"})
+    )
     assert env["PYTHONPATH"].split(os.pathsep) == [
-        str(tmp_path / "task"), str(opt / "python"), str(opt / "python" / "lib" / "python3.12" / "site-packages"),
+        str(tmp_path / "task"),
+        str(opt / "python"),
+        str(opt / "python" / "lib" / "python3.12" / "site-packages"),
     ]
     assert "PATH" not in env  # no /opt/bin in this layer: PATH is left as it is
 
@@ -320,12 +383,17 @@ def test_extension_receives_shutdown_before_the_environment_is_killed(functions:
 
     if EXECUTOR != "local":
         pytest.skip("the extension's marker file lives in the environment's private /tmp")
-    arn = publish(functions, "shutdown-ext", {"extensions/shutdown-ext": SHUTDOWN_EXTENSION},
-                  modes={"extensions/shutdown-ext": 0o755})
+    arn = publish(
+        functions,
+        "shutdown-ext",
+        {"extensions/shutdown-ext": SHUTDOWN_EXTENSION},
+        modes={"extensions/shutdown-ext": 0o755},
+    )
     out_file = Path("/tmp") / f"locallambda-shutdown-{uuid.uuid4().hex}.json"
     try:
-        name = functions.python("def handler(event, context):\n    return 1\n", Layers=[arn],
-                                env={"EXT_OUT": str(out_file)})
+        name = functions.python(
+            "def handler(event, context):\n    return 1\n", Layers=[arn], env={"EXT_OUT": str(out_file)}
+        )
         assert functions.invoke_json(name, {}) == 1
         functions.client.delete_function(FunctionName=name)  # retires the environment
         deadline = time.monotonic() + 5

@@ -69,12 +69,17 @@ def handler(event, context):
 
 
 def test_telemetry_subscriber_receives_function_and_platform_events(functions: Functions) -> None:
-    arn = publish(functions, "telemetry-ext", {"extensions/telemetry-ext": TELEMETRY_EXTENSION},
-                  modes={"extensions/telemetry-ext": 0o755})
+    arn = publish(
+        functions,
+        "telemetry-ext",
+        {"extensions/telemetry-ext": TELEMETRY_EXTENSION},
+        modes={"extensions/telemetry-ext": 0o755},
+    )
     out_file = Path("/tmp") / f"locallambda-telemetry-{uuid.uuid4().hex}.jsonl"
     try:
-        name = functions.python(FUNCTION, Layers=[arn], timeout=10,
-                                env={"EXT_OUT": str(out_file), "LOG_PORT": str(free_port())})
+        name = functions.python(
+            FUNCTION, Layers=[arn], timeout=10, env={"EXT_OUT": str(out_file), "LOG_PORT": str(free_port())}
+        )
         out = functions.invoke(name, {})
         rid = out["ResponseMetadata"]["RequestId"]
         events = functions.invoke_json(name, {"collect": True})["events"]
@@ -82,7 +87,8 @@ def test_telemetry_subscriber_receives_function_and_platform_events(functions: F
         out_file.unlink(missing_ok=True)
     kinds = [e["type"] for e in events]
     assert {"type": "function", "record": "hello telemetry"}.items() <= next(
-        e for e in events if e["type"] == "function").items()
+        e for e in events if e["type"] == "function"
+    ).items()
     start = next(e for e in events if e["type"] == "platform.start")
     assert start["record"] == {"requestId": rid, "version": "$LATEST"}
     report = next(e for e in events if e["type"] == "platform.report")

@@ -81,7 +81,11 @@ def test_output_without_newline_stays_with_its_invocation(functions: Functions) 
     name = functions.python(PRINTER)
     out = functions.invoke(name, {"partial": True}, LogType="Tail")
     lines = out["Log"].split("\n")
-    assert lines[1:4] == ["hello from the function", "no newline at the end", f"END RequestId: {out['ResponseMetadata']['RequestId']}"]
+    assert lines[1:4] == [
+        "hello from the function",
+        "no newline at the end",
+        f"END RequestId: {out['ResponseMetadata']['RequestId']}",
+    ]
     nxt = functions.invoke(name, {}, LogType="Tail")
     assert "no newline at the end" not in nxt["Log"]
 
@@ -107,12 +111,15 @@ def test_log_history_through_the_cli(functions: Functions) -> None:
     rid = out["ResponseMetadata"]["RequestId"]
     logs = subprocess.run(
         [sys.executable, "-m", "locallambda", "logs", name, "--endpoint", functions.server.url],
-        capture_output=True, text=True, timeout=30, cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).parent,
     )
     assert logs.returncode == 0, logs.stderr
     lines = logs.stdout.split("\n")
     start = lines.index(f"START RequestId: {rid} Version: $LATEST")
-    assert lines[start + 1:start + 3] == ["hello from the function", f"END RequestId: {rid}"]
+    assert lines[start + 1 : start + 3] == ["hello from the function", f"END RequestId: {rid}"]
     assert REPORT.fullmatch(lines[start + 3])
 
 
@@ -120,7 +127,10 @@ def test_log_follow_through_the_cli(functions: Functions) -> None:
     name = functions.python(PRINTER)
     follower = subprocess.Popen(
         [sys.executable, "-m", "locallambda", "logs", name, "--follow", "--endpoint", functions.server.url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent,
     )
     try:
         time.sleep(0.3)

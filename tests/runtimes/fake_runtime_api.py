@@ -47,15 +47,15 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeRuntimeAPI", "Result", "Event"]
+__all__ = ["Event", "FakeRuntimeAPI", "Result"]
 
 PREFIX = "/2018-06-01"
 
@@ -113,7 +113,7 @@ class FakeRuntimeAPI:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._host, self._port = host, port
-        self._events: "queue.Queue[Event]" = queue.Queue()
+        self._events: queue.Queue[Event] = queue.Queue()
         self._cond = threading.Condition()
         self._results: dict[str, Result] = {}
         self._init_errors: list[Result] = []
@@ -125,11 +125,10 @@ class FakeRuntimeAPI:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "FakeRuntimeAPI":
+    def start(self) -> FakeRuntimeAPI:
         handler = type("Handler", (_Handler,), {"api": self})
         self._server = _Server((self._host, self._port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -140,7 +139,7 @@ class FakeRuntimeAPI:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeRuntimeAPI":
+    def __enter__(self) -> FakeRuntimeAPI:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -154,11 +153,18 @@ class FakeRuntimeAPI:
         return f"{host}:{port}"
 
     # ------------------------------------------------------------------ test API
-    def push_event(self, payload: bytes | str = b"{}", request_id: str | None = None,
-                   deadline_ms: int | None = None, function_arn: str | None = None,
-                   client_context: Any = None, cognito_identity: Any = None,
-                   trace_id: str | None = None, timeout_s: float = 30.0,
-                   extra_headers: dict[str, str] | None = None) -> str:
+    def push_event(
+        self,
+        payload: bytes | str = b"{}",
+        request_id: str | None = None,
+        deadline_ms: int | None = None,
+        function_arn: str | None = None,
+        client_context: Any = None,
+        cognito_identity: Any = None,
+        trace_id: str | None = None,
+        timeout_s: float = 30.0,
+        extra_headers: dict[str, str] | None = None,
+    ) -> str:
         """Queue an invocation; returns its request id.
 
         ``deadline_ms`` is a unix time in milliseconds (default: now + ``timeout_s``).
@@ -172,10 +178,9 @@ class FakeRuntimeAPI:
         headers = {
             "Lambda-Runtime-Aws-Request-Id": rid,
             "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn":
-                function_arn or "arn:aws:lambda:us-east-1:000000000000:function:test",
-            "Lambda-Runtime-Trace-Id":
-                trace_id or f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+            "Lambda-Runtime-Invoked-Function-Arn": function_arn
+            or "arn:aws:lambda:us-east-1:000000000000:function:test",
+            "Lambda-Runtime-Trace-Id": trace_id or f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
         }
         cc = _encode_json_header(client_context)
         if cc is not None:
@@ -287,8 +292,13 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return (self.rfile.read(n) if n else b""), trailers
 
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-              content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -321,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == PREFIX + "/runtime/init/error":
             res = Result("init_error", body, headers, None, now)
         elif path.startswith(PREFIX + "/runtime/invocation/"):
-            rest = path[len(PREFIX + "/runtime/invocation/"):]
+            rest = path[len(PREFIX + "/runtime/invocation/") :]
             rid, _, kind = rest.rpartition("/")
             if rid and kind in ("response", "error"):
                 res = Result(kind, body, headers, rid, now)

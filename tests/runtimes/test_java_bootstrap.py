@@ -331,8 +331,11 @@ def task_root(tmp_path_factory, bootstrap_jar) -> Path:
         p.write_text(text)
         files.append(str(p))
     assert JAVAC is not None
-    subprocess.run([JAVAC, "--release", "17", "-encoding", "UTF-8", "-cp", str(bootstrap_jar),
-                    "-d", str(root), *files], check=True, timeout=120)
+    subprocess.run(
+        [JAVAC, "--release", "17", "-encoding", "UTF-8", "-cp", str(bootstrap_jar), "-d", str(root), *files],
+        check=True,
+        timeout=120,
+    )
     return root
 
 
@@ -360,12 +363,22 @@ def start(tmp_path, bootstrap_jar, task_root):
         root = root or task_root
         api = FakeRuntimeAPI().start()
         apis.append(api)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AWS_", "_HANDLER", "LAMBDA_", "JAVA_TOOL_OPTIONS"))}
-        env.update(AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=str(root),
-                   AWS_LAMBDA_FUNCTION_NAME="fn", AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-                   AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512", AWS_REGION="us-east-1",
-                   AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/fn", AWS_LAMBDA_LOG_STREAM_NAME="2024/01/01/[$LATEST]abc")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "_HANDLER", "LAMBDA_", "JAVA_TOOL_OPTIONS"))
+        }
+        env.update(
+            AWS_LAMBDA_RUNTIME_API=api.address,
+            _HANDLER=handler,
+            LAMBDA_TASK_ROOT=str(root),
+            AWS_LAMBDA_FUNCTION_NAME="fn",
+            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
+            AWS_REGION="us-east-1",
+            AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/fn",
+            AWS_LAMBDA_LOG_STREAM_NAME="2024/01/01/[$LATEST]abc",
+        )
         env.update(env_extra)
         out = tmp_path / f"stdout{len(procs)}.txt"
         argv = jb.java_command(bootstrap_jar, root, [])
@@ -391,23 +404,39 @@ def start(tmp_path, bootstrap_jar, task_root):
 
 def test_request_handler_map_echo(start):
     fn = start("example.EchoMap")
-    res = fn.invoke({"s": "x", "i": 7, "big": 12345678901, "f": 1.5, "b": True, "n": None,
-                     "l": [1, "a"], "m": {"k": "v"}})
+    res = fn.invoke(
+        {"s": "x", "i": 7, "big": 12345678901, "f": 1.5, "b": True, "n": None, "l": [1, "a"], "m": {"k": "v"}}
+    )
     assert res.kind == "response", res.body
-    assert res.json() == ("s=x:String;i=7:Integer;big=12345678901:Long;f=1.5:Double;b=true:Boolean;"
-                          "n=null:null;l=[1, a]:ArrayList;m={k=v}:LinkedHashMap;")
+    assert res.json() == (
+        "s=x:String;i=7:Integer;big=12345678901:Long;f=1.5:Double;b=true:Boolean;"
+        "n=null:null;l=[1, a]:ArrayList;m={k=v}:LinkedHashMap;"
+    )
 
 
 def test_pojo_in_and_out(start):
     fn = start("example.PojoHandler")
-    res = fn.invoke({"name": "Ann", "age": 30, "unknown": {"ignored": True},
-                     "address": {"city": "Paris", "zip": "75001"},
-                     "previous": [{"city": "Lyon"}, {"city": "Nice"}], "scores": {"math": 9}})
+    res = fn.invoke(
+        {
+            "name": "Ann",
+            "age": 30,
+            "unknown": {"ignored": True},
+            "address": {"city": "Paris", "zip": "75001"},
+            "previous": [{"city": "Lyon"}, {"city": "Nice"}],
+            "scores": {"math": 9},
+        }
+    )
     assert res.kind == "response", res.body
     body = res.json()
     # null properties are left out; getURL -> "URL" (standard bean naming), isAdult -> "adult"
-    assert body == {"message": "Hello Ann", "adult": True, "address": {"city": "Paris", "zip": "75001"},
-                    "cities": ["Lyon", "Nice", "score:9"], "URL": "http://example.com", "totalScore": 0}
+    assert body == {
+        "message": "Hello Ann",
+        "adult": True,
+        "address": {"city": "Paris", "zip": "75001"},
+        "cities": ["Lyon", "Nice", "score:9"],
+        "URL": "http://example.com",
+        "totalScore": 0,
+    }
     assert "nothing" not in body
     # property order follows the declared fields, then getter-only properties
     assert list(body)[:4] == ["message", "adult", "address", "cities"]
@@ -456,8 +485,9 @@ def test_plain_methods_by_name(start):
 
 def test_event_classes_like_aws_events_library(start):
     fn = start("example.EventsHandler::sqs")
-    res = fn.invoke({"Records": [{"body": "hi", "eventSourceARN": "arn:q", "binary": "Ynl0ZXM=",
-                                  "sent": 1545084650.987}]})
+    res = fn.invoke(
+        {"Records": [{"body": "hi", "eventSourceARN": "arn:q", "binary": "Ynl0ZXM=", "sent": 1545084650.987}]}
+    )
     assert res.kind == "response", res.body
     assert res.json() == "hi|arn:q|bytes|1545084650987"
 
@@ -485,10 +515,18 @@ def test_context_fields(start):
     fn = start("example.ContextHandler")
     deadline = int(time.time() * 1000) + 60_000
     arn = "arn:aws:lambda:us-east-1:000000000000:function:fn:live"
-    res = fn.invoke({"k": [1, 2]}, deadline_ms=deadline, function_arn=arn, trace_id="Root=1-abc;Sampled=1",
-                    client_context={"client": {"installation_id": "inst-1", "app_title": "App"},
-                                     "custom": {"c": "d"}, "env": {"platform": "Android"}},
-                    cognito_identity={"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"})
+    res = fn.invoke(
+        {"k": [1, 2]},
+        deadline_ms=deadline,
+        function_arn=arn,
+        trace_id="Root=1-abc;Sampled=1",
+        client_context={
+            "client": {"installation_id": "inst-1", "app_title": "App"},
+            "custom": {"c": "d"},
+            "env": {"platform": "Android"},
+        },
+        cognito_identity={"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"},
+    )
     assert res.kind == "response", res.body
     c = res.json()
     assert c["awsRequestId"] == res.request_id
@@ -535,8 +573,10 @@ def test_exception_becomes_error_with_type_and_header(start):
 def test_missing_class_is_an_init_error(start):
     fn = start("example.DoesNotExist")
     err = fn.api.wait_init_error(timeout=WAIT)
-    assert err.json() == {"errorMessage": "Class not found: example.DoesNotExist",
-                          "errorType": "java.lang.ClassNotFoundException"}
+    assert err.json() == {
+        "errorMessage": "Class not found: example.DoesNotExist",
+        "errorType": "java.lang.ClassNotFoundException",
+    }
     assert err.error_type_header == "Runtime.BadFunctionCode"
     assert fn.proc.wait(timeout=WAIT) == 1
     assert fn.api.next_call_count == 0
@@ -552,19 +592,28 @@ def test_constructor_failure_is_an_init_error(start):
 def test_static_initializer_failure_is_an_init_error(start):
     fn = start("example.StaticFails")
     err = fn.api.wait_init_error(timeout=WAIT)
-    assert err.json() == {"errorMessage": "Error loading class example.StaticFails",
-                          "errorType": "java.lang.ExceptionInInitializerError"}
+    assert err.json() == {
+        "errorMessage": "Error loading class example.StaticFails",
+        "errorType": "java.lang.ExceptionInInitializerError",
+    }
     assert fn.proc.wait(timeout=WAIT) == 1
     assert "static boom" in fn.stdout()  # the cause's stack trace is logged
 
 
-@pytest.mark.parametrize("handler, message", [
-    ("example.NotAHandler", "Class does not implement an appropriate handler interface: example.NotAHandler"),
-    ("example.Methods::missing",
-     "No public method named missing with appropriate method signature found on class example.Methods"),
-    ("example.NotAHandler::run",
-     "No public method named run with appropriate method signature found on class example.NotAHandler"),
-])
+@pytest.mark.parametrize(
+    "handler, message",
+    [
+        ("example.NotAHandler", "Class does not implement an appropriate handler interface: example.NotAHandler"),
+        (
+            "example.Methods::missing",
+            "No public method named missing with appropriate method signature found on class example.Methods",
+        ),
+        (
+            "example.NotAHandler::run",
+            "No public method named run with appropriate method signature found on class example.NotAHandler",
+        ),
+    ],
+)
 def test_unusable_handler_is_an_init_error(start, handler, message):
     fn = start(handler)
     err = fn.api.wait_init_error(timeout=WAIT)
@@ -598,8 +647,13 @@ def test_layer_jars_from_a_lib_directory(start, tmp_path, bootstrap_jar, task_ro
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "LAMBDA_"))}
         env.update(AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER="example.Counter", LAMBDA_TASK_ROOT=str(empty_root))
-        proc = subprocess.Popen(jb.java_command(bootstrap_jar, empty_root, [layer_lib]), cwd=empty_root, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            jb.java_command(bootstrap_jar, empty_root, [layer_lib]),
+            cwd=empty_root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             res = api.invoke(b'{"i": 1}', timeout=WAIT)
             assert res.kind == "response" and res.json()["calls"] == 1
@@ -635,7 +689,10 @@ def test_bundled_core_jar_loses_to_the_bootstrap_api(start, tmp_path, bootstrap_
     root = tmp_path / "task"
     shutil.copytree(task_root, root)
     (root / "lib").mkdir()
-    with zipfile.ZipFile(bootstrap_jar) as src, zipfile.ZipFile(root / "lib" / "aws-lambda-java-core-1.2.3.jar", "w") as dst:
+    with (
+        zipfile.ZipFile(bootstrap_jar) as src,
+        zipfile.ZipFile(root / "lib" / "aws-lambda-java-core-1.2.3.jar", "w") as dst,
+    ):
         for name in src.namelist():
             if name.startswith("com/amazonaws/"):
                 dst.writestr(name, src.read(name))
@@ -699,9 +756,17 @@ def test_java_command_layout(tmp_path):
     assert argv[0] == "java" and argv[-1] == jb.MAIN_CLASS
     assert "-XX:TieredStopAtLevel=1" in argv
     cp = argv[argv.index("-cp") + 1].split(os.pathsep)
-    assert cp == [str(boot), str(root), str(root / "lib" / "a.jar"), str(root / "lib" / "b.jar"),
-                  "/opt/java/lib/*", str(layer), str(layer / "z.jar"),
-                  "/nonexistent/java/lib", "/nonexistent/java/lib/*"]
+    assert cp == [
+        str(boot),
+        str(root),
+        str(root / "lib" / "a.jar"),
+        str(root / "lib" / "b.jar"),
+        "/opt/java/lib/*",
+        str(layer),
+        str(layer / "z.jar"),
+        "/nonexistent/java/lib",
+        "/nonexistent/java/lib/*",
+    ]
     # a task root that is not visible here (e.g. inside a container) gets the wildcard
     argv = jb.java_command(boot, Path("/var/task"), [], handler="example.H::run", cds=False)
     assert argv[argv.index("-cp") + 1].split(os.pathsep) == [str(boot), "/var/task", "/var/task/lib/*"]
@@ -727,4 +792,6 @@ def test_cds_archive_is_used_when_present(bootstrap_jar, task_root):
     argv = jb.java_command(bootstrap_jar, task_root, [])
     if archive is not None and archive.is_file():
         assert f"-XX:SharedArchiveFile={archive}" in argv
-    assert not any(a.startswith("-XX:SharedArchiveFile") for a in jb.java_command(bootstrap_jar, task_root, [], cds=False))
+    assert not any(
+        a.startswith("-XX:SharedArchiveFile") for a in jb.java_command(bootstrap_jar, task_root, [], cds=False)
+    )

@@ -53,15 +53,21 @@ def start(tmp_path):
         api = FakeRuntimeAPI().start()
         apis.append(api)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "NODE_"))}
-        env.update(AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=handler, LAMBDA_TASK_ROOT=str(code),
-                   AWS_LAMBDA_FUNCTION_NAME="fn", AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-                   AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256", AWS_REGION="us-east-1",
-                   AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/fn", AWS_LAMBDA_LOG_STREAM_NAME="stream1")
+        env.update(
+            AWS_LAMBDA_RUNTIME_API=api.address,
+            _HANDLER=handler,
+            LAMBDA_TASK_ROOT=str(code),
+            AWS_LAMBDA_FUNCTION_NAME="fn",
+            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
+            AWS_REGION="us-east-1",
+            AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/fn",
+            AWS_LAMBDA_LOG_STREAM_NAME="stream1",
+        )
         env.update(env_extra)
         out = tmp_path / f"stdout{len(procs)}.txt"
         with open(out, "wb") as fh:
-            proc = subprocess.Popen([NODE, str(BOOTSTRAP)], cwd=code, env=env,
-                                    stdout=fh, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen([NODE, str(BOOTSTRAP)], cwd=code, env=env, stdout=fh, stderr=subprocess.STDOUT)
         procs.append(proc)
         return Fn(api, proc, out)
 
@@ -81,29 +87,39 @@ def test_async_echo_and_undefined_is_null(start):
     assert fn.invoke({"missing": True}).body == b"null"
 
 
-@pytest.mark.parametrize("files,handler", [
-    ({"index.mjs": "export const handler = async (e) => ({esm: e.x});\n"}, "index.handler"),
-    ({"index.js": "export const handler = async (e) => ({esm: e.x});\n",
-      "package.json": '{"type": "module"}'}, "index.handler"),
-    ({"index.cjs": "module.exports.handler = async (e) => ({esm: e.x});\n"}, "index.handler"),
-    ({"src/app.js": "exports.handler = async (e) => ({esm: e.x});\n"}, "src/app.handler"),
-    ({"lib/mod.mjs": "export const nested = {fn: async (e) => ({esm: e.x})};\n"}, "lib/mod.nested.fn"),
-    ({"node_modules/pkg/index.js": "exports.handler = async (e) => ({esm: e.x});\n"}, "pkg.handler"),
-], ids=["mjs", "type-module", "cjs", "nested-dir", "nested-export", "node_modules"])
+@pytest.mark.parametrize(
+    "files,handler",
+    [
+        ({"index.mjs": "export const handler = async (e) => ({esm: e.x});\n"}, "index.handler"),
+        (
+            {"index.js": "export const handler = async (e) => ({esm: e.x});\n", "package.json": '{"type": "module"}'},
+            "index.handler",
+        ),
+        ({"index.cjs": "module.exports.handler = async (e) => ({esm: e.x});\n"}, "index.handler"),
+        ({"src/app.js": "exports.handler = async (e) => ({esm: e.x});\n"}, "src/app.handler"),
+        ({"lib/mod.mjs": "export const nested = {fn: async (e) => ({esm: e.x})};\n"}, "lib/mod.nested.fn"),
+        ({"node_modules/pkg/index.js": "exports.handler = async (e) => ({esm: e.x});\n"}, "pkg.handler"),
+    ],
+    ids=["mjs", "type-module", "cjs", "nested-dir", "nested-export", "node_modules"],
+)
 def test_module_kinds(start, files, handler):
     fn = start(files, handler)
     assert fn.invoke({"x": 7}).json() == {"esm": 7}
 
 
 def test_callback_handlers(start):
-    fn = start({"index.js": """
+    fn = start(
+        {
+            "index.js": """
 exports.handler = (e, ctx, cb) => {
   if (e.mode === 'err') return cb(new TypeError('bad ' + e.mode));
   if (e.mode === 'nowait') { ctx.callbackWaitsForEmptyEventLoop = false; setTimeout(() => {}, 20000); }
   if (e.mode === 'wait') setTimeout(() => {}, 300);
   setTimeout(() => cb(null, {mode: e.mode}), 5);
 };
-"""})
+"""
+        }
+    )
     assert fn.invoke({"mode": "plain"}).json() == {"mode": "plain"}
     t0 = time.monotonic()
     assert fn.invoke({"mode": "wait"}).json() == {"mode": "wait"}
@@ -121,7 +137,9 @@ def test_sync_handler_return_value_is_ignored_like_aws(start):
 
 
 def test_context_fields(start, monkeypatch):
-    fn = start({"index.js": """
+    fn = start(
+        {
+            "index.js": """
 exports.handler = async (e, ctx) => ({
   fn: ctx.functionName, ver: ctx.functionVersion, arn: ctx.invokedFunctionArn,
   mem: ctx.memoryLimitInMB, id: ctx.awsRequestId, rem: ctx.getRemainingTimeInMillis(),
@@ -129,12 +147,20 @@ exports.handler = async (e, ctx) => ({
   waits: ctx.callbackWaitsForEmptyEventLoop, trace: process.env._X_AMZN_TRACE_ID,
   legacy: [typeof ctx.done, typeof ctx.succeed, typeof ctx.fail],
 });
-"""})
+"""
+        }
+    )
     arn = "arn:aws:lambda:us-east-1:123456789012:function:fn:prod"
     deadline = int(time.time() * 1000) + 42_000
-    body = fn.invoke({}, request_id="req-123", deadline_ms=deadline, function_arn=arn,
-                     client_context={"custom": {"k": "v"}}, cognito_identity={"cognitoIdentityId": "i"},
-                     trace_id="Root=1-abc;Sampled=1").json()
+    body = fn.invoke(
+        {},
+        request_id="req-123",
+        deadline_ms=deadline,
+        function_arn=arn,
+        client_context={"custom": {"k": "v"}},
+        cognito_identity={"cognitoIdentityId": "i"},
+        trace_id="Root=1-abc;Sampled=1",
+    ).json()
     assert body["fn"] == "fn" and body["ver"] == "$LATEST" and body["arn"] == arn
     assert body["mem"] == "256" and body["id"] == "req-123"
     assert 40_000 < body["rem"] <= 42_000
@@ -145,7 +171,9 @@ exports.handler = async (e, ctx) => ({
 
 
 def test_errors_are_reported_and_runtime_survives(start):
-    fn = start({"index.js": """
+    fn = start(
+        {
+            "index.js": """
 class MyError extends Error { constructor(m) { super(m); this.name = 'MyError'; } }
 exports.handler = async (e) => {
   if (e.kind === 'error') throw new Error('boom');
@@ -154,7 +182,9 @@ exports.handler = async (e) => {
   if (e.kind === 'reject') return Promise.reject(new RangeError('range'));
   return 'ok';
 };
-"""})
+"""
+        }
+    )
     res = fn.invoke({"kind": "error"})
     assert res.kind == "error"
     body = res.json()
@@ -163,27 +193,41 @@ exports.handler = async (e) => {
     assert res.error_type_header == "Error"
     res = fn.invoke({"kind": "custom"})
     assert res.json()["errorType"] == "MyError" and res.error_type_header == "MyError"
-    assert fn.invoke({"kind": "string"}).json() == {
-        "errorType": "string", "errorMessage": "just a string", "trace": []}
+    assert fn.invoke({"kind": "string"}).json() == {"errorType": "string", "errorMessage": "just a string", "trace": []}
     assert fn.invoke({"kind": "reject"}).json()["errorType"] == "RangeError"
     assert fn.invoke({}).json() == "ok"
     assert fn.proc.poll() is None
     assert "\tERROR\tInvoke Error \t{" in fn.stdout()
 
 
-@pytest.mark.parametrize("files,handler,etype,msg", [
-    ({}, "index.handler", "Runtime.ImportModuleError", "Error: Cannot find module 'index'"),
-    ({"index.js": "exports.other = () => 1;\n"}, "index.handler", "Runtime.HandlerNotFound",
-     "index.handler is undefined or not exported"),
-    ({"index.js": "exports.handler = 5;\n"}, "index.handler", "Runtime.HandlerNotFound",
-     "index.handler is not a function"),
-    ({"index.js": "exports.handler = async () => {\n"}, "index.handler", "Runtime.UserCodeSyntaxError",
-     "SyntaxError: "),
-    ({"index.mjs": "export const handler = ;\n"}, "index.handler", "Runtime.UserCodeSyntaxError",
-     "SyntaxError: "),
-    ({"index.js": ECHO_CJS}, "index", "Runtime.MalformedHandlerName", "Bad handler"),
-    ({"index.js": "throw new Error('init failed');\n"}, "index.handler", "Error", "init failed"),
-], ids=["no-module", "no-export", "not-function", "syntax-cjs", "syntax-esm", "malformed", "init-throw"])
+@pytest.mark.parametrize(
+    "files,handler,etype,msg",
+    [
+        ({}, "index.handler", "Runtime.ImportModuleError", "Error: Cannot find module 'index'"),
+        (
+            {"index.js": "exports.other = () => 1;\n"},
+            "index.handler",
+            "Runtime.HandlerNotFound",
+            "index.handler is undefined or not exported",
+        ),
+        (
+            {"index.js": "exports.handler = 5;\n"},
+            "index.handler",
+            "Runtime.HandlerNotFound",
+            "index.handler is not a function",
+        ),
+        (
+            {"index.js": "exports.handler = async () => {\n"},
+            "index.handler",
+            "Runtime.UserCodeSyntaxError",
+            "SyntaxError: ",
+        ),
+        ({"index.mjs": "export const handler = ;\n"}, "index.handler", "Runtime.UserCodeSyntaxError", "SyntaxError: "),
+        ({"index.js": ECHO_CJS}, "index", "Runtime.MalformedHandlerName", "Bad handler"),
+        ({"index.js": "throw new Error('init failed');\n"}, "index.handler", "Error", "init failed"),
+    ],
+    ids=["no-module", "no-export", "not-function", "syntax-cjs", "syntax-esm", "malformed", "init-throw"],
+)
 def test_init_errors(start, files, handler, etype, msg):
     fn = start(files, handler)
     err = fn.api.wait_init_error(timeout=5)
@@ -211,14 +255,18 @@ def test_large_response_and_event(start):
 
 
 def test_console_format(start):
-    fn = start({"index.js": """
+    fn = start(
+        {
+            "index.js": """
 console.log('at init');
 exports.handler = async (e) => {
   console.log('hello %d', 42, {a: 1});
   console.info('two\\nlines'); console.warn('w'); console.error(new Error('e1').message); console.debug('d');
   return 1;
 };
-"""})
+"""
+        }
+    )
     res = fn.invoke({}, request_id="rid-1")
     assert res.json() == 1
     lines = fn.stdout().split("\n")
@@ -230,17 +278,23 @@ exports.handler = async (e) => {
 
 
 def test_json_log_format(start):
-    fn = start({"index.js": "exports.handler = async () => { console.warn('hi', 1); return 1; };\n"},
-               AWS_LAMBDA_LOG_FORMAT="JSON")
+    fn = start(
+        {"index.js": "exports.handler = async () => { console.warn('hi', 1); return 1; };\n"},
+        AWS_LAMBDA_LOG_FORMAT="JSON",
+    )
     fn.invoke({}, request_id="rid-j")
     rec = json.loads(fn.stdout().splitlines()[0])
     assert rec["level"] == "WARN" and rec["requestId"] == "rid-j" and rec["message"] == "hi 1"
 
 
 def test_unhandled_rejection_fails_invoke_and_exits(start):
-    fn = start({"index.js": """
+    fn = start(
+        {
+            "index.js": """
 exports.handler = async (e) => { Promise.reject(new Error('lost')); await new Promise(r => setTimeout(r, 200)); return 1; };
-"""})
+"""
+        }
+    )
     res = fn.invoke({})
     assert res.kind == "error"
     assert res.json()["errorType"] == "Runtime.UnhandledPromiseRejection"
@@ -256,11 +310,15 @@ def test_async_handler_never_settling_reports_nodejs_exit(start):
 
 
 def test_streaming_handler(start):
-    fn = start({"index.mjs": """
+    fn = start(
+        {
+            "index.mjs": """
 export const handler = awslambda.streamifyResponse(async (e, stream) => {
   stream.setContentType('text/plain'); stream.write('a'); stream.write('b'); stream.end('c');
 });
-"""})
+"""
+        }
+    )
     res = fn.invoke({})
     assert res.kind == "response" and res.body == b"abc"
     assert res.headers["lambda-runtime-function-response-mode"] == "streaming"

@@ -92,10 +92,9 @@ def test_no_package_level_cycles() -> None:
         edges.setdefault(_package(path), set()).update(_imports(path) - {_package(path)})
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        for nxt in edges.get(start, ()):
-            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
-                return True
-        return False
+        return any(
+            nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in edges.get(start, ())
+        )
 
     cyclic = sorted(p for p in edges if reaches(p, p, {p}))
     assert not cyclic, f"package cycles through: {cyclic}"

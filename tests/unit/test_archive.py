@@ -64,13 +64,15 @@ def target(tmp_path: Path) -> Path:
 
 
 def test_extracts_files_dirs_and_modes(target: Path) -> None:
-    data = build([
-        ("handler.py", "def handler(e, c): pass\n", stat.S_IFREG | 0o644),
-        ("bin/", b"", stat.S_IFDIR | 0o755),
-        ("bin/run", "#!/bin/sh\n", stat.S_IFREG | 0o755),
-        ("lib/deep/mod.py", "x = 1\n", None),  # made on Windows: no Unix mode
-        ("./dot/slash.txt", "ok", stat.S_IFREG | 0o600),
-    ])
+    data = build(
+        [
+            ("handler.py", "def handler(e, c): pass\n", stat.S_IFREG | 0o644),
+            ("bin/", b"", stat.S_IFDIR | 0o755),
+            ("bin/run", "#!/bin/sh\n", stat.S_IFREG | 0o755),
+            ("lib/deep/mod.py", "x = 1\n", None),  # made on Windows: no Unix mode
+            ("./dot/slash.txt", "ok", stat.S_IFREG | 0o600),
+        ]
+    )
     written = extract_zip(data, target, LIMIT)
     assert written == len("def handler(e, c): pass\n") + len("#!/bin/sh\n") + len("x = 1\n") + 2
     assert stat.S_IMODE((target / "bin" / "run").stat().st_mode) == 0o755
@@ -114,17 +116,20 @@ def test_names_that_escape(target: Path, name: str) -> None:
         check_zip(data, LIMIT)
 
 
-@pytest.mark.parametrize("links", [
-    [link("passwd", "/etc/passwd")],
-    [link("up", "../../outside")],
-    [link("deep/up", "../../x")],
-    # each alone resolves inside; once both exist, "a" is the parent of the tree
-    [link("a", "b/.."), link("b", ".")],
-    [link("b", "."), link("a", "b/..")],
-    [link("a", "b"), link("b", "a")],  # a loop
-    [link("a", "a")],
-    [link("empty", "")],
-])
+@pytest.mark.parametrize(
+    "links",
+    [
+        [link("passwd", "/etc/passwd")],
+        [link("up", "../../outside")],
+        [link("deep/up", "../../x")],
+        # each alone resolves inside; once both exist, "a" is the parent of the tree
+        [link("a", "b/.."), link("b", ".")],
+        [link("b", "."), link("a", "b/..")],
+        [link("a", "b"), link("b", "a")],  # a loop
+        [link("a", "a")],
+        [link("empty", "")],
+    ],
+)
 def test_symlinks_that_escape(target: Path, links: list[tuple[str, str, int]]) -> None:
     data = build([("handler.py", "x", stat.S_IFREG | 0o644), *links])
     assert refused(data, target) == BAD_ZIP_MESSAGE
@@ -141,12 +146,15 @@ def test_file_written_through_a_directory_symlink_is_refused(target: Path, tmp_p
 # -- corrupt and hostile content ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"this is not a zipfile, just a random string",
-    b"PK\x03\x04" + bytes(100),
-    files(a="x" * 1000)[:-30],  # truncated central directory
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"this is not a zipfile, just a random string",
+        b"PK\x03\x04" + bytes(100),
+        files(a="x" * 1000)[:-30],  # truncated central directory
+    ],
+)
 def test_corrupt_archives(target: Path, data: bytes) -> None:
     assert refused(data, target) == BAD_ZIP_MESSAGE
 
@@ -205,10 +213,10 @@ def test_sum_of_entries_counts(target: Path) -> None:
 def lie(data: bytes, real: int, declared: int, fix_crc: bool) -> bytes:
     out = bytearray(data)
     local, central = out.index(b"PK\x03\x04"), out.index(b"PK\x01\x02")
-    assert out[central + 24:central + 28] == struct.pack("<I", real)
-    out[local + 22:local + 26] = out[central + 24:central + 28] = struct.pack("<I", declared)
+    assert out[central + 24 : central + 28] == struct.pack("<I", real)
+    out[local + 22 : local + 26] = out[central + 24 : central + 28] = struct.pack("<I", declared)
     if fix_crc:
-        out[local + 14:local + 18] = out[central + 16:central + 20] = struct.pack("<I", zlib.crc32(bytes(declared)))
+        out[local + 14 : local + 18] = out[central + 16 : central + 20] = struct.pack("<I", zlib.crc32(bytes(declared)))
     return bytes(out)
 
 
@@ -223,7 +231,7 @@ def test_lying_declared_size_never_expands(target: Path) -> None:
 
 
 def test_too_many_entries(target: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import locallambda.store.archive as archive
+    from locallambda.store import archive
 
     monkeypatch.setattr(archive, "_MAX_ENTRIES", 3)
     assert refused(build([(f"f{i}", "x", None) for i in range(4)]), target) == BAD_ZIP_MESSAGE

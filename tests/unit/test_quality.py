@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _modules() -> list[str]:
-    return [m.name for m in pkgutil.walk_packages(locallambda.__path__, "locallambda.") if not m.name.endswith("__main__")]
+    return [
+        m.name for m in pkgutil.walk_packages(locallambda.__path__, "locallambda.") if not m.name.endswith("__main__")
+    ]
 
 
 @pytest.mark.parametrize("name", _modules())
@@ -32,14 +34,17 @@ def test_public_api_is_declared_and_exists(name: str) -> None:
 
 def test_mypy_strict() -> None:
     pytest.importorskip("mypy")
-    done = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-error-summary"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("args", [["check", "src", "tests", "bench", "scripts"],
-                                  ["format", "--check", "src", "tests", "bench", "scripts"]],
-                         ids=["check", "format"])
+@pytest.mark.parametrize(
+    "args",
+    [["check", "src", "tests", "bench", "scripts"], ["format", "--check", "src", "tests", "bench", "scripts"]],
+    ids=["check", "format"],
+)
 def test_ruff(args: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -41,21 +41,25 @@ def test_valid_input_passes() -> None:
 def test_role_pattern() -> None:
     assert message("CreateFunction", create(Role="r1")) == (
         "1 validation error detected: Value 'r1' at 'role' failed to satisfy constraint: Member must satisfy "
-        r"regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+        r"regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+    )
 
 
 def test_required_member_missing() -> None:
     assert message("GetFunction", {}) == (
-        "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null")
+        "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null"
+    )
 
 
 def test_list_length_and_list_elements() -> None:
     assert message("CreateFunction", create(Architectures=["x86_64", "arm64"])) == (
         "1 validation error detected: Value '[x86_64, arm64]' at 'architectures' failed to satisfy constraint: "
-        "Member must have length less than or equal to 1")
+        "Member must have length less than or equal to 1"
+    )
     assert message("CreateFunction", create(Architectures=["X86_64"])) == (
         "1 validation error detected: Value '[X86_64]' at 'architectures' failed to satisfy constraint: Member must "
-        "satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]")
+        "satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]"
+    )
 
 
 def test_string_elements_of_minimum_length_zero_may_be_null() -> None:
@@ -63,11 +67,13 @@ def test_string_elements_of_minimum_length_zero_may_be_null() -> None:
     assert message("CreateFunction", create(VpcConfig={"SubnetIds": ["bad"], "SecurityGroupIds": ["sg-1"]})) == (
         "1 validation error detected: Value '[bad]' at 'vpcConfig.subnetIds' failed to satisfy constraint: Member "
         "must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length "
-        "greater than or equal to 0, Member must satisfy regular expression pattern: subnet-[0-9a-z]*]")
+        "greater than or equal to 0, Member must satisfy regular expression pattern: subnet-[0-9a-z]*]"
+    )
     assert message("CreateFunction", create(VpcConfig={"SubnetIds": [], "SecurityGroupIds": ["nope"]})) == (
         "1 validation error detected: Value '[nope]' at 'vpcConfig.securityGroupIds' failed to satisfy constraint: "
         "Member must satisfy constraint: [Member must have length less than or equal to 1024, Member must have "
-        "length greater than or equal to 0, Member must satisfy regular expression pattern: sg-[0-9a-zA-Z]*]")
+        "length greater than or equal to 0, Member must satisfy regular expression pattern: sg-[0-9a-zA-Z]*]"
+    )
 
 
 def test_map_keys_and_values() -> None:
@@ -75,18 +81,21 @@ def test_map_keys_and_values() -> None:
     assert message("CreateAlias", {**weights, "RoutingConfig": {"AdditionalVersionWeights": {"2": 2.0}}}) == (
         "1 validation error detected: Value '{2=2.0}' at 'routingConfig.additionalVersionWeights' failed to satisfy "
         "constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member "
-        "must have value greater than or equal to 0.0, Member must not be null]")
+        "must have value greater than or equal to 0.0, Member must not be null]"
+    )
     assert message("CreateAlias", {**weights, "RoutingConfig": {"AdditionalVersionWeights": {"$LATEST": 0.5}}}) == (
         "1 validation error detected: Value '{$LATEST=0.5}' at 'routingConfig.additionalVersionWeights' failed to "
         "satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 1024, "
-        "Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]")
+        "Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]"
+    )
 
 
 def test_sensitive_values_are_not_echoed() -> None:
     # Real AWS answer (quoted in trek10inc/serverless-secrets#39): no value for a sensitive member.
     assert message("CreateFunction", create(Environment={"Variables": {"a": "x"}})) == (
         "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must "
-        "satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]")
+        "satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
+    )
     assert message("CreateFunction", create(Environment={"Variables": {"GOOD_NAME": "x", "AB": "y"}})) is None
 
 
@@ -95,20 +104,27 @@ def test_several_errors_are_counted_and_follow_the_model() -> None:
     name = "arn:aws:lambda:invalid-region:000000000000:function:my-function-" + "a" * 170
     text = message("GetFunction", {"FunctionName": name, "Qualifier": "a" * 129})
     assert text is not None and text.startswith("2 validation errors detected: Value '" + name + "' at 'functionName'")
-    assert text.endswith("; Value '" + "a" * 129 + "' at 'qualifier' failed to satisfy constraint: "
-                         "Member must have length less than or equal to 128")
+    assert text.endswith(
+        "; Value '" + "a" * 129 + "' at 'qualifier' failed to satisfy constraint: "
+        "Member must have length less than or equal to 128"
+    )
     # Length and pattern of one member: both are reported (CreateFunction's limit is 140).
     text = message("CreateFunction", create(FunctionName=name))
     assert text is not None and text.startswith("2 validation errors detected: ")
     assert "Member must have length less than or equal to 140; " in text
-    assert text.endswith("Member must satisfy regular expression pattern: " + MODEL.shape_for("FunctionName").metadata["pattern"])
+    assert text.endswith(
+        "Member must satisfy regular expression pattern: " + MODEL.shape_for("FunctionName").metadata["pattern"]
+    )
 
 
 def test_numeric_ranges() -> None:
-    assert message("PutProvisionedConcurrencyConfig", {"FunctionName": "f", "Qualifier": "live",
-                                                       "ProvisionedConcurrentExecutions": 0}) == (
+    assert message(
+        "PutProvisionedConcurrencyConfig",
+        {"FunctionName": "f", "Qualifier": "live", "ProvisionedConcurrentExecutions": 0},
+    ) == (
         "1 validation error detected: Value '0' at 'provisionedConcurrentExecutions' failed to satisfy constraint: "
-        "Member must have value greater than or equal to 1")
+        "Member must have value greater than or equal to 1"
+    )
 
 
 def test_enums_print_in_aws_order() -> None:
@@ -118,7 +134,8 @@ def test_enums_print_in_aws_order() -> None:
     assert enum_text(["PublishedVersions", "None"]) == "[PublishedVersions, None]"
     assert message("ListFunctions", {"FunctionVersion": "invalid"}) == (
         "1 validation error detected: Value 'invalid' at 'functionVersion' failed to satisfy constraint: "
-        "Member must satisfy enum value set: [ALL]")
+        "Member must satisfy enum value set: [ALL]"
+    )
 
 
 def test_runtime_enum_is_left_to_the_handler() -> None:
@@ -126,10 +143,18 @@ def test_runtime_enum_is_left_to_the_handler() -> None:
     assert message("CreateFunction", create(Runtime="PYTHON3.9")) is None
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (None, "null"), (True, "true"), ([1, "a"], "[1, a]"), ({"k": "v"}, "{k=v}"), (0.5, "0.5"), ("s", "s"),
-    (b"abc", "java.nio.HeapByteBuffer[pos=0 lim=3 cap=3]"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "null"),
+        (True, "true"),
+        ([1, "a"], "[1, a]"),
+        ({"k": "v"}, "{k=v}"),
+        (0.5, "0.5"),
+        ("s", "s"),
+        (b"abc", "java.nio.HeapByteBuffer[pos=0 lim=3 cap=3]"),
+    ],
+)
 def test_values_print_like_java(value: Any, text: str) -> None:
     assert format_value(value) == text
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from locallambda.control.concurrency import unreserved_concurrency
 from locallambda.control.plane import ControlPlane
-from locallambda.store.functions import FunctionRecord
 from locallambda.model.operations import RequestContext, operation
+from locallambda.store.functions import FunctionRecord
 
 __all__ = ["AccountApi", "function_code_size"]
+
 
 def function_code_size(record: FunctionRecord) -> int:
     """Bytes of code a function stores over all its versions (image functions count nothing:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from locallambda.model.refs import LATEST, FunctionRef
-from locallambda.control.versions import check_revision
 from locallambda.control.paging import paginate
 from locallambda.control.permissions import drop_policy
 from locallambda.control.plane import ControlPlane
-from locallambda.store.functions import Change, FunctionRecord, new_revision_id
+from locallambda.control.versions import check_revision
 from locallambda.errors import InvalidParameterValueError, ResourceConflictError, ResourceNotFoundError
 from locallambda.model.operations import RequestContext, operation
+from locallambda.model.refs import LATEST, FunctionRef
+from locallambda.store.functions import Change, FunctionRecord, new_revision_id
 
 __all__ = ["AliasesApi", "alias_weights"]
 
@@ -78,7 +78,6 @@ class AliasesApi:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-
 
     def _function(self, ctx: RequestContext, p: dict[str, Any]) -> tuple[FunctionRecord, FunctionRef]:
         """The function named by ``FunctionName`` (a qualifier in the name is ignored).
@@ -149,10 +148,7 @@ class AliasesApi:
         version = p.get("FunctionVersion") or current["FunctionVersion"]
         if "FunctionVersion" in p:
             _check_version_exists(record, ref, version)
-        if p.get("RoutingConfig") is not None:
-            weights = _routing_weights(p["RoutingConfig"])
-        else:
-            weights = alias_weights(current)
+        weights = _routing_weights(p["RoutingConfig"]) if p.get("RoutingConfig") is not None else alias_weights(current)
         # The kept weights are checked again too: moving the primary onto the additional
         # version would otherwise leave an alias AWS would never have accepted.
         _check_routing(record, ref, version, weights)

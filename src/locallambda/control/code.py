@@ -18,7 +18,7 @@ from locallambda.errors import InvalidParameterValueError, RequestEntityTooLarge
 from locallambda.store.code import tree_size
 from locallambda.store.functions import VersionRecord
 
-__all__ = ["CodeIntake", "IncomingCode", "HOT_RELOAD_SHA"]
+__all__ = ["HOT_RELOAD_SHA", "CodeIntake", "IncomingCode"]
 
 HOT_RELOAD_SHA = "hot-reloading-hash-not-available"
 
@@ -52,7 +52,9 @@ class CodeIntake:
                 raise RequestEntityTooLargeError(f"Zipped size must be smaller than {s.limits_code_size_zipped} bytes")
             stored = await self._plane.run_blocking(self._plane.code.put_zip, zip_file, s.limits_code_size_unzipped)
             return IncomingCode(
-                sha_b64=stored.sha256_b64, size=stored.size, sha_hex=stored.sha256_hex,
+                sha_b64=stored.sha256_b64,
+                size=stored.size,
+                sha_hex=stored.sha256_hex,
                 unzipped_size=stored.unzipped_size,
             )
         bucket = code.get("S3Bucket")

@@ -22,15 +22,15 @@ import secrets
 import string
 from typing import Any
 
-from locallambda.model.refs import function_arn
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
-from locallambda.model.clock import aws_timestamp
-from locallambda.store.functions import FunctionRecord, Registry
 from locallambda.errors import CodeSigningConfigNotFoundError, ResourceConflictError, ResourceNotFoundError
+from locallambda.model.clock import aws_timestamp
 from locallambda.model.operations import RequestContext, operation
+from locallambda.model.refs import function_arn
+from locallambda.store.functions import FunctionRecord, Registry
 
-__all__ = ["CodeSigningApi", "CodeSigningConfigNotFoundError", "REGISTRY_KIND", "csc_arn"]
+__all__ = ["REGISTRY_KIND", "CodeSigningApi", "CodeSigningConfigNotFoundError", "csc_arn"]
 
 REGISTRY_KIND = "code_signing_config"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -57,7 +57,6 @@ class CodeSigningApi:
     @property
     def _configs(self) -> Registry:
         return self.plane.registry(REGISTRY_KIND)
-
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -100,7 +99,9 @@ class CodeSigningApi:
                 "SigningProfileVersionArns": list(p["AllowedPublishers"]["SigningProfileVersionArns"])
             },
             # AWS's default policy is to deploy unsigned or wrongly signed code with a warning.
-            "CodeSigningPolicies": {"UntrustedArtifactOnDeployment": policies.get("UntrustedArtifactOnDeployment", "Warn")},
+            "CodeSigningPolicies": {
+                "UntrustedArtifactOnDeployment": policies.get("UntrustedArtifactOnDeployment", "Warn")
+            },
             "LastModified": aws_timestamp(),
         }
         self._configs.put(arn, {"config": config, "tags": dict(p.get("Tags") or {})})
@@ -151,7 +152,9 @@ class CodeSigningApi:
     async def list_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         prefix = f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:code-signing-config:"
         configs = [doc["config"] for arn, doc in self._configs.items() if arn.startswith(prefix)]
-        page, marker = paginate(configs, p.get("Marker"), p.get("MaxItems"), key=lambda c: str(c["CodeSigningConfigArn"]))
+        page, marker = paginate(
+            configs, p.get("Marker"), p.get("MaxItems"), key=lambda c: str(c["CodeSigningConfigArn"])
+        )
         out: dict[str, Any] = {"CodeSigningConfigs": copy.deepcopy(page)}
         if marker:
             out["NextMarker"] = marker

@@ -22,25 +22,25 @@ import asyncio
 import re
 from typing import Any
 
-from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
 from locallambda.control.seams import Provisioner
-from locallambda.model.clock import aws_timestamp
-from locallambda.store.functions import Change, FunctionRecord, new_revision_id
 from locallambda.errors import (
     InvalidParameterValueError,
     ProvisionedConcurrencyConfigNotFoundError,
     ResourceConflictError,
     ResourceNotFoundError,
 )
+from locallambda.model.clock import aws_timestamp
 from locallambda.model.operations import RequestContext, operation
+from locallambda.model.refs import LATEST, FunctionRef
+from locallambda.store.functions import Change, FunctionRecord, new_revision_id
 
 __all__ = [
     "ConcurrencyApi",
     "function_claim",
-    "unreserved_concurrency",
     "provisioned_total",
+    "unreserved_concurrency",
 ]
 
 _VERSION = re.compile(r"[0-9]+")
@@ -87,7 +87,6 @@ class ConcurrencyApi:
         self.plane = plane
         self._resumed = False
 
-
     @property
     def _provisioner(self) -> Provisioner:
         return self.plane.provisioner
@@ -103,12 +102,14 @@ class ConcurrencyApi:
         for record in self.plane.functions.all():
             for q, config in record.provisioned_concurrency.items():
                 token = new_revision_id()
-                config.update({
-                    "Status": "IN_PROGRESS",
-                    "AvailableProvisionedConcurrentExecutions": 0,
-                    "AllocatedProvisionedConcurrentExecutions": 0,
-                    "_token": token,
-                })
+                config.update(
+                    {
+                        "Status": "IN_PROGRESS",
+                        "AvailableProvisionedConcurrentExecutions": 0,
+                        "AllocatedProvisionedConcurrentExecutions": 0,
+                        "_token": token,
+                    }
+                )
                 config.pop("StatusReason", None)
                 self.plane.spawn(self._provision(record, q, config[_REQUESTED], token))
             if record.provisioned_concurrency:
@@ -134,7 +135,10 @@ class ConcurrencyApi:
         s = self.plane.settings
         # The function's current claim is replaced, not added to (AWS lets a function lower or
         # keep its own reservation when the account is otherwise at its minimum).
-        if unreserved_concurrency(self.plane, ref.region, exclude=record) - value < s.limits_minimum_unreserved_concurrency:
+        if (
+            unreserved_concurrency(self.plane, ref.region, exclude=record) - value
+            < s.limits_minimum_unreserved_concurrency
+        ):
             raise InvalidParameterValueError(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{s.limits_minimum_unreserved_concurrency}]."
@@ -312,7 +316,9 @@ class ConcurrencyApi:
         items = []
         for q in sorted(record.provisioned_concurrency, key=_order):
             items.append({"FunctionArn": ref.arn(q), **self._public(record.provisioned_concurrency[q])})
-        page, marker = paginate(items, p.get("Marker"), p.get("MaxItems"), key=lambda i: _order(i["FunctionArn"].rsplit(":", 1)[1]))
+        page, marker = paginate(
+            items, p.get("Marker"), p.get("MaxItems"), key=lambda i: _order(i["FunctionArn"].rsplit(":", 1)[1])
+        )
         out: dict[str, Any] = {"ProvisionedConcurrencyConfigs": page}
         if marker:
             out["NextMarker"] = marker

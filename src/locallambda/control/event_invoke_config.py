@@ -23,12 +23,12 @@ import re
 import time
 from typing import Any
 
-from locallambda.model.refs import LATEST, FunctionRef, function_arn
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
-from locallambda.store.functions import FunctionRecord
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
 from locallambda.model.operations import RequestContext, operation
+from locallambda.model.refs import LATEST, FunctionRef, function_arn
+from locallambda.store.functions import FunctionRecord
 
 __all__ = ["EventInvokeConfigApi", "event_invoke_config_for"]
 
@@ -75,7 +75,6 @@ class EventInvokeConfigApi:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-
 
     # -- lookups --------------------------------------------------------------------------
 

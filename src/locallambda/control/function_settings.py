@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.control.plane import ControlPlane
-from locallambda.store.functions import FunctionRecord
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
 from locallambda.model.operations import RequestContext, operation
+from locallambda.model.refs import LATEST, FunctionRef
+from locallambda.store.functions import FunctionRecord
 
-__all__ = ["FunctionSettingsApi", "DEFAULT_RECURSIVE_LOOP", "DEFAULT_UPDATE_RUNTIME_ON"]
+__all__ = ["DEFAULT_RECURSIVE_LOOP", "DEFAULT_UPDATE_RUNTIME_ON", "FunctionSettingsApi"]
 
 DEFAULT_RECURSIVE_LOOP = "Terminate"
 DEFAULT_UPDATE_RUNTIME_ON = "Auto"
@@ -37,7 +37,6 @@ class FunctionSettingsApi:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-
 
     # -- recursion ------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from locallambda.runtimes import catalogue
 from locallambda.store.functions import Change, FunctionRecord, VersionRecord, new_revision_id
 from locallambda.store.layers import LayerStore
 
-__all__ = ["FunctionsApi", "RESERVED_ENV_KEYS"]
+__all__ = ["RESERVED_ENV_KEYS", "FunctionsApi"]
 
 # Environment variables AWS sets itself and refuses to let users override.
 RESERVED_ENV_KEYS = (
@@ -119,14 +119,15 @@ class FunctionsApi:
         self.lifecycle = lifecycle
         self._layers = layers
 
-
     # -- operations -----------------------------------------------------------------------
 
     @operation("CreateFunction")
     async def create_function(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         limit = self.plane.settings.limits_create_function_request_size
         if ctx.content_length > limit:
-            raise RequestEntityTooLargeError(f"Request must be smaller than {limit} bytes for the CreateFunction operation")
+            raise RequestEntityTooLargeError(
+                f"Request must be smaller than {limit} bytes for the CreateFunction operation"
+            )
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
         if ref.account_id != ctx.account_id:
             # Creating a function in another account needs permissions this server never grants.
@@ -153,7 +154,9 @@ class FunctionsApi:
                 )
             _check_runtime(p.get("Runtime"))
             if p.get("Code", {}).get("ImageUri"):
-                raise InvalidParameterValueError("Please don't provide ImageUri when updating a function with packageType Zip.")
+                raise InvalidParameterValueError(
+                    "Please don't provide ImageUri when updating a function with packageType Zip."
+                )
         elif not p.get("Code", {}).get("ImageUri"):
             raise InvalidParameterValueError("Please provide ImageUri when creating a function with packageType Image.")
         variables = (p.get("Environment") or {}).get("Variables") or {}
@@ -209,7 +212,11 @@ class FunctionsApi:
             }
         if p.get("Layers"):
             cfg["Layers"] = function_layers(
-                self._layers, ref.region, p["Layers"], stored.unzipped_size, self.plane.settings.limits_code_size_unzipped
+                self._layers,
+                ref.region,
+                p["Layers"],
+                stored.unzipped_size,
+                self.plane.settings.limits_code_size_unzipped,
             )
         latest = VersionRecord(cfg)
         CodeIntake.apply(latest, stored)
@@ -227,7 +234,9 @@ class FunctionsApi:
         out["FunctionArn"] = arn
         return out
 
-    def _lookup(self, ctx: RequestContext, p: dict[str, Any]) -> tuple[FunctionRecord, FunctionRef, VersionRecord, str | None]:
+    def _lookup(
+        self, ctx: RequestContext, p: dict[str, Any]
+    ) -> tuple[FunctionRecord, FunctionRef, VersionRecord, str | None]:
         ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"], p.get("Qualifier"))
         record = self.plane.functions.get(ref.region, ref.name)
         if record is None:
@@ -238,7 +247,9 @@ class FunctionsApi:
         version, alias = resolved
         return record, ref, version, alias
 
-    def _config_view(self, record: FunctionRecord, ref: FunctionRef, version: VersionRecord, alias: str | None) -> dict[str, Any]:
+    def _config_view(
+        self, record: FunctionRecord, ref: FunctionRef, version: VersionRecord, alias: str | None
+    ) -> dict[str, Any]:
         cfg = public_config(version.config)
         if alias is not None:
             cfg["FunctionArn"] = ref.arn(alias)
@@ -307,8 +318,11 @@ class FunctionsApi:
             return {"StatusCode": 204}
         if q not in record.versions:
             return {"StatusCode": 204}  # AWS answers success for a version that is already gone
-        users = sorted(a for a, cfg in record.aliases.items()
-                       if cfg["FunctionVersion"] == q or q in (cfg.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {}))
+        users = sorted(
+            a
+            for a, cfg in record.aliases.items()
+            if cfg["FunctionVersion"] == q or q in (cfg.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {})
+        )
         if users:
             raise ResourceConflictError(
                 f"Unable to delete version because the following aliases reference it: [{', '.join(users)}]"
@@ -328,10 +342,14 @@ class FunctionsApi:
         check_revision(p.get("RevisionId"), record.latest.config["RevisionId"])
         pkg = record.latest.config.get("PackageType", "Zip")
         if pkg == "Zip" and p.get("ImageUri"):
-            raise InvalidParameterValueError("Please don't provide ImageUri when updating a function with packageType Zip.")
+            raise InvalidParameterValueError(
+                "Please don't provide ImageUri when updating a function with packageType Zip."
+            )
         if pkg == "Image" and not p.get("ImageUri"):
             raise InvalidParameterValueError("Please provide ImageUri when updating a function with packageType Image.")
-        code: dict[str, Any] = {k: p[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if k in p}
+        code: dict[str, Any] = {
+            k: p[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if k in p
+        }
         stored = await self.code.store(code)
         record = self.plane.get_function(ref)  # re-read: we awaited
         Lifecycle.ensure_updatable(record)
@@ -364,7 +382,8 @@ class FunctionsApi:
             _check_runtime(p["Runtime"])
         if "Environment" in p:
             _env_size_check(
-                (p["Environment"] or {}).get("Variables") or {}, self.plane.settings.limits_max_function_envvar_size_bytes
+                (p["Environment"] or {}).get("Variables") or {},
+                self.plane.settings.limits_max_function_envvar_size_bytes,
             )
         Lifecycle.ensure_updatable(record)
         check_revision(p.get("RevisionId"), record.latest.config["RevisionId"])
@@ -413,7 +432,6 @@ class FunctionsApi:
 # An alias name as the model defines it: not all digits.
 _ALIAS_SHAPED = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9-_]+")
 
+
 def _list_key(cfg: dict[str, Any]) -> str:
     return f"{cfg['FunctionName']}\x00{version_sort_key(cfg)}"
-
-

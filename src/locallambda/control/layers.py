@@ -33,7 +33,7 @@ from locallambda.runtimes.catalogue import SUPPORTED_RUNTIMES, VALID_RUNTIMES_TE
 from locallambda.store.functions import new_revision_id
 from locallambda.store.layers import LayerStore
 
-__all__ = ["LayersApi", "function_layers", "MAX_LAYERS"]
+__all__ = ["MAX_LAYERS", "LayersApi", "function_layers"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ _LIST_RUNTIMES_TEXT = (
     "ruby3.4, ruby2.5, python3.6, python2.7]"
 )
 _LIST_RUNTIMES = frozenset(_LIST_RUNTIMES_TEXT[1:-1].split(", "))
+
 
 def _check_runtime_filter(runtime: str | None) -> None:
     """ListLayers/ListLayerVersions' CompatibleRuntime. Raises ``ValidationError`` (AWS's text)."""
@@ -86,8 +87,7 @@ def function_layers(
         parsed = parse_layer_version_arn(arn)
         if parsed is not None and parsed[0].region != region:
             raise InvalidParameterValueError(
-                "Layers are not in the same region as the function. "
-                f"Layers are expected to be in region {region}."
+                f"Layers are not in the same region as the function. Layers are expected to be in region {region}."
             )
         entry = layers.version(*parsed) if parsed is not None else None
         if entry is None:
@@ -143,9 +143,7 @@ class LayersApi:
         cfg = entry["config"]
         if runtime is not None and runtime not in (cfg.get("CompatibleRuntimes") or []):
             return False
-        if architecture is not None and architecture not in (cfg.get("CompatibleArchitectures") or []):
-            return False
-        return True
+        return not (architecture is not None and architecture not in (cfg.get("CompatibleArchitectures") or []))
 
     def _live_versions(self, ref: LayerRef) -> list[dict[str, Any]]:
         return self._store.live_versions(ref)
@@ -212,8 +210,13 @@ class LayersApi:
                 cfg[key] = list(p[key] or [])
         if "LicenseInfo" in p:
             cfg["LicenseInfo"] = p["LicenseInfo"]
-        entry = {"config": cfg, "sha_hex": stored.sha256_hex, "unzipped_size": stored.unzipped_size,
-                 "deleted": False, "policy": None}
+        entry = {
+            "config": cfg,
+            "sha_hex": stored.sha256_hex,
+            "unzipped_size": stored.unzipped_size,
+            "deleted": False,
+            "policy": None,
+        }
         doc["versions"][str(number)] = entry
         self._layers.put(ref.key, doc)
         return self._view(ctx, entry)
@@ -245,11 +248,13 @@ class LayersApi:
         for key, _doc in self._layers.items():
             if not key.startswith(prefix):
                 continue
-            ref = LayerRef(ctx.region, ctx.account_id, key[len(prefix):])
+            ref = LayerRef(ctx.region, ctx.account_id, key[len(prefix) :])
             # Each layer with its newest version that passes the filters; none passing: not listed.
             latest = next((e for e in self._live_versions(ref) if self._matches(e, runtime, arch)), None)
             if latest is not None:
-                items.append({"LayerName": ref.name, "LayerArn": ref.arn, "LatestMatchingVersion": self._list_item(latest)})
+                items.append(
+                    {"LayerName": ref.name, "LayerArn": ref.arn, "LatestMatchingVersion": self._list_item(latest)}
+                )
         items.sort(key=lambda i: i["LayerName"])
         page, marker = paginate(items, p.get("Marker"), p.get("MaxItems"), key=lambda i: i["LayerName"])
         out: dict[str, Any] = {"Layers": page}
@@ -265,8 +270,9 @@ class LayersApi:
         # An unknown layer lists no versions (AWS: 200 with an empty list).
         items = [self._list_item(e) for e in self._live_versions(ref) if self._matches(e, runtime, arch)]
         # Newest first; the marker key grows along the list as paginate expects.
-        page, marker = paginate(items, p.get("Marker"), p.get("MaxItems"),
-                                key=lambda i: f"{10**12 - int(i['Version']):013d}")
+        page, marker = paginate(
+            items, p.get("Marker"), p.get("MaxItems"), key=lambda i: f"{10**12 - int(i['Version']):013d}"
+        )
         out: dict[str, Any] = {"LayerVersions": page}
         if marker:
             out["NextMarker"] = marker
@@ -300,10 +306,11 @@ class LayersApi:
                 "or remove the existing statement."
             )
         _check_policy_revision(p.get("RevisionId"), policy)
-        statement = _statement(sid, p["Action"], p["Principal"], p.get("OrganizationId"),
-                               entry["config"]["LayerVersionArn"])
+        statement = _statement(
+            sid, p["Action"], p["Principal"], p.get("OrganizationId"), entry["config"]["LayerVersionArn"]
+        )
         revision = new_revision_id()
-        statements = (policy or {}).get("statements", []) + [statement]
+        statements = [*(policy or {}).get("statements", []), statement]
         entry["policy"] = {"revision_id": revision, "statements": statements}
         self._layers.put(ref.key, self._layers.get(ref.key))
         return {"Statement": json.dumps(statement, separators=(",", ":")), "RevisionId": revision}
@@ -347,7 +354,13 @@ def _statement(sid: str, action: str, principal: str, organization_id: str | Non
         who = {"AWS": f"arn:aws:iam::{principal}:root"}
     elif principal.startswith("arn:"):
         who = {"AWS": principal}
-    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Principal": who, "Action": action, "Resource": resource}
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": who,
+        "Action": action,
+        "Resource": resource,
+    }
     if organization_id:
         statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
     return statement

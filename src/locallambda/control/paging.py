@@ -38,7 +38,9 @@ def paginate(
     if marker:
         last = _decode(marker)
         keys = [key(i) for i in items]
-        start = next((n for n, k in enumerate(keys) if k > last), len(items)) if last not in keys else keys.index(last) + 1
+        start = (
+            next((n for n, k in enumerate(keys) if k > last), len(items)) if last not in keys else keys.index(last) + 1
+        )
     page = list(items[start : start + limit])
     more = start + limit < len(items)
     return page, (_encode(key(page[-1])) if more and page else None)

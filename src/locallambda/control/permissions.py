@@ -19,9 +19,7 @@ import json
 import re
 from typing import Any
 
-from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.control.plane import ControlPlane
-from locallambda.store.functions import Change, FunctionRecord, new_revision_id
 from locallambda.errors import (
     InvalidParameterValueError,
     PolicyLengthExceededError,
@@ -30,15 +28,17 @@ from locallambda.errors import (
     ResourceNotFoundError,
 )
 from locallambda.model.operations import RequestContext, operation
+from locallambda.model.refs import LATEST, FunctionRef
+from locallambda.store.functions import Change, FunctionRecord, new_revision_id
 
 __all__ = [
     "PermissionsApi",
     "build_statement",
+    "drop_policy",
     "policy_document",
     "policy_statements",
-    "resolve_policy_qualifier",
     "prune_orphaned_policies",
-    "drop_policy",
+    "resolve_policy_qualifier",
 ]
 
 POLICY_SIZE_LIMIT = 20480
@@ -178,7 +178,8 @@ def prune_orphaned_policies(record: FunctionRecord) -> bool:
     starts without one.
     """
     keep = [
-        s for s in record.policy_statements
+        s
+        for s in record.policy_statements
         if s.get("_qualifier") is None or s["_qualifier"] in record.versions or s["_qualifier"] in record.aliases
     ]
     if len(keep) == len(record.policy_statements):
@@ -197,7 +198,6 @@ class PermissionsApi:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-
 
     def on_change(self, record: FunctionRecord, change: Change) -> None:
         if change is Change.UPDATED:

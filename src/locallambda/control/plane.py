@@ -15,14 +15,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from locallambda.control.seams import ChangeListener, CodeSizeSource, Preparer, Provisioner, TagResolver
-from locallambda.store.functions import Change
 from locallambda.errors import ResourceNotFoundError
 from locallambda.model.refs import FunctionRef, parse_function_name
 from locallambda.model.tasks import TaskScope
 from locallambda.settings import Settings
 from locallambda.store.code import CodeStore
 from locallambda.store.documents import DocumentStore
-from locallambda.store.functions import FunctionRecord, FunctionRegistry, Registry
+from locallambda.store.functions import Change, FunctionRecord, FunctionRegistry, Registry
 
 __all__ = ["ControlPlane"]
 

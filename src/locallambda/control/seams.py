@@ -17,14 +17,14 @@ from collections.abc import Awaitable, Callable
 from locallambda.store.functions import Change, FunctionRecord
 
 __all__ = [
-    "Preparer",
-    "Provisioner",
     "Change",
     "ChangeListener",
     "CodeSizeSource",
-    "TaggableArn",
-    "TagTarget",
+    "Preparer",
+    "Provisioner",
     "TagResolver",
+    "TagTarget",
+    "TaggableArn",
 ]
 
 # None when the function can run, or the reason it cannot.

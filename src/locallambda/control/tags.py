@@ -17,19 +17,19 @@ import re
 import unicodedata
 from typing import Any
 
-from locallambda.model.refs import function_arn
 from locallambda.control.plane import ControlPlane
 from locallambda.control.seams import TaggableArn, TagResolver, TagTarget
-from locallambda.store.functions import new_revision_id
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError, ValidationError
 from locallambda.model.operations import RequestContext, operation
+from locallambda.model.refs import function_arn
 from locallambda.model.wording import format_value, validation_message
+from locallambda.store.functions import new_revision_id
 
 __all__ = [
-    "TagsApi",
-    "default_resolvers",
-    "check_tags",
     "TAG_LIMIT",
+    "TagsApi",
+    "check_tags",
+    "default_resolvers",
 ]
 
 TAG_LIMIT = 50
@@ -135,8 +135,12 @@ class TagsApi:
                 "Member must satisfy regular expression pattern: a taggable Lambda resource ARN"
             )
         arn = TaggableArn(
-            arn=raw, region=m.group("region"), account_id=m.group("account"), kind=m.group("kind"),
-            resource_id=m.group("id"), qualifier=m.group("qualifier"),
+            arn=raw,
+            region=m.group("region"),
+            account_id=m.group("account"),
+            kind=m.group("kind"),
+            resource_id=m.group("id"),
+            qualifier=m.group("qualifier"),
         )
         if arn.qualifier is not None and arn.kind == "function":
             raise InvalidParameterValueError(

@@ -25,15 +25,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
-from locallambda.model.clock import iso_micros
-from locallambda.store.functions import FunctionRecord
 from locallambda.errors import ResourceConflictError, ResourceNotFoundError
+from locallambda.model.clock import iso_micros
 from locallambda.model.operations import RequestContext, operation
+from locallambda.model.refs import LATEST, FunctionRef
+from locallambda.store.functions import FunctionRecord
 
-__all__ = ["UrlsApi", "url_id", "function_url", "URL_DOMAIN", "CUSTOM_ID_TAG"]
+__all__ = ["CUSTOM_ID_TAG", "URL_DOMAIN", "UrlsApi", "function_url", "url_id"]
 
 URL_DOMAIN = "localhost.localstack.cloud"
 # LocalStack's tag for a chosen URL subdomain (``<value>`` or ``<value>-<alias>``).
@@ -73,12 +73,9 @@ class UrlsApi:
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
 
-
     # -- helpers --------------------------------------------------------------------------
 
-    def _lookup(
-        self, ctx: RequestContext, p: dict[str, Any], missing: str
-    ) -> tuple[FunctionRecord, FunctionRef]:
+    def _lookup(self, ctx: RequestContext, p: dict[str, Any], missing: str) -> tuple[FunctionRecord, FunctionRef]:
         """The function and qualifier (Qualifier parameter or the name's suffix) a request names.
 
         Raises ``InvalidParameterValueError`` when both are given and differ,
@@ -193,7 +190,6 @@ class UrlsApi:
         if record.url_configs.pop(ref.qualifier or LATEST, None) is None:
             raise ResourceNotFoundError(_RESOURCE_MISSING)
         self.plane.functions.save(record)
-        return None
 
     @operation("ListFunctionUrlConfigs")
     async def list_function_url_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:

@@ -22,10 +22,21 @@ from locallambda.model.operations import RequestContext, operation
 from locallambda.model.refs import LATEST, function_arn
 from locallambda.store.functions import Change, FunctionRecord, VersionRecord, new_revision_id
 
-__all__ = ["VersionsApi", "publish", "check_revision"]
+__all__ = ["VersionsApi", "check_revision", "publish"]
 
-_VOLATILE = {"RevisionId", "Version", "FunctionArn", "LastModified", "State", "StateReason", "StateReasonCode",
-             "LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode", "_PublishedFrom"}
+_VOLATILE = {
+    "RevisionId",
+    "Version",
+    "FunctionArn",
+    "LastModified",
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+    "_PublishedFrom",
+}
 
 
 def check_revision(given: str | None, current: str, api: str = "GetFunction/GetAlias") -> None:
@@ -104,8 +115,9 @@ class VersionsApi:
         record = self.plane.get_function(ref)
         latest = public_config(record.latest.config, listing=True)
         latest["FunctionArn"] = record.latest.config["FunctionArn"] + ":" + LATEST
-        items = [latest] + [public_config(record.versions[n].config, listing=True)
-                            for n in sorted(record.versions, key=int)]
+        items = [latest] + [
+            public_config(record.versions[n].config, listing=True) for n in sorted(record.versions, key=int)
+        ]
         page, marker = paginate(items, p.get("Marker"), p.get("MaxItems"), key=version_sort_key)
         out: dict[str, Any] = {"Versions": page}
         if marker:

@@ -7,8 +7,15 @@ from typing import Any
 
 __all__ = ["public_config", "version_sort_key"]
 
-_NOT_LISTED = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
-               "LastUpdateStatusReasonCode", "RuntimeVersionConfig")
+_NOT_LISTED = (
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+    "RuntimeVersionConfig",
+)
 
 
 def public_config(cfg: dict[str, Any], listing: bool = False) -> dict[str, Any]:

@@ -34,7 +34,7 @@ MAX_BODY = 128 * 1024 * 1024
 
 
 class InternalRoute:
-    __slots__ = ("method", "pattern", "handler")
+    __slots__ = ("handler", "method", "pattern")
 
     def __init__(self, method: str, pattern: str, handler: InternalHandler) -> None:
         self.method = method
@@ -112,8 +112,9 @@ class EdgeApp:
         try:
             target = url_host(headers.get("host")) if self._function_urls is not None else None
             if target is not None and self._function_urls is not None:
-                served = await self._function_urls.handle(*target, method, path.split("?", 1)[0], query_string,
-                                                          headers, body)
+                served = await self._function_urls.handle(
+                    *target, method, path.split("?", 1)[0], query_string, headers, body
+                )
                 await _write(send, served)
                 return
             response = await self._dispatcher.dispatch(method, path, query_string, headers, body)
@@ -145,4 +146,3 @@ async def _write(send: Send, response: Response) -> None:
     headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
-

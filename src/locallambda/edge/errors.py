@@ -19,7 +19,7 @@ from locallambda.errors import LambdaError, ServiceError
 from locallambda.protocol.codec import Response, dumps
 from locallambda.protocol.model import load_service_model
 
-__all__ = ["api_error", "url_error", "internal_error", "JSON"]
+__all__ = ["JSON", "api_error", "internal_error", "url_error"]
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,13 @@ from locallambda.store.functions import FunctionRegistry
 __all__ = ["FunctionUrls", "url_host"]
 
 _HOST = re.compile(r"(?P<id>[a-z0-9]+)\.lambda-url\.(?P<region>[a-z0-9-]+)\.[^:]+(?::\d+)?")
-_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
 
 
 def url_host(host: str | None) -> tuple[str, str] | None:
@@ -58,14 +64,15 @@ class FunctionUrls:
                     return FunctionRef(record.name, q, record.region, record.account_id)
         return None
 
-    def event(self, url_id: str, method: str, raw_path: str, query_string: str,
-              headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    def event(
+        self, url_id: str, method: str, raw_path: str, query_string: str, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
         """The payload-format 2.0 event AWS sends for one request."""
         query: dict[str, list[str]] = {}
         for pair in filter(None, query_string.split("&")):
             key, _, value = pair.partition("=")
             query.setdefault(key, []).append(value)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         text = _text(headers)
         event: dict[str, Any] = {
             "version": "2.0",
@@ -101,8 +108,16 @@ class FunctionUrls:
             event["body"] = body.decode("utf-8", "replace") if text else base64.b64encode(body).decode()
         return event
 
-    async def handle(self, url_id: str, region: str, method: str, raw_path: str, query_string: str,
-                     headers: Mapping[str, str], body: bytes) -> Response:
+    async def handle(
+        self,
+        url_id: str,
+        region: str,
+        method: str,
+        raw_path: str,
+        query_string: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Response:
         found = self._find(url_id, region)
         if found is None:
             return url_error(404, "The function URL does not exist.")

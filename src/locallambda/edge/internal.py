@@ -18,19 +18,27 @@ __all__ = ["internal_routes"]
 
 
 def internal_routes(code: CodeStore, health: Callable[[], dict[str, Any]], logs: LogStore) -> list[InternalRoute]:
-    async def runtimes(m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes) -> Response:
+    async def runtimes(
+        m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> Response:
         return json_response(200, {"Runtimes": catalogue.runtimes_for_filter(list(query.get("filter", [])))})
 
-    async def health_view(m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes) -> Response:
+    async def health_view(
+        m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> Response:
         return json_response(200, {"version": __version__, **health()})
 
-    async def code_zip(m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes) -> Response:
+    async def code_zip(
+        m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> Response:
         data = await _read(code, m.group(1))
         if data is None:
             return json_response(404, {"message": "No such code archive"})
         return Response(200, [(b"content-type", b"application/zip")], data)
 
-    async def function_logs(m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes) -> Response:
+    async def function_logs(
+        m: re.Match[str], query: Mapping[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> Response:
         # Recent log lines of one function, for `locallambda logs` (which polls with ?since=).
         region, name = m.group(1), m.group(2)
         try:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping
 
-from locallambda.errors import ExecutorError
 from locallambda.model.spec import FunctionSpec
 
-__all__ = ["Executor", "RuntimeProcess", "OutputSink"]
+__all__ = ["Executor", "OutputSink", "RuntimeProcess"]
 
 OutputSink = Callable[[bytes], None]
 
@@ -43,11 +42,13 @@ class Executor(abc.ABC):
     # False: an environment serves one invocation and is then discarded (LocalStack's legacy
     # ``docker`` executor); True: warm environments are reused under LAMBDA_KEEPALIVE_MS.
     reuse: bool = True
+
     @property
     def runtime_api_host(self) -> str:
         """Where an environment's Runtime API listens: loopback unless the runtime lives in
         another network namespace that reaches the host through a gateway (docker bridges)."""
         return "127.0.0.1"
+
     # True when the executor itself starts the external extensions found in /opt/extensions.
     starts_extensions: bool = False
 
@@ -65,5 +66,5 @@ class Executor(abc.ABC):
         everything the runtime writes to stdout and stderr. Raises ``ExecutorError``.
         """
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - a default that has nothing to release
         """Release what the executor holds (called once at shutdown, after every kill)."""

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from locallambda.errors import ExecutorError, InvalidEntrypointError
 from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
-from locallambda.runtimes.commands import RuntimeCommands, extension_commands
+from locallambda.executors.extensions import with_extensions
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
-from locallambda.executors.extensions import with_extensions
+from locallambda.runtimes.commands import RuntimeCommands, extension_commands
 
-__all__ = ["ProcessExecutor", "ChildProcess"]
+__all__ = ["ChildProcess", "ProcessExecutor"]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,9 @@ class ProcessExecutor(Executor):
     name = "process"
     starts_extensions = True
 
-    def __init__(self, commands: RuntimeCommands, tasks: TaskScope, host_path: str = "/usr/local/bin:/usr/bin:/bin") -> None:
+    def __init__(
+        self, commands: RuntimeCommands, tasks: TaskScope, host_path: str = "/usr/local/bin:/usr/bin:/bin"
+    ) -> None:
         self._commands = commands
         self._tasks = tasks
         self._host_path = host_path  # the server's PATH: where node, java and bash are found
@@ -134,6 +136,11 @@ async def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str]) -> asyncio.
     """A child in a session of its own (so that killing its group kills what it started), its
     stdout and stderr merged into one pipe. Raises ``OSError`` when it cannot be executed."""
     return await asyncio.create_subprocess_exec(
-        *argv, cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        *argv,
+        cwd=str(cwd),
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )

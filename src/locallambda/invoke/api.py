@@ -28,7 +28,7 @@ from locallambda.model.operations import RequestContext, operation
 from locallambda.model.refs import LATEST, FunctionRef, parse_function_name
 from locallambda.store.functions import FunctionRegistry
 
-__all__ = ["InvocationsApi", "ASYNC_PAYLOAD_LIMIT", "event_config"]
+__all__ = ["ASYNC_PAYLOAD_LIMIT", "InvocationsApi", "event_config"]
 
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 INVOKE_ASYNC_LIMIT = 256 * 1024
@@ -81,7 +81,9 @@ class InvocationsApi:
             self.events.submit(ref, payload or b"{}", ctx.request_id)
             # An empty body, as AWS answers (an absent payload member would be rendered as "{}").
             return {"StatusCode": 202, "Payload": b""}
-        result = await self.engine.invoke(ref, payload or b"{}", client_context=client_context, request_id=ctx.request_id)
+        result = await self.engine.invoke(
+            ref, payload or b"{}", client_context=client_context, request_id=ctx.request_id
+        )
         out: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": result.executed_version, "Payload": result.payload}
         if len(result.payload) > self._response_limit:
             out["Payload"] = ResponseTooLarge(result.request_id, self._response_limit).payload()
@@ -116,4 +118,3 @@ def event_config(functions: FunctionRegistry) -> Callable[[FunctionRef], dict[st
         return record.event_invoke_configs.get(ref.qualifier or LATEST) or {}
 
     return lookup
-

@@ -38,7 +38,7 @@ from locallambda.runtime_api.http import Exchange, HttpServer
 from locallambda.runtime_api.runtime import runtime_routes
 from locallambda.runtimes.commands import extension_commands
 
-__all__ = ["ExecutionEnvironment", "INIT_PHASE_S", "SHUTDOWN_GRACE_S"]
+__all__ = ["INIT_PHASE_S", "SHUTDOWN_GRACE_S", "ExecutionEnvironment"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class _InitFailure(Exception):
 
 
 class _Pending:
-    __slots__ = ("invocation", "future", "delivered")
+    __slots__ = ("delivered", "future", "invocation")
 
     def __init__(self, invocation: Invocation, future: asyncio.Future[_Answer]) -> None:
         self.invocation = invocation
@@ -131,7 +131,7 @@ class ExecutionEnvironment:
         timeout = self._startup_timeout_s if timeout is None else timeout
         try:
             await within(self._clock, self._initialized, timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise ExecutorError(f"the runtime did not initialize within {timeout:.0f}s") from exc
         except _InitFailure as exc:
             raise ExecutorError(f"the runtime failed to initialize: {exc.fault('-').message}") from exc
@@ -165,12 +165,14 @@ class ExecutionEnvironment:
             # (``invoke`` reports it), and the environment is then discarded.
             self._api.close()
             reason = str(exc)
-            self._fail_init(_InitFailure(
-                lambda rid: InvalidEntrypoint(rid, reason),
-                lambda rid: (f"RequestId: {rid} Error: {reason}", "Runtime.InvalidEntrypoint"),
-            ))
+            self._fail_init(
+                _InitFailure(
+                    lambda rid: InvalidEntrypoint(rid, reason),
+                    lambda rid: (f"RequestId: {rid} Error: {reason}", "Runtime.InvalidEntrypoint"),
+                )
+            )
             return
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             self._api.close()
             self._move(EnvState.STOPPED)
             raise ExecutorError(f"the environment did not start within {self._startup_timeout_s:.0f}s") from exc
@@ -221,7 +223,7 @@ class ExecutionEnvironment:
             return
         try:
             await within(self._clock, self._exited, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("environment %s did not exit within %.0fs", self.id, timeout)
 
     # -- invoking -------------------------------------------------------------------------
@@ -241,7 +243,7 @@ class ExecutionEnvironment:
                 # AWS gives the init phase 10 s; an init still running then goes on within the
                 # invocation, under the function's own timeout (lambda-runtime-environment.html).
                 await within(self._clock, self._initialized, INIT_PHASE_S + timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return self._init_failed(pending, SandboxTimeout(rid, timeout), ())
             except _InitFailure as failure:
                 return self._init_failed(pending, failure.fault(rid), failure.lines(rid))
@@ -255,7 +257,7 @@ class ExecutionEnvironment:
         timer = self._clock.call_later(timeout, _expire, pending.future)
         try:
             payload, function_error = await pending.future
-        except asyncio.TimeoutError:
+        except TimeoutError:
             payload, function_error = SandboxTimeout(rid, timeout).payload(), "Unhandled"
             self.log.timed_out(rid, timeout, self._clock.time())
             self.stop()
@@ -275,10 +277,11 @@ class ExecutionEnvironment:
         ready = self._tasks.spawn(self.extensions.wait_ready(self._expected_extensions), name="extensions ready")
         try:
             await within(self._clock, ready, INIT_PHASE_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             ready.cancel()
-            log.warning("%s: not every extension registered within %.0fs; invoking without them",
-                        self.spec.name, INIT_PHASE_S)
+            log.warning(
+                "%s: not every extension registered within %.0fs; invoking without them", self.spec.name, INIT_PHASE_S
+            )
         self._expected_extensions = 0
 
     def _init_failed(self, pending: _Pending, fault: Fault, lines: tuple[str, ...]) -> InvocationResult:
@@ -292,7 +295,9 @@ class ExecutionEnvironment:
             self.log.line(line)
         return self._finish(pending, fault.payload(), "Unhandled", 0.0)
 
-    def _finish(self, pending: _Pending, payload: bytes, function_error: str | None, duration: float) -> InvocationResult:
+    def _finish(
+        self, pending: _Pending, payload: bytes, function_error: str | None, duration: float
+    ) -> InvocationResult:
         init = None
         if not self._init_reported and self.init_duration_ms is not None:
             init = self.init_duration_ms
@@ -384,4 +389,4 @@ def _trace_id(now: float) -> str:
 
 def _expire(future: asyncio.Future[_Answer]) -> None:
     if not future.done():
-        future.set_exception(asyncio.TimeoutError())
+        future.set_exception(TimeoutError())

@@ -17,7 +17,7 @@ __all__ = ["function_environment", "log_stream_name"]
 
 def log_stream_name(version: str) -> str:
     """``YYYY/MM/DD/[$LATEST]<32 hex>`` as Lambda names a log stream per environment."""
-    today = dt.datetime.now(dt.timezone.utc).strftime("%Y/%m/%d")
+    today = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
     return f"{today}/[{version}]{uuid.uuid4().hex}"
 
 

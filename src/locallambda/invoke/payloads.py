@@ -56,7 +56,9 @@ def check_json(payload: bytes) -> None:
             token = payload[start:].split(None, 1)[0].decode("utf-8", "replace")
             token = "".join(ch for ch in token if ch.isalnum() or ch in "_$") or token[:1]
             raise _json_error(f"Unrecognized token '{token}': was expecting {_VALUE_LIST}", line, column + len(token))
-        raise _json_error(f"Unexpected character ({_char_desc(first)}): expected a valid value {_VALUE_LIST}", line, column)
+        raise _json_error(
+            f"Unexpected character ({_char_desc(first)}): expected a valid value {_VALUE_LIST}", line, column
+        )
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:

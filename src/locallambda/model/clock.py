@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Clock", "Timer", "SystemClock", "within", "aws_timestamp", "iso_millis", "iso_micros", "clf_timestamp"]
+__all__ = ["Clock", "SystemClock", "Timer", "aws_timestamp", "clf_timestamp", "iso_micros", "iso_millis", "within"]
 
 T = TypeVar("T")
 
@@ -70,7 +70,7 @@ async def within(clock: Clock, future: asyncio.Future[T], timeout: float) -> T:
 
         def expire() -> None:
             if not waiter.done():
-                waiter.set_exception(asyncio.TimeoutError())
+                waiter.set_exception(TimeoutError())
 
         future.add_done_callback(wake)
         timer = clock.call_later(timeout, expire)
@@ -84,10 +84,10 @@ async def within(clock: Clock, future: asyncio.Future[T], timeout: float) -> T:
 
 def _utc(when: float | dt.datetime | None) -> dt.datetime:
     if when is None:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
     if isinstance(when, dt.datetime):
-        return when.astimezone(dt.timezone.utc)
-    return dt.datetime.fromtimestamp(when, dt.timezone.utc)
+        return when.astimezone(dt.UTC)
+    return dt.datetime.fromtimestamp(when, dt.UTC)
 
 
 def aws_timestamp(when: float | dt.datetime | None = None) -> str:

@@ -14,12 +14,12 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 __all__ = [
-    "FunctionState",
-    "UpdateStatus",
-    "EnvState",
-    "IllegalTransition",
-    "VersionStatus",
     "CREATING_REASON",
+    "EnvState",
+    "FunctionState",
+    "IllegalTransition",
+    "UpdateStatus",
+    "VersionStatus",
 ]
 
 CREATING_REASON = "The function is being created."  # AWS says "created" for updates as well
@@ -104,7 +104,7 @@ class VersionStatus:
     def begin_create(self) -> None:
         """A version that did not exist before (created, or published from code still being
         prepared): Pending, without an update status, whatever its configuration was copied from."""
-        for key in _REASON_KEYS + ("LastUpdateStatus",):
+        for key in (*_REASON_KEYS, "LastUpdateStatus"):
             self._cfg.pop(key, None)
         self._cfg.update(State=FunctionState.PENDING.value, StateReason=CREATING_REASON, StateReasonCode="Creating")
 

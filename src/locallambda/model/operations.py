@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["RequestContext", "Handler", "operation", "operations_of"]
+__all__ = ["Handler", "RequestContext", "operation", "operations_of"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

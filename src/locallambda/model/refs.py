@@ -14,12 +14,12 @@ import re
 from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
 
 __all__ = [
+    "LATEST",
     "FunctionRef",
-    "parse_function_name",
+    "LayerRef",
     "function_arn",
     "layer_arn",
-    "LATEST",
-    "LayerRef",
+    "parse_function_name",
     "parse_layer_name",
     "parse_layer_version_arn",
 ]
@@ -64,9 +64,7 @@ def layer_arn(region: str, account_id: str, name: str, version: int | None = Non
     return f"{base}:{version}" if version is not None else base
 
 
-def parse_function_name(
-    raw: str, region: str, account_id: str, qualifier: str | None = None
-) -> FunctionRef:
+def parse_function_name(raw: str, region: str, account_id: str, qualifier: str | None = None) -> FunctionRef:
     """Resolve a FunctionName parameter (and an optional Qualifier parameter).
 
     Raises ``InvalidParameterValueError`` when the ARN's qualifier differs from ``qualifier``
@@ -86,9 +84,7 @@ def parse_function_name(
         )
     q = qualifier or derived
     if arn_region and arn_region != region:
-        raise ResourceNotFoundError(
-            f"Functions from '{arn_region}' are not reachable in this region ('{region}')"
-        )
+        raise ResourceNotFoundError(f"Functions from '{arn_region}' are not reachable in this region ('{region}')")
     acct = m.group("account") or account_id
     return FunctionRef(name=name, qualifier=q, region=region, account_id=acct)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-__all__ = ["format_value", "enum_text", "validation_message"]
+__all__ = ["enum_text", "format_value", "validation_message"]
 
 
 def _java_hash(s: str) -> int:
@@ -48,7 +48,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, (bytes, bytearray)):
-        return "java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]" % (len(value), len(value))
+        return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
     return str(value)
 
 

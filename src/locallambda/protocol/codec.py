@@ -19,7 +19,7 @@ from botocore.model import OperationModel, Shape, StructureShape
 
 from locallambda.errors import SerializationError
 
-__all__ = ["parse_request", "serialize_response", "Response", "dumps"]
+__all__ = ["Response", "dumps", "parse_request", "serialize_response"]
 
 
 def dumps(obj: Any) -> bytes:

@@ -83,9 +83,7 @@ class Dispatcher:
             params = parse_request(op, uri_params, query, headers, body)
             validate(op.input_shape, params)
             if handler is None:
-                raise NotImplementedOperationError(
-                    f"The operation {op.name} is not implemented by locallambda yet."
-                )
+                raise NotImplementedOperationError(f"The operation {op.name} is not implemented by locallambda yet.")
             ctx = RequestContext(
                 operation=op.name,
                 region=region_from_authorization(headers.get("authorization"), self._default_region),

@@ -82,7 +82,7 @@ class Router:
         self._by_prefix: dict[str, tuple[Route, ...]] = {}
         for r in self._routes:
             prefix = r.operation.http["requestUri"].split("/")[1]
-            self._by_prefix[prefix] = self._by_prefix.get(prefix, ()) + (r,)
+            self._by_prefix[prefix] = (*self._by_prefix.get(prefix, ()), r)
 
     @property
     def operation_names(self) -> frozenset[str]:

@@ -12,16 +12,16 @@ Constraints of list elements and map entries are folded into one bracketed messa
 
 from __future__ import annotations
 
-import regex
 from functools import cache, lru_cache
 from typing import Any
 
+import regex
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from locallambda.errors import ValidationError
 from locallambda.model.wording import enum_text, format_value, validation_message
 
-__all__ = ["validate", "format_value", "enum_text", "validation_message", "SKIP_ENUM_SHAPES"]
+__all__ = ["SKIP_ENUM_SHAPES", "enum_text", "format_value", "validate", "validation_message"]
 
 # Shapes whose enum AWS checks elsewhere, with a different error (Runtime: InvalidParameterValue).
 SKIP_ENUM_SHAPES = frozenset({"Runtime"})
@@ -171,7 +171,7 @@ def _walk(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
                 f"Map keys must satisfy constraint: [{', '.join(constraints)}]"
             )
         if any(_element_bad(shape.value, v) for v in value.values()):
-            constraints = _scalar_constraints(shape.value) + ["Member must not be null"]
+            constraints = [*_scalar_constraints(shape.value), "Member must not be null"]
             errors.append(
                 f"{_subject(shape, value)} at '{path}' failed to satisfy constraint: "
                 f"Map value must satisfy constraint: [{', '.join(constraints)}]"
@@ -201,4 +201,3 @@ def validate(shape: StructureShape | None, params: dict[str, Any]) -> None:
     _walk_structure(shape, params, "", errors)
     if errors:
         raise ValidationError(validation_message(errors))
-

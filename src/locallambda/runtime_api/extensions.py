@@ -28,7 +28,7 @@ _ACCEPTED = b'{"status":"OK"}'
 
 
 class _Extension:
-    __slots__ = ("name", "id", "events", "queue", "parked")
+    __slots__ = ("events", "id", "name", "parked", "queue")
 
     def __init__(self, name: str, events: list[str]) -> None:
         self.name = name
@@ -39,8 +39,9 @@ class _Extension:
 
 
 class ExtensionsHub:
-    def __init__(self, tasks: TaskScope, clock: Clock, *, function_name: str, function_version: str,
-                 handler: str) -> None:
+    def __init__(
+        self, tasks: TaskScope, clock: Clock, *, function_name: str, function_version: str, handler: str
+    ) -> None:
         self._clock = clock
         self._by_id: dict[str, _Extension] = {}
         self._waiting: set[str] = set()  # extensions that have asked for their first event
@@ -133,20 +134,28 @@ class ExtensionsHub:
     def invoke_event(self, inv: Invocation) -> None:
         if not self._by_id:
             return
-        self._publish("INVOKE", {
-            "eventType": "INVOKE",
-            "deadlineMs": inv.deadline_ms,
-            "requestId": inv.request_id,
-            "invokedFunctionArn": inv.invoked_arn,
-            "tracing": {"type": "X-Amzn-Trace-Id", "value": inv.trace_id or ""},
-        })
+        self._publish(
+            "INVOKE",
+            {
+                "eventType": "INVOKE",
+                "deadlineMs": inv.deadline_ms,
+                "requestId": inv.request_id,
+                "invokedFunctionArn": inv.invoked_arn,
+                "tracing": {"type": "X-Amzn-Trace-Id", "value": inv.trace_id or ""},
+            },
+        )
 
     def shutdown(self, reason: str = "spindown", grace_s: float = 2.0) -> bool:
         """Send SHUTDOWN to the extensions that asked for it; True when any did (the caller then
         gives them ``grace_s`` before killing the environment, as AWS gives them 2 s)."""
         if not any("SHUTDOWN" in ext.events for ext in self._by_id.values()):
             return False
-        self._publish("SHUTDOWN", {
-            "eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": int((self._clock.time() + grace_s) * 1000),
-        })
+        self._publish(
+            "SHUTDOWN",
+            {
+                "eventType": "SHUTDOWN",
+                "shutdownReason": reason,
+                "deadlineMs": int((self._clock.time() + grace_s) * 1000),
+            },
+        )
         return True

@@ -19,12 +19,21 @@ from collections.abc import Callable, Iterable, Mapping
 
 import httptools
 
-__all__ = ["Exchange", "HttpServer", "RequestHandler", "Routes", "RouteHandler", "encode_head"]
+__all__ = ["Exchange", "HttpServer", "RequestHandler", "RouteHandler", "Routes", "encode_head"]
 
 log = logging.getLogger(__name__)
 
-_REASONS = {200: b"OK", 202: b"Accepted", 204: b"No Content", 400: b"Bad Request", 403: b"Forbidden",
-            404: b"Not Found", 409: b"Conflict", 413: b"Payload Too Large", 500: b"Internal Server Error"}
+_REASONS = {
+    200: b"OK",
+    202: b"Accepted",
+    204: b"No Content",
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    409: b"Conflict",
+    413: b"Payload Too Large",
+    500: b"Internal Server Error",
+}
 
 
 def encode_head(start_line: bytes, headers: Iterable[tuple[str, str]], content_length: int) -> bytes:
@@ -39,7 +48,7 @@ def encode_head(start_line: bytes, headers: Iterable[tuple[str, str]], content_l
 class Exchange:
     """One request and the means to answer it once, now or later."""
 
-    __slots__ = ("method", "path", "headers", "body", "_proto", "answered")
+    __slots__ = ("_proto", "answered", "body", "headers", "method", "path")
 
     def __init__(self, proto: _Protocol, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
         self._proto = proto
@@ -53,8 +62,13 @@ class Exchange:
     def connected(self) -> bool:
         return not self._proto.closed
 
-    def respond(self, status: int, body: bytes = b"", headers: Iterable[tuple[str, str]] = (),
-                content_type: str = "application/json") -> None:
+    def respond(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: Iterable[tuple[str, str]] = (),
+        content_type: str = "application/json",
+    ) -> None:
         if self.answered:
             return
         self.answered = True
@@ -147,8 +161,9 @@ class _Protocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self.close()
         except httptools.HttpParserError:
-            self.write_response(400, b'{"errorMessage":"bad request","errorType":"InvalidRequest"}', (),
-                                "application/json")
+            self.write_response(
+                400, b'{"errorMessage":"bad request","errorType":"InvalidRequest"}', (), "application/json"
+            )
             self.close()
 
     # httptools callbacks

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from locallambda.runtime_api.http import Exchange, Routes
 
-__all__ = ["RuntimeHost", "runtime_routes", "PREFIX"]
+__all__ = ["PREFIX", "RuntimeHost", "runtime_routes"]
 
 PREFIX = "/2018-06-01/runtime"
 _ACCEPTED = b'{"status":"OK"}'

@@ -33,7 +33,7 @@ class SubscriptionError(ValueError):
 
 
 class _Subscriber:
-    __slots__ = ("host", "port", "path", "types", "timeout_s", "max_items", "buffer", "timer")
+    __slots__ = ("buffer", "host", "max_items", "path", "port", "timeout_s", "timer", "types")
 
     def __init__(self, host: str, port: int, path: str, types: set[str], timeout_s: float, max_items: int) -> None:
         self.host = host
@@ -102,16 +102,19 @@ class LogSubscriptions:
     async def _post(self, sub: _Subscriber, body: bytes) -> None:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(sub.host, sub.port), 2.0)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             log.debug("log subscriber %s:%d unreachable: %s", sub.host, sub.port, exc)
             return
         try:
-            headers = [("Host", f"sandbox.localdomain:{sub.port}"), ("Content-Type", "application/json"),
-                       ("Connection", "close")]
+            headers = [
+                ("Host", f"sandbox.localdomain:{sub.port}"),
+                ("Content-Type", "application/json"),
+                ("Connection", "close"),
+            ]
             writer.write(encode_head(f"POST {sub.path} HTTP/1.1".encode("latin-1"), headers, len(body)) + body)
             await writer.drain()
             await asyncio.wait_for(reader.read(65536), 2.0)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             log.debug("log delivery to %s:%d failed: %s", sub.host, sub.port, exc)
         finally:
             writer.close()

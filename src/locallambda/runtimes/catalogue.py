@@ -7,14 +7,14 @@ CreateFunction validates against it.
 from __future__ import annotations
 
 __all__ = [
-    "IMAGE_TAGS",
-    "DEPRECATED",
     "ALL_RUNTIMES",
+    "DEPRECATED",
+    "IMAGE_TAGS",
     "SUPPORTED_RUNTIMES",
     "VALID_RUNTIMES_TEXT",
+    "default_image",
     "family",
     "runtimes_for_filter",
-    "default_image",
 ]
 
 # Runtime → tag of the official image public.ecr.aws/lambda/<repo>:<tag>.

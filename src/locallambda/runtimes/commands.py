@@ -23,7 +23,7 @@ from locallambda.errors import ExecutorError, InvalidEntrypointError
 from locallambda.model.spec import FunctionSpec
 from locallambda.runtimes.catalogue import family
 
-__all__ = ["RuntimeCommands", "NODE_BOOTSTRAP", "layer_search_paths", "extension_commands"]
+__all__ = ["NODE_BOOTSTRAP", "RuntimeCommands", "extension_commands", "layer_search_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,10 @@ class RuntimeCommands:
                 log.warning(
                     "%s requested but python%s with awslambdaric is not on this machine; "
                     "running it with the host's Python %d.%d",
-                    runtime, version, sys.version_info.major, sys.version_info.minor,
+                    runtime,
+                    version,
+                    sys.version_info.major,
+                    sys.version_info.minor,
                 )
         self._python[runtime] = chosen
         return chosen
@@ -87,7 +90,9 @@ class RuntimeCommands:
                 from locallambda.runtimes.java_bootstrap import ensure_java_bootstrap
 
                 try:
-                    self._java_bootstrap = await asyncio.to_thread(ensure_java_bootstrap, self._cache_dir / "java", java_home=self._java_home)
+                    self._java_bootstrap = await asyncio.to_thread(
+                        ensure_java_bootstrap, self._cache_dir / "java", java_home=self._java_home
+                    )
                 except Exception as exc:  # compilation failure, javac missing
                     raise ExecutorError(f"The Java bootstrap could not be built: {exc}") from exc
             return self._java_bootstrap
@@ -126,8 +131,8 @@ class RuntimeCommands:
                 env["PYTHONDONTWRITEBYTECODE"] = "1"
             else:
                 env["PYTHONPYCACHEPREFIX"] = str(self._cache_dir / "pycache")
-            python: str = self._python[runtime] if runtime in self._python else await asyncio.to_thread(
-                self._python_for, runtime
+            python: str = (
+                self._python[runtime] if runtime in self._python else await asyncio.to_thread(self._python_for, runtime)
             )
             return [python, "-m", "awslambdaric", spec.handler or ""], env
         if fam == "nodejs":
@@ -218,7 +223,7 @@ def _bootstrap_argv(path: Path) -> list[str]:
 
 def _has_awslambdaric(python: str) -> bool:
     try:
-        done = subprocess.run([python, "-c", "import awslambdaric"], capture_output=True, timeout=20)
+        done = subprocess.run([python, "-c", "import awslambdaric"], capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0

@@ -49,14 +49,14 @@ import zipfile
 from pathlib import Path
 
 __all__ = [
+    "JVM_FLAGS",
+    "MAIN_CLASS",
+    "SOURCE_DIR",
     "JavaBootstrapError",
     "JavacNotFoundError",
-    "MAIN_CLASS",
-    "JVM_FLAGS",
-    "SOURCE_DIR",
+    "cds_archive_path",
     "ensure_java_bootstrap",
     "java_command",
-    "cds_archive_path",
     "sources_digest",
 ]
 
@@ -189,12 +189,7 @@ def _extra_entries(p: Path) -> list[str]:
 
 def _write_jar(classes: Path, jar: Path) -> None:
     """Writes a deterministic jar (a zip with a manifest) of the class files under ``classes``."""
-    manifest = (
-        "Manifest-Version: 1.0\r\n"
-        f"Main-Class: {MAIN_CLASS}\r\n"
-        "Created-By: locallambda\r\n"
-        "\r\n"
-    ).encode()
+    manifest = (f"Manifest-Version: 1.0\r\nMain-Class: {MAIN_CLASS}\r\nCreated-By: locallambda\r\n\r\n").encode()
     fixed = (1980, 1, 1, 0, 0, 0)
     with zipfile.ZipFile(jar, "w", compression=zipfile.ZIP_DEFLATED) as z:
         info = zipfile.ZipInfo("META-INF/", fixed)
@@ -235,16 +230,26 @@ def _compile(javac: str, workdir: Path) -> Path:
     )
     # -XDstringConcat=inline: string concatenation as StringBuilder calls, not invokedynamic,
     # whose first use spins method handles and costs the JVM start several milliseconds
-    cmd = [javac, "--release", _JAVAC_RELEASE, "-encoding", "UTF-8", "-nowarn", "-g",
-           "-XDstringConcat=inline", "-d", str(classes), f"@{argfile}"]
+    cmd = [
+        javac,
+        "--release",
+        _JAVAC_RELEASE,
+        "-encoding",
+        "UTF-8",
+        "-nowarn",
+        "-g",
+        "-XDstringConcat=inline",
+        "-d",
+        str(classes),
+        f"@{argfile}",
+    ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise JavaBootstrapError(f"could not run {javac}: {e}") from e
     if proc.returncode != 0:
         raise JavaBootstrapError(
-            f"javac failed (exit {proc.returncode}) compiling the locallambda Java runtime:\n"
-            f"{proc.stdout}{proc.stderr}"
+            f"javac failed (exit {proc.returncode}) compiling the locallambda Java runtime:\n{proc.stdout}{proc.stderr}"
         )
     return classes
 
@@ -276,11 +281,16 @@ def _train_cds(jar: Path, java: str, timeout: float = 60.0) -> Path | None:
     if target.is_file():
         return target
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    cmd = [java, *JVM_FLAGS, f"-XX:ArchiveClassesAtExit={tmp}", *_CDS_QUIET,
-           "-cp", str(jar), TRAINING_CLASS]
+    cmd = [java, *JVM_FLAGS, f"-XX:ArchiveClassesAtExit={tmp}", *_CDS_QUIET, "-cp", str(jar), TRAINING_CLASS]
     try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=timeout, cwd=str(jar.parent))
+        proc = subprocess.run(  # noqa: PLW1510 - the status is read below
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            cwd=str(jar.parent),
+        )
         if proc.returncode == 0 and tmp.is_file() and tmp.stat().st_size > 0:
             os.replace(tmp, target)
             return target
@@ -340,9 +350,17 @@ def ensure_java_bootstrap(
     return jar
 
 
-def java_command(bootstrap: Path, task_root: Path, extra_classpath: list[Path], *,
-                 java: str = "java", handler: str | None = None, cds: bool = True,
-                 jvm_flags: list[str] | None = None, java_tool_options: str | None = None) -> list[str]:
+def java_command(
+    bootstrap: Path,
+    task_root: Path,
+    extra_classpath: list[Path],
+    *,
+    java: str = "java",
+    handler: str | None = None,
+    cds: bool = True,
+    jvm_flags: list[str] | None = None,
+    java_tool_options: str | None = None,
+) -> list[str]:
     """Returns the argv that starts the Java runtime client for a function.
 
     ``bootstrap`` is the jar from :func:`ensure_java_bootstrap`; ``task_root`` the function's code
@@ -381,8 +399,12 @@ def java_command(bootstrap: Path, task_root: Path, extra_classpath: list[Path], 
     flags = list(JVM_FLAGS if jvm_flags is None else jvm_flags)
     user = java_tool_options or ""
     if user:
-        overridden = [("Tiered", "Tiered"), ("-Xshare", "Xshare"), ("SharedArchiveFile", "Xshare"),
-                      ("file.encoding", "file.encoding")]
+        overridden = [
+            ("Tiered", "Tiered"),
+            ("-Xshare", "Xshare"),
+            ("SharedArchiveFile", "Xshare"),
+            ("file.encoding", "file.encoding"),
+        ]
         for marker, flag_part in overridden:
             if marker in user:
                 flags = [f for f in flags if flag_part not in f]

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from locallambda.errors import InvalidParameterValueError
 
-__all__ = ["extract_zip", "unzipped_size", "BAD_ZIP_MESSAGE", "check_zip"]
+__all__ = ["BAD_ZIP_MESSAGE", "check_zip", "extract_zip", "unzipped_size"]
 
 BAD_ZIP_MESSAGE = "Could not unzip uploaded file. Please check your file, then try to upload again."
 _CHUNK = 1 << 16
@@ -30,8 +30,16 @@ _MAX_ENTRIES = 100_000
 # zipfile bounds the output of each read only for these two methods.
 _METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 # What a broken or hostile archive can raise while it is read or written out.
-_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
-                ValueError, OSError, UnicodeDecodeError)
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    EOFError,
+    ValueError,
+    OSError,
+    UnicodeDecodeError,
+)
 
 
 def _bad_zip() -> InvalidParameterValueError:

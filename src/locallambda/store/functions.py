@@ -24,7 +24,15 @@ from typing import Any
 from locallambda.model.refs import LATEST
 from locallambda.store.documents import DocumentStore
 
-__all__ = ["FunctionRecord", "VersionRecord", "FunctionRegistry", "new_revision_id", "Registry", "Change", "route_alias"]
+__all__ = [
+    "Change",
+    "FunctionRecord",
+    "FunctionRegistry",
+    "Registry",
+    "VersionRecord",
+    "new_revision_id",
+    "route_alias",
+]
 
 
 class Change(enum.Enum):
@@ -48,13 +56,21 @@ class VersionRecord:
     unzipped_size: int | None = None  # bytes of the extracted code (None: not measured yet)
 
     def to_doc(self) -> dict[str, Any]:
-        return {"config": self.config, "code": self.code_sha256_hex, "image": self.image_uri,
-                "unzipped": self.unzipped_size}
+        return {
+            "config": self.config,
+            "code": self.code_sha256_hex,
+            "image": self.image_uri,
+            "unzipped": self.unzipped_size,
+        }
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> VersionRecord:
-        return cls(config=doc["config"], code_sha256_hex=doc.get("code"), image_uri=doc.get("image"),
-                   unzipped_size=doc.get("unzipped"))
+        return cls(
+            config=doc["config"],
+            code_sha256_hex=doc.get("code"),
+            image_uri=doc.get("image"),
+            unzipped_size=doc.get("unzipped"),
+        )
 
     def snapshot(self) -> VersionRecord:
         return VersionRecord(copy.deepcopy(self.config), self.code_sha256_hex, self.image_uri, self.unzipped_size)
