@@ -68,6 +68,14 @@ def test_report_line(functions: Functions) -> None:
     assert lines[3].startswith("REPORT RequestId: ") and lines[4:] == [""]
 
 
+def test_init_output_is_in_the_first_invocations_log(functions: Functions) -> None:
+    name = functions.python("print('loading the module')\n\ndef handler(event, context):\n    return 1\n")
+    cold = functions.invoke(name, {}, LogType="Tail")["Log"]
+    warm = functions.invoke(name, {}, LogType="Tail")["Log"]
+    assert cold.startswith("loading the module\nSTART RequestId: ")  # however fast the init was
+    assert "loading the module" not in warm
+
+
 def test_start_line_names_the_version(functions: Functions) -> None:
     name = functions.python(PRINTER)
     functions.client.publish_version(FunctionName=name)

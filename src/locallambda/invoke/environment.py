@@ -121,6 +121,7 @@ class ExecutionEnvironment:
         reported on its first invocation, as AWS reports none for provisioned concurrency."""
         self._provisioned = True
         self._init_reported = True
+        self.log.forget_init()
         if self.state is EnvState.STARTING:
             self._move(EnvState.IDLE)
 

@@ -32,8 +32,11 @@ class InvocationLog:
         self._memory_mb = memory_mb
         self._log_line = log_line  # (function key, line) → the log store
         self._subscriptions = subscriptions
+        # The init's own output belongs to the first invocation's log (AWS shows it in its tail):
+        # lines are collected from the start, and the first ``begin`` keeps them.
         self._buffer: list[str] = []
-        self._collecting = False
+        self._collecting = True
+        self._begun = False
         self._partial = b""
 
     # -- the runtime's output ---------------------------------------------------------------
@@ -64,9 +67,18 @@ class InvocationLog:
     # -- the platform's lines ---------------------------------------------------------------
 
     def begin(self) -> None:
-        """Collect the lines that follow for the invocation about to start."""
-        self._buffer = []
+        """Collect the lines that follow for the invocation about to start (the first one also
+        keeps what the init wrote)."""
+        if self._begun:
+            self._buffer = []
+        self._begun = True
         self._collecting = True
+
+    def forget_init(self) -> None:
+        """The init happened apart from any invocation (provisioned concurrency): its lines stay
+        in the log store but not in the first invocation's tail."""
+        if not self._begun:
+            self._buffer = []
 
     def start(self, request_id: str) -> None:
         self.line(f"START RequestId: {request_id} Version: {self._version}")
