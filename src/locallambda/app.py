@@ -103,7 +103,9 @@ class Application:
             self.tasks.child("engine"),
             self.clock,
         )
-        self.events = EventQueue(self.run_event, event_config(self.functions), self.tasks.child("events"), self.clock)
+        self.events = EventQueue(
+            self.run_event, event_config(self.functions), self.tasks.child("events"), self.clock, self.store
+        )
 
         # -- control plane, its seams filled by the engine
         self._control_tasks = self.tasks.child("control")
@@ -204,8 +206,8 @@ class Application:
 
     async def startup(self) -> None:
         self.engine.start()
-        self.events.start()
         await self.lifecycle.resume()
+        self.events.start()
         log.info("locallambda ready on %s (data: %s)", self.settings.endpoint_url, self.data_dir)
 
     async def shutdown(self) -> None:
