@@ -206,7 +206,7 @@ class EventQueue:
             log.info("running %d accepted event invocation(s) before stopping", left)
             try:
                 await asyncio.wait_for(self._queue.join(), self._drain_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("%d event invocation(s) not run: the server stopped", self.pending)
         if self._timers and (self._store is None or not self._store.persistent):
             log.warning("%d event invocation(s) waiting for a retry are dropped: persistence is off", len(self._timers))
