@@ -205,6 +205,8 @@ class Application:
         }
 
     async def startup(self) -> None:
+        for executor in self.executors.values():
+            executor.open()
         self.engine.start()
         await self.lifecycle.resume()
         self.events.start()

@@ -303,6 +303,23 @@ def test_orphans_of_a_crashed_server_are_removed(docker_ready: None, fn_name: st
         assert eventually(lambda: not containers(label))
 
 
+def test_orphans_are_removed_at_start_even_without_docker_use(docker_ready: None, fn_name: str) -> None:
+    crashed = _docker_server("docker-reuse").start()
+    try:
+        create_probe(crashed, fn_name)
+        invoke(crashed, fn_name)
+        assert crashed.proc is not None
+        label = f"locallambda.pid={crashed.proc.pid}"
+        crashed.proc.kill()
+        crashed.proc.wait(10)
+        assert containers(label)
+    finally:
+        crashed.stop()
+    # The successor runs zip functions in the process executor and never asks Docker for anything.
+    with Server(env={"LAMBDA_EXECUTOR": "local"}):
+        assert eventually(lambda: not containers(label)), "the orphan waited for a first use of Docker"
+
+
 # -- no daemon --------------------------------------------------------------------------------
 
 

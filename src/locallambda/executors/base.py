@@ -52,6 +52,10 @@ class Executor(abc.ABC):
     # True when the executor itself starts the external extensions found in /opt/extensions.
     starts_extensions: bool = False
 
+    def open(self) -> None:  # noqa: B027 - most executors have nothing to do at start
+        """Called once when the server starts (on the event loop, must not block): an executor
+        may clean up after a previous run in the background."""
+
     async def prepare(self, spec: FunctionSpec) -> str | None:
         """Check this executor can run the function; the reason when it cannot (→ state Failed)."""
         return None

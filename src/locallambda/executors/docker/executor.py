@@ -122,6 +122,18 @@ class DockerExecutor(Executor):
 
     # -- Executor -------------------------------------------------------------------------
 
+    def open(self) -> None:
+        """Remove a dead server's containers now, not at the first use of Docker (which may never
+        come): connect in the background; no daemon is not an error until a function needs one."""
+        if self._settings.remove_containers:
+            self._scope.spawn(self._connect_quietly(), name="docker orphan sweep")
+
+    async def _connect_quietly(self) -> None:
+        try:
+            await self._connect()
+        except ExecutorError as exc:
+            log.debug("docker executor: no orphan sweep at start (%s)", exc)
+
     async def prepare(self, spec: FunctionSpec) -> str | None:
         if self._flags_problem:
             return self._flags_problem
