@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from locallambda.app import build_app
 from locallambda.settings import Settings
-from tests.conftest import ROLE, Server, free_port, make_zip, wait_active, wait_updated
+from tests.conftest import PY_ECHO, ROLE, Server, free_port, make_zip, wait_active, wait_updated
 
 LAST_MODIFIED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -646,3 +646,46 @@ def test_failed_preparation_is_state_failed(gated: GatedServer) -> None:
         "Docker not available",
         "InternalError",
     )
+
+
+# -- members AWS shows only when they apply (LocalStack's parity snapshots) -------------------
+
+
+def test_environment_is_absent_unless_given(lambda_client: Any, fn_name: str) -> None:
+    created = lambda_client.create_function(
+        FunctionName=fn_name,
+        Runtime="python3.12",
+        Handler="handler.handler",
+        Role=ROLE,
+        Code={"ZipFile": make_zip({"handler.py": PY_ECHO})},
+    )
+    assert "Environment" not in created
+    assert "Environment" not in lambda_client.get_function_configuration(FunctionName=fn_name)
+    wait_active(lambda_client, fn_name)
+    updated = lambda_client.update_function_configuration(FunctionName=fn_name, Environment={"Variables": {"AB": "1"}})
+    assert updated["Environment"] == {"Variables": {"AB": "1"}}
+
+
+def test_json_logging_gets_default_levels_and_text_drops_them(lambda_client: Any, fn_name: str) -> None:
+    created = lambda_client.create_function(
+        FunctionName=fn_name,
+        Runtime="python3.12",
+        Handler="handler.handler",
+        Role=ROLE,
+        Code={"ZipFile": make_zip({"handler.py": PY_ECHO})},
+        LoggingConfig={"LogFormat": "JSON"},
+    )
+    assert created["LoggingConfig"] == {
+        "ApplicationLogLevel": "INFO",
+        "LogFormat": "JSON",
+        "LogGroup": f"/aws/lambda/{fn_name}",
+        "SystemLogLevel": "INFO",
+    }
+    wait_active(lambda_client, fn_name)
+    debug = lambda_client.update_function_configuration(
+        FunctionName=fn_name, LoggingConfig={"ApplicationLogLevel": "DEBUG"}
+    )["LoggingConfig"]
+    assert (debug["ApplicationLogLevel"], debug["SystemLogLevel"]) == ("DEBUG", "INFO")
+    wait_updated(lambda_client, fn_name)
+    text = lambda_client.update_function_configuration(FunctionName=fn_name, LoggingConfig={"LogFormat": "Text"})
+    assert text["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{fn_name}"}

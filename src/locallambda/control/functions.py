@@ -90,6 +90,20 @@ def _env_size_check(variables: dict[str, str], limit: int) -> None:
         )
 
 
+def logging_config(current: dict[str, Any], requested: dict[str, Any]) -> dict[str, Any]:
+    """LoggingConfig after a request: the JSON format carries ApplicationLogLevel and SystemLogLevel
+    (INFO unless given); the Text format carries neither (AWS's answers in LocalStack's parity
+    snapshots, TestLoggingConfig)."""
+    merged = {**current, **requested}
+    if merged.get("LogFormat") == "JSON":
+        merged.setdefault("ApplicationLogLevel", "INFO")
+        merged.setdefault("SystemLogLevel", "INFO")
+    else:
+        merged.pop("ApplicationLogLevel", None)
+        merged.pop("SystemLogLevel", None)
+    return dict(sorted(merged.items()))
+
+
 def _kb(limit: int) -> str:
     return f"{limit // 1024}KB" if limit % 1024 == 0 else f"{limit} bytes"
 
@@ -177,7 +191,6 @@ class FunctionsApi:
             "LastModified": aws_timestamp(),
             "CodeSha256": "",
             "Version": LATEST,
-            "Environment": {"Variables": dict(variables)},
             "TracingConfig": {"Mode": (p.get("TracingConfig") or {}).get("Mode", "PassThrough")},
             "RevisionId": new_revision_id(),
             "State": FunctionState.PENDING.value,
@@ -187,12 +200,12 @@ class FunctionsApi:
             "Architectures": p.get("Architectures") or ["x86_64"],
             "EphemeralStorage": p.get("EphemeralStorage") or {"Size": 512},
             "SnapStart": {"ApplyOn": (p.get("SnapStart") or {}).get("ApplyOn", "None"), "OptimizationStatus": "Off"},
-            "LoggingConfig": {
-                "LogFormat": "Text",
-                "LogGroup": f"/aws/lambda/{ref.name}",
-                **(p.get("LoggingConfig") or {}),
-            },
+            "LoggingConfig": logging_config(
+                {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{ref.name}"}, p.get("LoggingConfig") or {}
+            ),
         }
+        if "Environment" in p:  # absent unless given, as AWS answers
+            cfg["Environment"] = {"Variables": dict(variables)}
         if package_type == "Zip":
             cfg["Runtime"] = p["Runtime"]
             cfg["Handler"] = p["Handler"]
@@ -405,7 +418,7 @@ class FunctionsApi:
         if "TracingConfig" in p:
             cfg["TracingConfig"] = {"Mode": p["TracingConfig"].get("Mode", "PassThrough")}
         if "LoggingConfig" in p:
-            cfg["LoggingConfig"] = {**cfg.get("LoggingConfig", {}), **p["LoggingConfig"]}
+            cfg["LoggingConfig"] = logging_config(cfg.get("LoggingConfig") or {}, p["LoggingConfig"] or {})
         if "SnapStart" in p:
             cfg["SnapStart"] = {"ApplyOn": p["SnapStart"].get("ApplyOn", "None"), "OptimizationStatus": "Off"}
         if "ImageConfig" in p:
