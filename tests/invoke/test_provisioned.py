@@ -7,6 +7,9 @@ import os
 import time
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from tests.invoke.conftest import EXECUTOR, Functions, runtime_processes
 
 PID = "import os\ndef handler(event, context):\n    return {'pid': os.getpid()}\n"
@@ -64,3 +67,42 @@ def test_provisioned_for_an_alias_and_released_on_delete(functions: Functions) -
         time.sleep(0.05)
     else:
         raise AssertionError("the provisioned environment was not stopped after its configuration was deleted")
+
+
+INIT_TYPE = "import os\ndef handler(event, context):\n    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n"
+
+
+def test_provisioned_concurrency_counts_against_reserved(functions: Functions) -> None:
+    """AWS's recorded scenario (LocalStack's test_provisioned_concurrency_on_reserved...): with
+    reserved concurrency 2 all taken by provisioned concurrency on version 1, $LATEST is
+    throttled, the reservation cannot go below the provisioned total, and no more can be
+    provisioned; the provisioned environments say so in AWS_LAMBDA_INITIALIZATION_TYPE."""
+    c = functions.client
+    name = functions.python(INIT_TYPE, Publish=True)
+    c.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    c.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=2)
+    assert wait_ready(c, name, "1")["Status"] == "READY"
+    assert functions.invoke_json(name, {}, Qualifier="1") == "provisioned-concurrency"
+
+    with pytest.raises(ClientError) as throttled:
+        c.invoke(FunctionName=name, Payload=b"{}")
+    err = throttled.value.response
+    assert (err["Error"]["Code"], err["Error"]["Message"], err["Reason"]) == (
+        "TooManyRequestsException",
+        "Rate Exceeded.",
+        "ReservedFunctionConcurrentInvocationLimitExceeded",
+    )
+    with pytest.raises(ClientError) as lower:
+        c.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    assert lower.value.response["Error"]["Message"] == (
+        " ReservedConcurrentExecutions  1 should not be lower than function's total provisioned concurrency [2]."
+    )
+    c.publish_version(FunctionName=name, Description="v2")
+    with pytest.raises(ClientError) as more:
+        c.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=3)
+    assert more.value.response["Error"]["Message"] == (
+        "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function"
+    )
+    # Without provisioned concurrency taking it all, $LATEST runs on demand.
+    c.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
+    assert functions.invoke_json(name, {}) == "on-demand"

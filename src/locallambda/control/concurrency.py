@@ -145,8 +145,9 @@ class ConcurrencyApi:
             )
         provisioned = provisioned_total(record)
         if provisioned > value:
+            # AWS's own spacing (recorded in LocalStack's test_lambda_provisioned_concurrency_...).
             raise InvalidParameterValueError(
-                f"ReservedConcurrentExecutions {value} is lower than the function's total provisioned "
+                f" ReservedConcurrentExecutions  {value} should not be lower than function's total provisioned "
                 f"concurrency [{provisioned}]."
             )
         record.reserved_concurrency = value
@@ -240,8 +241,8 @@ class ConcurrencyApi:
             # Provisioned concurrency is carved out of the function's reservation.
             if others + requested > record.reserved_concurrency:
                 raise InvalidParameterValueError(
-                    f"Requested Provisioned Concurrency ({others + requested} in total for the function) "
-                    f"exceeds the function's ReservedConcurrentExecutions [{record.reserved_concurrency}]."
+                    "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
+                    "for function"
                 )
             return
         available = unreserved_concurrency(self.plane, record.region, exclude=record) - others

@@ -9,6 +9,7 @@ errors for what the caller did wrong (not found, wrong state, throttled). The ap
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -41,6 +42,23 @@ from locallambda.store.layers import LayerStore
 __all__ = ["InvokeEngine"]
 
 log = logging.getLogger(__name__)
+
+_ON_DEMAND = "\x00on-demand"  # the gate's key for a function's invocations outside its provisioned share
+
+
+def _on_demand_share(record: FunctionRecord, qualifier: str | None) -> int | None:
+    """How many invocations of a qualifier without provisioned concurrency may run at once when
+    the function's reserved concurrency also holds provisioned concurrency: the reservation minus
+    what is provisioned (AWS throttles $LATEST with ReservedFunctionConcurrentInvocationLimitExceeded
+    when provisioned concurrency takes the whole reservation). ``None``: no such limit."""
+    if record.reserved_concurrency is None or not record.provisioned_concurrency:
+        return None
+    if qualifier is not None and qualifier in record.provisioned_concurrency:
+        return None
+    provisioned = sum(
+        int(c.get("RequestedProvisionedConcurrentExecutions", 0)) for c in record.provisioned_concurrency.values()
+    )
+    return max(0, record.reserved_concurrency - provisioned)
 
 
 class InvokeEngine:
@@ -165,7 +183,13 @@ class InvokeEngine:
             client_context=client_context,
         )
         reserved_total = self._functions.reserved_total(ref.region)
-        with self.gate.slot(record.key, record.reserved_concurrency, reserved_total):
+        share = _on_demand_share(record, ref.qualifier)
+        on_demand = (
+            self.gate.slot(record.key + _ON_DEMAND, share, reserved_total)
+            if share is not None
+            else contextlib.nullcontext()
+        )
+        with self.gate.slot(record.key, record.reserved_concurrency, reserved_total), on_demand:
             try:
                 async with self.pool.lease(spec) as env:
                     return await env.invoke(invocation)
@@ -189,7 +213,7 @@ class InvokeEngine:
         envs: list[ExecutionEnvironment] = []
         try:
             for _ in range(count):
-                envs.append(await self.pool.create(spec))
+                envs.append(await self.pool.create(spec, provisioned=True))
             await asyncio.gather(*(env.wait_initialized() for env in envs))
         except BaseException:
             for env in envs:

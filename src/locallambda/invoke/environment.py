@@ -78,6 +78,7 @@ class ExecutionEnvironment:
         clock: Clock,
         bind_host: str = "127.0.0.1",
         startup_timeout_s: float = 20.0,
+        provisioned: bool = False,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.spec = spec
@@ -104,7 +105,7 @@ class ExecutionEnvironment:
         self._started_at = 0.0
         self.init_duration_ms: float | None = None
         self._init_reported = False
-        self._provisioned = False
+        self._provisioned = provisioned
         self.log_stream = log_stream_name(spec.version)
         self._expected_extensions = len(extension_commands(list(spec.layers))) if executor.starts_extensions else 0
 
@@ -155,6 +156,7 @@ class ExecutionEnvironment:
             runtime_dir="/var/runtime",
             endpoint_url=self._endpoint_url,
             log_stream=self.log_stream,
+            provisioned=self._provisioned,
         )
         self._started_at = self._clock.monotonic()
         try:

@@ -29,7 +29,10 @@ def function_environment(
     runtime_dir: str,
     endpoint_url: str | None,
     log_stream: str,
+    provisioned: bool = False,
 ) -> dict[str, str]:
+    """``provisioned``: the environment was pre-started for provisioned concurrency (AWS then
+    says so in AWS_LAMBDA_INITIALIZATION_TYPE)."""
     env: dict[str, str] = {
         "AWS_LAMBDA_FUNCTION_NAME": spec.name,
         "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
@@ -37,7 +40,7 @@ def function_environment(
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
         "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency" if provisioned else "on-demand",
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,

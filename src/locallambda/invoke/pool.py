@@ -107,9 +107,9 @@ class EnvironmentPool:
         # Published versions never change; only $LATEST environments age with updates.
         return spec.version != LATEST or spec.generation == generation
 
-    async def create(self, spec: FunctionSpec) -> ExecutionEnvironment:
-        """Start a new environment (not yet initialized). Raises ``ExecutorError`` and
-        ``PoolClosed``."""
+    async def create(self, spec: FunctionSpec, *, provisioned: bool = False) -> ExecutionEnvironment:
+        """Start a new environment (not yet initialized; ``provisioned``: pre-started for
+        provisioned concurrency). Raises ``ExecutorError`` and ``PoolClosed``."""
         if self._closing:
             raise PoolClosed("the server is shutting down")
         executor = self._executor_for(spec)
@@ -122,6 +122,7 @@ class EnvironmentPool:
             tasks=self._tasks,
             clock=self._clock,
             startup_timeout_s=self._startup_timeout_s,
+            provisioned=provisioned,
         )
         self._all.add(env)
         try:
