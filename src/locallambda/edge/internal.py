@@ -1,4 +1,10 @@
-"""Internal endpoints: health, the runtime catalogue, code downloads for Code.Location, function logs."""
+"""Internal endpoints: health, the runtime catalogue, code downloads for Code.Location, function logs.
+
+``GET /_aws/lambda/logs/<region>/<name>?since=<epoch s>&limit=<n>`` answers the function's last
+``n`` kept lines written after ``since`` (default 1000, at most ``MAX_LOG_LINES``, as
+CloudWatch's GetLogEvents caps its ``limit`` at 10,000); a ``limit`` below 1 or either value not
+a number is answered 400 with a JSON message.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,9 @@ from locallambda.protocol.codec import Response
 from locallambda.runtimes import catalogue
 from locallambda.store.code import CodeStore
 
-__all__ = ["internal_routes"]
+__all__ = ["MAX_LOG_LINES", "internal_routes"]
+
+MAX_LOG_LINES = 10_000
 
 
 def internal_routes(code: CodeStore, health: Callable[[], dict[str, Any]], logs: LogStore) -> list[InternalRoute]:
@@ -46,7 +54,11 @@ def internal_routes(code: CodeStore, health: Callable[[], dict[str, Any]], logs:
             limit = int(query.get("limit", ["1000"])[0])
         except ValueError:
             return json_response(400, {"message": "since and limit must be numbers"})
-        lines = [(t, text) for t, text in logs.recent(f"{region}/{name}", 100_000) if t > since][-limit:]
+        if limit < 1:
+            return json_response(
+                400, {"message": f"limit must be at least 1 (at most {MAX_LOG_LINES} lines are answered)"}
+            )
+        lines = logs.recent(f"{region}/{name}", min(limit, MAX_LOG_LINES), since)
         return json_response(200, {"lines": [{"time": t, "line": text} for t, text in lines]})
 
     return [
