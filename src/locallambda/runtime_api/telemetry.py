@@ -11,6 +11,7 @@ Docs: telemetry-api.html, runtimes-logs-api.html. An extension subscribes with
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 from typing import Any
@@ -32,17 +33,32 @@ class SubscriptionError(ValueError):
     """A subscription request AWS would refuse; the message says why."""
 
 
-class _Subscriber:
-    __slots__ = ("buffer", "host", "max_items", "path", "port", "timeout_s", "timer", "types")
+# Batches waiting for delivery to one subscriber; beyond this the oldest are dropped, as Lambda
+# drops telemetry an extension does not keep up with (telemetry-api.html, "Buffering").
+MAX_PENDING_BATCHES = 16
 
-    def __init__(self, host: str, port: int, path: str, types: set[str], timeout_s: float, max_items: int) -> None:
+
+class _Subscriber:
+    __slots__ = (
+        "buffer", "buffered", "dropped", "host", "max_bytes", "max_items", "path", "pending", "port",
+        "sending", "timeout_s", "timer", "types",
+    )  # fmt: skip
+
+    def __init__(
+        self, host: str, port: int, path: str, types: set[str], timeout_s: float, max_items: int, max_bytes: int
+    ) -> None:
         self.host = host
         self.port = port
         self.path = path
         self.types = types
         self.timeout_s = timeout_s
         self.max_items = max_items
+        self.max_bytes = max_bytes
         self.buffer: list[dict[str, Any]] = []
+        self.buffered = 0  # bytes of the buffered records, as counted for maxBytes
+        self.pending: collections.deque[bytes] = collections.deque()
+        self.sending = False
+        self.dropped = 0
         self.timer: Timer | None = None
 
 
@@ -70,23 +86,32 @@ class LogSubscriptions:
         if not types:
             raise SubscriptionError("At least one of platform, function or extension must be subscribed to")
         buffering = body.get("buffering") or {}
-        timeout_ms = int(buffering.get("timeoutMs", 1000))
-        max_items = int(buffering.get("maxItems", 10000))
+        try:
+            # AWS's ranges: timeoutMs 25–30,000 (1,000), maxItems 1,000–10,000 (10,000),
+            # maxBytes 262,144–1,048,576 (262,144).
+            timeout_ms = min(30_000, max(25, int(buffering.get("timeoutMs", 1000))))
+            max_items = min(10_000, max(1, int(buffering.get("maxItems", 10000))))
+            max_bytes = min(1_048_576, max(1, int(buffering.get("maxBytes", 262_144))))
+        except (TypeError, ValueError) as exc:
+            raise SubscriptionError(f"Invalid buffering configuration: {exc}") from exc
         self._subscribers.append(
-            _Subscriber(host, parts.port, parts.path or "/", types, max(25, timeout_ms) / 1000, max(1, max_items))
+            _Subscriber(host, parts.port, parts.path or "/", types, timeout_ms / 1000, max_items, max_bytes)
         )
 
     def publish(self, kind: str, record: Any) -> None:
         """Queue one event (``function`` with the line, or ``platform.*`` with a record dict)."""
         category = kind.split(".", 1)[0]
         event = None
+        size = 0
         for sub in self._subscribers:
             if category not in sub.types:
                 continue
             if event is None:
                 event = {"time": iso_millis(self._clock.time()), "type": kind, "record": record}
+                size = len(record) if isinstance(record, str) else 256
             sub.buffer.append(event)
-            if len(sub.buffer) >= sub.max_items:
+            sub.buffered += size
+            if len(sub.buffer) >= sub.max_items or sub.buffered >= sub.max_bytes:
                 self._flush(sub)
             elif sub.timer is None:
                 sub.timer = self._clock.call_later(sub.timeout_s, self._flush, sub)
@@ -95,9 +120,25 @@ class LogSubscriptions:
         if sub.timer is not None:
             sub.timer.cancel()
             sub.timer = None
-        batch, sub.buffer = sub.buffer, []
-        if batch:
-            self._tasks.spawn(self._post(sub, json.dumps(batch).encode()), name="telemetry delivery")
+        batch, sub.buffer, sub.buffered = sub.buffer, [], 0
+        if not batch:
+            return
+        sub.pending.append(json.dumps(batch).encode())
+        while len(sub.pending) > MAX_PENDING_BATCHES:
+            sub.pending.popleft()
+            sub.dropped += 1
+            log.debug("log subscriber %s:%d does not keep up: a batch was dropped", sub.host, sub.port)
+        if not sub.sending:
+            sub.sending = True
+            self._tasks.spawn(self._send(sub), name="telemetry delivery")
+
+    async def _send(self, sub: _Subscriber) -> None:
+        """Deliver the subscriber's batches one after another, in order."""
+        try:
+            while sub.pending:
+                await self._post(sub, sub.pending.popleft())
+        finally:
+            sub.sending = False
 
     async def _post(self, sub: _Subscriber, body: bytes) -> None:
         try:
