@@ -47,7 +47,7 @@ async def test_a_batch_goes_out_after_timeout_ms() -> None:
 
 @async_test
 async def test_batches_beyond_the_pending_limit_are_dropped_oldest_first() -> None:
-    subs, clock, tasks = subscriptions(maxItems=1)
+    subs, _clock, tasks = subscriptions(maxItems=1)
     [sub] = subs._subscribers
     for i in range(MAX_PENDING_BATCHES + 10):
         subs.publish("function", f"line {i}")  # maxItems=1: every line is a batch
