@@ -8,6 +8,7 @@ function back at the server, unless ``LAMBDA_DISABLE_AWS_ENDPOINT_URL=1``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -184,3 +185,33 @@ def test_disable_aws_endpoint_url(spawn_server: Callable[..., Server]) -> None:
     env: dict[str, Any] = fns.invoke_json(name, {})["env"]
     assert "AWS_ENDPOINT_URL" not in env
     check_common(env, name, memory="128", handler="handler.handler")
+
+
+# -- AWS_LAMBDA_EXEC_WRAPPER (runtimes-modify.html#runtime-wrapper) -----------------------------
+
+WRAPPER = '#!/bin/sh\nexport WRAPPER_VAR="set by the wrapper"\nexec "$@"\n'
+
+
+@pytest.mark.parametrize("runtime", ["python", "nodejs20.x"])
+def test_exec_wrapper_starts_the_runtime(functions: Functions, runtime: str) -> None:
+    if runtime == "python":
+        code: dict[str, str | bytes] = {"handler.py": PY_INTROSPECT, "wrapper": WRAPPER}
+        kw: dict[str, Any] = {}
+    else:
+        code, kw = {"index.js": NODE_INTROSPECT, "wrapper": WRAPPER}, {"runtime": runtime, "handler": "index.handler"}
+    name = functions.create(code, env={"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper"}, modes={"wrapper": 0o755}, **kw)
+    env = functions.invoke_json(name, {})["env"]
+    assert env["WRAPPER_VAR"] == "set by the wrapper"
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/var/task/wrapper"
+
+
+def test_missing_exec_wrapper_is_an_exit_error(functions: Functions) -> None:
+    # AWS's answer, recorded in LocalStack's test_lambda_runtime_wrapper_not_found.
+    name = functions.create({"handler.py": PY_INTROSPECT}, env={"AWS_LAMBDA_EXEC_WRAPPER": "/idontexist.sh"})
+    out = functions.invoke(name, {})
+    rid = out["ResponseMetadata"]["RequestId"]
+    assert out["FunctionError"] == "Unhandled"
+    assert json.loads(out["Payload"]) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: exit status 127",
+    }

@@ -22,7 +22,7 @@ from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
 from locallambda.executors.extensions import with_extensions
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
-from locallambda.runtimes.commands import RuntimeCommands, extension_commands
+from locallambda.runtimes.commands import RuntimeCommands, exec_wrapper, extension_commands, on_host, with_exec_wrapper
 
 __all__ = ["ChildProcess", "ProcessExecutor"]
 
@@ -121,6 +121,9 @@ class ProcessExecutor(Executor):
         base = {"PATH": self._host_path, "HOME": "/tmp", **environment}
         argv, extra_env = await self._commands.command(spec, spec.code_dir, base_env=base)
         env = {**base, **extra_env}
+        wrapper = exec_wrapper(spec)
+        if wrapper is not None:
+            argv = with_exec_wrapper(argv, on_host(wrapper, spec.code_dir, list(spec.layers)))
         extensions = extension_commands(list(spec.layers))
         command = with_extensions(argv, [str(p) for p in extensions], str(spec.layers[0])) if extensions else argv
         try:

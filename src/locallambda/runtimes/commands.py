@@ -23,7 +23,15 @@ from locallambda.errors import ExecutorError, InvalidEntrypointError
 from locallambda.model.spec import FunctionSpec
 from locallambda.runtimes.catalogue import family
 
-__all__ = ["NODE_BOOTSTRAP", "RuntimeCommands", "extension_commands", "layer_search_paths"]
+__all__ = [
+    "NODE_BOOTSTRAP",
+    "RuntimeCommands",
+    "exec_wrapper",
+    "extension_commands",
+    "layer_search_paths",
+    "on_host",
+    "with_exec_wrapper",
+]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +172,31 @@ class RuntimeCommands:
                 "Couldn't find valid bootstrap(s): [" + " ".join(str(c) for c in candidates) + "]"
             )
         raise ExecutorError(f"The runtime {runtime} is not supported by locallambda yet.")
+
+
+def with_exec_wrapper(argv: list[str], wrapper: str) -> list[str]:
+    """The runtime started through ``AWS_LAMBDA_EXEC_WRAPPER`` (runtimes-modify.html#runtime-wrapper):
+    the wrapper receives the runtime's command line as its arguments and is expected to ``exec``
+    it. Run through a shell's ``exec`` so that a missing wrapper ends as it does on AWS, with exit
+    status 127 (``Runtime.ExitError``, recorded in LocalStack's test_lambda_runtime_wrapper_not_found)."""
+    return ["/bin/sh", "-c", 'exec "$0" "$@"', wrapper, *argv]
+
+
+def exec_wrapper(spec: FunctionSpec) -> str | None:
+    """The function's ``AWS_LAMBDA_EXEC_WRAPPER``, for the runtimes AWS honours it in (the managed
+    ones: not ``provided.*``, whose bootstrap is the function's own, nor images)."""
+    wrapper = spec.environment.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if not wrapper or family(spec.runtime or "") == "provided" or spec.package_type == "Image":
+        return None
+    return wrapper
+
+
+def on_host(path: str, task_root: Path, layer_roots: list[Path]) -> str:
+    """A path as the function names it (``/var/task/...``, ``/opt/...``) where it is on this host."""
+    for prefix, root in (("/var/task", task_root), *(("/opt", r) for r in layer_roots[:1])):
+        if path == prefix or path.startswith(prefix + "/"):
+            return str(root) + path[len(prefix) :]
+    return path
 
 
 def layer_search_paths(layer_roots: list[Path], base_env: Mapping[str, str]) -> dict[str, str]:

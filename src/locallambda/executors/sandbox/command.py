@@ -26,7 +26,7 @@ from pathlib import Path
 from locallambda.errors import InvalidEntrypointError
 from locallambda.executors.sandbox.mounts import OPT, TASK_ROOT, HostLayout, code_translator, is_under, prefix_of
 from locallambda.model.spec import FunctionSpec
-from locallambda.runtimes.commands import RuntimeCommands, extension_commands
+from locallambda.runtimes.commands import RuntimeCommands, exec_wrapper, extension_commands, with_exec_wrapper
 
 __all__ = ["SANDBOX_LD_LIBRARY_PATH", "SANDBOX_PATH", "SandboxCommand", "check_entrypoint", "sandbox_command"]
 
@@ -87,6 +87,9 @@ async def sandbox_command(
     if ask_python:
         # Asking an interpreter we have not met where it lives runs it: off the event loop.
         program_roots += await asyncio.to_thread(layout.python_roots, inside[0])
+    wrapper = exec_wrapper(spec)
+    if wrapper is not None:  # named as inside the sandbox, where /var/task and /opt are real
+        inside = with_exec_wrapper(inside, wrapper)
     extensions = tuple(translate(str(p)) for p in extension_commands(list(spec.layers)))
     return SandboxCommand(tuple(inside), env, (*layout.shared, *program_roots), extensions)
 
