@@ -50,6 +50,7 @@ from locallambda.protocol.model import Router, load_service_model
 from locallambda.runtimes.commands import RuntimeCommands
 from locallambda.settings import ExecutorMode, Settings
 from locallambda.store.code import CodeStore
+from locallambda.store.collect import Collector
 from locallambda.store.documents import DocumentStore
 from locallambda.store.functions import FunctionRegistry
 from locallambda.store.layers import LayerStore
@@ -119,10 +120,25 @@ class Application:
             provisioner=self.engine.provision,
         )
         self.lifecycle = Lifecycle(self.plane)
-        layers = LayersApi(self.plane, self.layer_store)
+        # Stored code that nothing references any more is removed in the background.
+        self.collector = Collector(
+            self.code,
+            self.functions,
+            self.layer_store,
+            self.store,
+            self.tasks.child("collect"),
+            self.clock,
+            in_use=self._code_in_use,
+        )
+        layers = LayersApi(self.plane, self.layer_store, released=self.collector.request)
         concurrency = ConcurrencyApi(self.plane)
         permissions = PermissionsApi(self.plane)
-        self.plane.listeners += [self.engine.on_change, concurrency.on_change, permissions.on_change]
+        self.plane.listeners += [
+            self.engine.on_change,
+            concurrency.on_change,
+            permissions.on_change,
+            self.collector.on_change,
+        ]
         self.plane.code_size_sources.append(layers.code_size)
         apis = [
             FunctionsApi(self.plane, self.layer_store, self.lifecycle),
@@ -184,6 +200,16 @@ class Application:
             log.info("sandbox executor unavailable (%s): using the process executor", sandbox_problem)
         return executors, "process"
 
+    def _code_in_use(self) -> list[Path]:
+        """The code directories and /opt trees of every live environment: kept even when their
+        version was deleted meanwhile."""
+        return [
+            path
+            for env in self.engine.pool.environments
+            for path in (env.spec.code_dir, *env.spec.layers)
+            if path is not None
+        ]
+
     def executor_for(self, spec: FunctionSpec) -> Executor:
         if spec.package_type == "Image" and "docker" in self.executors:
             return self.executors["docker"]
@@ -209,11 +235,13 @@ class Application:
             executor.open()
         self.engine.start()
         await self.lifecycle.resume()
+        await self.collector.start()
         self.events.start()
         log.info("locallambda ready on %s (data: %s)", self.settings.endpoint_url, self.data_dir)
 
     async def shutdown(self) -> None:
         """Stop everything this server started, in order, each step with a deadline."""
+        self.collector.close()
         await self.events.close()
         await self._control_tasks.close()
         await self.engine.close()

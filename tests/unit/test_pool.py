@@ -198,3 +198,13 @@ async def test_closing_the_pool_stops_every_environment() -> None:
         await r.pool.close()
         assert stopped(idle) and stopped(started)
         assert r.executor.running == 0 and not r.pool.environments
+
+
+@async_test
+async def test_a_deleted_versions_environments_are_stopped() -> None:
+    async with rig() as r:
+        one, two = function_spec(version="1"), function_spec(version="2")
+        env_one, env_two = await r.invoke(one), await r.invoke(two)
+        r.pool.update(one.key, one.incarnation, 0, frozenset({"$LATEST", "2"}))  # version 1 deleted
+        assert stopped(env_one) and not stopped(env_two)
+        assert await r.invoke(two) is env_two

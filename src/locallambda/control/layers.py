@@ -6,7 +6,9 @@ was deleted (AWS keeps counting). The archive goes to the content-addressed code
 function code, and ``Content.Location`` points at this server's download route.
 
 The layers' documents and the merged /opt trees built from them live in ``store/layers.py``;
-this module holds the API and the checks AWS makes of a function's Layers.
+this module holds the API and the checks AWS makes of a function's Layers. A deleted version's
+archive is removed by ``store/collect.py`` once no function uses it; DeleteLayerVersion tells
+it through the ``released`` seam.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from locallambda.control.paging import paginate
@@ -114,10 +117,13 @@ def function_layers(
 class LayersApi:
     """Handlers for the layer operations."""
 
-    def __init__(self, plane: ControlPlane, layers: LayerStore) -> None:
+    def __init__(self, plane: ControlPlane, layers: LayerStore, *, released: Callable[[], None] | None = None) -> None:
+        """``released`` is called when stored code may have lost its last reference (the
+        factory passes the code collector's ``request``; ``None``: nobody is told)."""
         self.plane = plane
         self._store = layers
         self._layers = layers.docs
+        self._released = released or (lambda: None)
 
     def code_size(self, region: str) -> int:
         """Bytes stored by the layer versions of a region (GetAccountSettings' TotalCodeSize)."""
@@ -291,6 +297,7 @@ class LayersApi:
             entry["deleted"] = True
             entry["policy"] = None
             self._layers.put(ref.key, doc)
+            self._released()  # its archive goes once no function uses the version any more
         return {}
 
     # -- permissions --------------------------------------------------------------------------

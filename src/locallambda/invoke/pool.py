@@ -59,6 +59,7 @@ class EnvironmentPool:
         # Per function: the incarnation and $LATEST generation environments must match to be
         # reused; incarnations of deleted functions never serve again.
         self._current: dict[str, tuple[str, int]] = {}
+        self._versions: dict[str, frozenset[str]] = {}  # per function: the versions that exist
         self._dead: set[str] = set()
         self._closing = False
 
@@ -104,6 +105,9 @@ class EnvironmentPool:
         incarnation, generation = current
         if spec.incarnation != incarnation:
             return False
+        versions = self._versions.get(spec.key)
+        if versions is not None and spec.version not in versions:
+            return False  # a deleted version serves no more invocations
         # Published versions never change; only $LATEST environments age with updates.
         return spec.version != LATEST or spec.generation == generation
 
@@ -158,16 +162,19 @@ class EnvironmentPool:
         if stack and env in stack:
             stack.remove(env)
 
-    def update(self, key: str, incarnation: str, generation: int) -> None:
-        """A function changed: drop idle environments that no longer match it (busy ones are
-        dropped when they come back)."""
+    def update(self, key: str, incarnation: str, generation: int, versions: frozenset[str] | None = None) -> None:
+        """A function changed: drop idle environments that no longer match it, or whose version
+        is no longer among ``versions`` (busy ones are dropped when they come back)."""
         self._current[key] = (incarnation, generation)
+        if versions is not None:
+            self._versions[key] = versions
         self._drop_stale(key)
 
     def forget(self, key: str, incarnation: str) -> None:
         """A function was deleted: none of its environments serves again."""
         self._dead.add(incarnation)
         self._current.pop(key, None)
+        self._versions.pop(key, None)
         self._drop_stale(key)
 
     def _drop_stale(self, key: str) -> None:

@@ -14,7 +14,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["staged_dir", "write_atomically"]
+__all__ = ["STAGING_PREFIX", "staged_dir", "write_atomically"]
+
+STAGING_PREFIX = ".staging-"  # the names of what is being built; a crash may leave them behind
 
 
 @contextlib.contextmanager
@@ -27,7 +29,7 @@ def staged_dir(target: Path, mode: int = 0o755) -> Iterator[Path]:
     Raises ``OSError`` when the rename fails for another reason.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target.parent))
     try:
         os.chmod(staging, mode)
         yield staging
@@ -44,7 +46,7 @@ def staged_dir(target: Path, mode: int = 0o755) -> Iterator[Path]:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file renamed into place. Raises ``OSError``."""
-    fd, tmp = tempfile.mkstemp(prefix=".staging-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

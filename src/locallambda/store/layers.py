@@ -8,13 +8,16 @@ State: one document per layer in the ``layer`` registry, keyed ``region/account/
 
 A deleted version stays as a tombstone (``deleted``): AWS lets functions that reference it keep
 running with its content and keep showing it in their configuration, so ``opt_tree`` must still
-find its archive, while every API call treats it as gone.
+find its archive, while every API call treats it as gone. Once no function version references a
+tombstone, ``drop_tombstones`` removes it (``store/collect.py`` then removes its archive if
+nothing else shares it); the document and its ``next_version`` stay, so numbering never
+restarts (Docs: API_PublishLayerVersion — each call creates the next version number).
 
 At run time AWS extracts a function's layers in order into ``/opt``, later layers overwriting the
 files of earlier ones (Docs: chapter-layers.html). ``opt_tree`` builds that merged tree once per
 distinct list of layers (hard links into the extracted archives, copies where links fail) under
-``<code root>/opt/<digest>``; executors put its ``python``, ``nodejs``, ``java/lib``, ``bin``,
-``lib``, ``bootstrap`` and ``extensions`` where each runtime expects them.
+``<code root>/opt/<digest>`` (``opt_digest``); executors put its ``python``, ``nodejs``,
+``java/lib``, ``bin``, ``lib``, ``bootstrap`` and ``extensions`` where each runtime expects them.
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from locallambda.store.documents import DocumentStore
 from locallambda.store.files import staged_dir
 from locallambda.store.functions import Registry
 
-__all__ = ["LayerStore", "merge_trees"]
+__all__ = ["OPT_DIR", "LayerStore", "merge_trees"]
 
 log = logging.getLogger(__name__)
 
 KIND = "layer"
+OPT_DIR = "opt"  # under the code root
 
 
 class LayerStore:
@@ -80,6 +84,45 @@ class LayerStore:
                 )
         return total
 
+    def drop_tombstones(self, used_arns: set[str]) -> list[str]:
+        """Remove the deleted versions no function references (``used_arns``: the LayerVersionArns
+        in every function version's Layers). Keeps each layer's document and ``next_version``.
+        Returns the ARNs dropped."""
+        dropped: list[str] = []
+        for key, doc in list(self.docs.items()):
+            gone = [
+                number
+                for number, entry in doc["versions"].items()
+                if entry.get("deleted") and entry["config"]["LayerVersionArn"] not in used_arns
+            ]
+            if gone:
+                for number in gone:
+                    dropped.append(doc["versions"].pop(number)["config"]["LayerVersionArn"])
+                self.docs.put(key, doc)
+        return dropped
+
+    def archives(self) -> set[str]:
+        """The digests of every stored version's archive, tombstones included."""
+        return {entry["sha_hex"] for _key, doc in self.docs.items() for entry in doc["versions"].values()}
+
+    def _parts(self, layer_arns: list[str]) -> list[tuple[str, str]]:
+        parts: list[tuple[str, str]] = []
+        for arn in layer_arns:
+            entry = self.version_by_arn(arn, deleted_too=True)
+            if entry is not None:
+                parts.append((arn, entry["sha_hex"]))
+        return parts
+
+    @staticmethod
+    def _digest(parts: list[tuple[str, str]]) -> str:
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:40]
+
+    def opt_digest(self, layer_arns: list[str]) -> str | None:
+        """The name under ``<code root>/opt`` of the merged tree of these layers (``None``: no
+        stored layer among them). The same list always names the same tree."""
+        parts = self._parts(layer_arns)
+        return self._digest(parts) if parts else None
+
     def opt_tree(self, layer_arns: list[str]) -> Path | None:
         """The function's /opt: one directory merging its layers in order (later layers win).
 
@@ -88,25 +131,28 @@ class LayerStore:
         tree. Blocking (it copies files): call it off the event loop unless the tree exists.
         Raises ``PlatformError`` when the tree cannot be written.
         """
-        parts: list[tuple[str, str]] = []
+        parts = self._parts(layer_arns)
+        stored = {arn for arn, _ in parts}
         for arn in layer_arns:
-            entry = self.version_by_arn(arn, deleted_too=True)
-            if entry is None:
+            if arn not in stored:
                 log.warning("layer %s is not stored here; it is left out of /opt", arn)
-                continue
-            parts.append((arn, entry["sha_hex"]))
         if not parts:
             return None
-        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:40]
-        target = self._code.root / "opt" / digest
-        if target.is_dir():
+        target = self.opt_path(self._digest(parts))
+        # Guarded: a tree found or built for a record the collector has not seen yet stays.
+        with self._code.guard(target):
+            if target.is_dir():
+                return target
+            try:
+                with staged_dir(target) as staging:
+                    merge_trees([self._code.tree_path(sha) for _, sha in parts], staging)
+            except OSError as exc:
+                raise PlatformError(f"The layers of the function could not be prepared: {exc}") from exc
             return target
-        try:
-            with staged_dir(target) as staging:
-                merge_trees([self._code.tree_path(sha) for _, sha in parts], staging)
-        except OSError as exc:
-            raise PlatformError(f"The layers of the function could not be prepared: {exc}") from exc
-        return target
+
+    def opt_path(self, digest: str) -> Path:
+        """Where the merged tree named ``digest`` (``opt_digest``) lives."""
+        return self._code.root / OPT_DIR / digest
 
 
 def _clear(dest: str) -> None:
