@@ -44,6 +44,7 @@ __all__ = [
     "PreconditionFailedError",
     "ProvisionedConcurrencyConfigNotFoundError",
     "RequestEntityTooLargeError",
+    "RequestTimeoutError",
     "RequestTooLargeError",
     "ResourceConflictError",
     "ResourceInUseError",
@@ -178,6 +179,16 @@ class PolicyLengthExceededError(LambdaError):
 class CodeStorageExceededError(LambdaError):
     code = "CodeStorageExceededException"
     status = 400
+    fault = "User"
+
+
+class RequestTimeoutError(LambdaError):
+    """The request's body stopped arriving before its Content-Length was reached; the edge
+    answers this and closes the connection. No answer of Lambda's is recorded; the wording is
+    S3's for the same case (its ``RequestTimeout``), the status HTTP's (408 Request Timeout)."""
+
+    code = "RequestTimeoutException"
+    status = 408
     fault = "User"
 
 

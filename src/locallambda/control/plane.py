@@ -61,12 +61,22 @@ class ControlPlane:
         return self._registries[kind]
 
     def ref(self, region: str, account_id: str, function_name: str, qualifier: str | None = None) -> FunctionRef:
-        return parse_function_name(function_name, region, account_id, qualifier)
+        """The caller's function a FunctionName parameter names (every operation's goes here).
+
+        Raises what ``parse_function_name`` raises, and ``AccessDeniedError`` for an ARN of
+        another account: its functions are not reachable from here, and it must not reach the
+        caller's function of the same name.
+        """
+        ref = parse_function_name(function_name, region, account_id, qualifier)
+        ref.require_own()
+        return ref
 
     def get_function(self, ref: FunctionRef) -> FunctionRecord:
-        """The function a reference names. Raises ``ResourceNotFoundError`` with AWS's text."""
+        """The function a reference names. Raises ``ResourceNotFoundError`` with AWS's text,
+        ``AccessDeniedError`` for another account's."""
+        ref.require_own()
         record = self.functions.get(ref.region, ref.name)
-        if record is None:
+        if record is None or record.account_id != ref.account_id:
             raise ResourceNotFoundError(f"Function not found: {ref.unqualified_arn}")
         return record
 

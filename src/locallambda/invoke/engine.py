@@ -127,7 +127,8 @@ class InvokeEngine:
                 for env in self._provisioned.pop(pkey):
                     env.stop()
         else:
-            self.pool.update(record.key, record.incarnation, self.specs.generation(record))
+            versions = frozenset({LATEST, *record.versions})
+            self.pool.update(record.key, record.incarnation, self.specs.generation(record), versions)
 
     def _on_code_changed(self, key: str) -> None:
         region, _, name = key.partition("/")
@@ -144,9 +145,13 @@ class InvokeEngine:
         """The record, the version to run and the ARN the function was invoked with.
 
         Weighted aliases pick a version at random by their RoutingConfig. Raises
-        ``ResourceNotFoundError``.
+        ``ResourceNotFoundError``, and ``AccessDeniedError`` for a reference to another account's
+        function (it must not reach the caller's function of the same name).
         """
+        ref.require_own()
         record = self._functions.get(ref.region, ref.name)
+        if record is not None and record.account_id != ref.account_id:
+            record = None
         q = ref.qualifier
         resolved = record.resolve(q, random.random()) if record is not None else None
         if record is None or resolved is None:

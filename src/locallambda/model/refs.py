@@ -4,6 +4,15 @@ A FunctionName parameter may be a name (``my-fn``), a partial ARN (``12345678901
 or a full ARN, each optionally ending in ``:qualifier``. The service model's pattern has already
 been checked by the validator; this module extracts the parts and applies the cross-checks AWS
 makes (derived qualifier vs. Qualifier parameter, region and account of the ARN).
+
+An ARN may name another account than the caller's; the reference keeps that account (and says
+so), and whatever looks a function up refuses it with ``require_own`` before looking: none of
+another account's functions is reachable here, and a name must never reach the caller's own
+function of that name. AWS answers 403 ``AccessDeniedException`` (LocalStack's
+test_lambda_api.snapshot.json, ``test_function_arns``: ``function_arn_other_account_exc``,
+recorded without a message; AWS's denials otherwise read ``User: <caller> is not authorized to
+perform: lambda:<Action> on resource: <arn> because no resource-based policy allows the
+lambda:<Action> action``, and the action is not known at this depth).
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from locallambda.errors import InvalidParameterValueError, ResourceNotFoundError
+from locallambda.errors import AccessDeniedError, InvalidParameterValueError, ResourceNotFoundError
 
 __all__ = [
     "LATEST",
@@ -44,6 +53,17 @@ class FunctionRef:
     qualifier: str | None
     region: str
     account_id: str
+    # The caller's account when the name was an ARN of another one (never part of equality).
+    caller_account_id: str | None = dataclasses.field(default=None, compare=False)
+
+    def require_own(self) -> None:
+        """Raises ``AccessDeniedError`` when the reference names another account's function."""
+        caller = self.caller_account_id
+        if caller is not None and caller != self.account_id:
+            raise AccessDeniedError(
+                f"User: arn:aws:iam::{caller}:root is not authorized to access resource: "
+                f"{self.arn()} because no resource-based policy allows it"
+            )
 
     @property
     def unqualified_arn(self) -> str:
@@ -70,7 +90,8 @@ def parse_function_name(raw: str, region: str, account_id: str, qualifier: str |
     Raises ``InvalidParameterValueError`` when the ARN's qualifier differs from ``qualifier``
     (AWS: "The derived qualifier from the function name does not match the specified
     qualifier."), and ``ResourceNotFoundError`` for an ARN of another region, or a name that
-    cannot exist (AWS answers "Function not found" for over-long names).
+    cannot exist (AWS answers "Function not found" for over-long names). An ARN of another
+    account gives a reference that keeps it; ``FunctionRef.require_own`` refuses those.
     """
     m = _FN.fullmatch(raw)
     if m is None:  # the validator normally refuses these first
@@ -86,7 +107,7 @@ def parse_function_name(raw: str, region: str, account_id: str, qualifier: str |
     if arn_region and arn_region != region:
         raise ResourceNotFoundError(f"Functions from '{arn_region}' are not reachable in this region ('{region}')")
     acct = m.group("account") or account_id
-    return FunctionRef(name=name, qualifier=q, region=region, account_id=acct)
+    return FunctionRef(name=name, qualifier=q, region=region, account_id=acct, caller_account_id=account_id)
 
 
 # A layer ARN, optionally with its version (the service model has already checked the pattern;

@@ -154,7 +154,10 @@ def _walk(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
         member = shape.member
         if isinstance(member, StructureShape):
             for i, item in enumerate(value):
-                _walk(member, item, f"{path}.{i + 1}.member", errors)
+                at = f"{path}.{i + 1}.member"
+                if item is None:  # a handler must never meet a null where a structure belongs
+                    errors.append(f"Value null at '{at}' failed to satisfy constraint: Member must not be null")
+                _walk(member, item, at, errors)
         elif any(_element_bad(member, v) for v in value):
             constraints = _scalar_constraints(member)
             if not _may_be_empty(member):

@@ -57,6 +57,7 @@ from locallambda.store.code import TRASH_PREFIX, CodeStore
 from locallambda.store.documents import DocumentStore
 from locallambda.store.files import STAGING_PREFIX
 from locallambda.store.functions import Change, FunctionRecord, FunctionRegistry
+from locallambda.store.layers import KIND as LAYER_KIND
 from locallambda.store.layers import OPT_DIR, LayerStore
 
 __all__ = ["CodeInUse", "Collection", "Collector"]
@@ -186,6 +187,15 @@ class Collector:
         overlap one. ``mark`` (``CodeStore.mark``) defaults to now. A failing state flush
         removes nothing (the run counts as held back, to try again).
         """
+        damaged = self._store.damaged & {FunctionRegistry.KIND, LAYER_KIND}
+        if damaged:
+            # A record that could not be read may reference any archive: none is judged unused.
+            log.warning(
+                "stored code not collected: unreadable %s records were skipped at start (repair or "
+                "remove them, then restart)",
+                ", ".join(sorted(damaged)),
+            )
+            return Collection()
         plan = self._plan(self._code.mark() if mark is None else mark)
         try:
             await self._store.flush()

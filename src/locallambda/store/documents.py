@@ -41,6 +41,9 @@ class DocumentStore:
         self._failure: StoreError | None = None
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._closing = False
+        # Kinds of which a stored document could not be read at start (it was skipped): what such
+        # a document referenced is unknown, so nothing may be judged unreferenced (store/collect.py).
+        self.damaged: set[str] = set()
         self._writer: threading.Thread | None = None
         if path is None:
             return
@@ -63,7 +66,12 @@ class DocumentStore:
         return self._db is not None
 
     def load(self, kind: str) -> dict[str, Any]:
-        """Every stored document of one kind, by key (read once, at start)."""
+        """Every stored document of one kind, by key (read once, at start).
+
+        A row that is not a JSON document under a text key (written by something else, or
+        damaged) is logged and skipped: one bad row must not keep the server from starting.
+        Raises ``StoreError`` when the database cannot be read at all.
+        """
         if self._db is None:
             return {}
         try:
@@ -71,7 +79,16 @@ class DocumentStore:
                 rows = self._db.execute("SELECT key, body FROM documents WHERE kind = ?", (kind,)).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read {kind} documents: {exc}") from exc
-        return {key: json.loads(body) for key, body in rows}
+        docs: dict[str, Any] = {}
+        for key, body in rows:
+            try:
+                if not isinstance(key, str):
+                    raise TypeError(f"its key is a {type(key).__name__}")
+                docs[key] = json.loads(body)
+            except (TypeError, ValueError, RecursionError) as exc:
+                log.error("skipped the unreadable %s document %r: %s", kind, key, exc)
+                self.damaged.add(kind)
+        return docs
 
     def put(self, kind: str, key: str, doc: Any) -> None:
         if self._db is not None:

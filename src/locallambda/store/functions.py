@@ -10,6 +10,10 @@ module; it is the one place that says which version a qualifier names.
 
 Everything runs on one event loop, so there are no locks; a handler that awaits between read
 and write must re-read.
+
+Stored documents are checked as they are loaded (``FunctionRecord.from_doc``): one that is not a
+record of this shape (damaged, hand-edited, written by something else) is logged and skipped,
+so that a start never fails on a stored record and the other functions are served.
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import enum
+import logging
+import types
+import typing
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from locallambda.model.lifecycle import VersionStatus
 from locallambda.model.refs import LATEST
 from locallambda.store.documents import DocumentStore
 
@@ -33,6 +41,8 @@ __all__ = [
     "new_revision_id",
     "route_alias",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class Change(enum.Enum):
@@ -65,12 +75,16 @@ class VersionRecord:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> VersionRecord:
-        return cls(
+        """Raises ``KeyError``, ``TypeError`` or ``ValueError`` for a malformed document."""
+        version = cls(
             config=doc["config"],
             code_sha256_hex=doc.get("code"),
             image_uri=doc.get("image"),
             unzipped_size=doc.get("unzipped"),
         )
+        _check_fields(version)
+        _check_config(version.config)
+        return version
 
     def snapshot(self) -> VersionRecord:
         return VersionRecord(copy.deepcopy(self.config), self.code_sha256_hex, self.image_uri, self.unzipped_size)
@@ -136,11 +150,91 @@ class FunctionRecord:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> FunctionRecord:
+        """Raises ``KeyError``, ``TypeError`` or ``ValueError`` for a document that is not a
+        function record: a field of another type, a version configuration the server cannot
+        read, a lifecycle state it does not know."""
         doc = dict(doc)
         doc["latest"] = VersionRecord.from_doc(doc["latest"])
         doc["versions"] = {k: VersionRecord.from_doc(v) for k, v in doc.get("versions", {}).items()}
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
+        record = cls(**{k: v for k, v in doc.items() if k in known})
+        _check_fields(record)
+        if record.latest.config["FunctionName"] != record.name:
+            raise ValueError(f"its configuration names {record.latest.config['FunctionName']!r}")
+        return record
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether a loaded JSON value has the type a field's annotation declares: JSON's own types
+    (dicts and lists element by element) and records are checked, anything else is trusted."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items()
+        )
+    if origin is list:
+        return isinstance(value, list) and all(_conforms(v, args[0]) for v in value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is type(None):
+        return value is None
+    if hint in (str, float, bool, VersionRecord):
+        return isinstance(value, hint)
+    return True
+
+
+def _check_fields(obj: VersionRecord | FunctionRecord) -> None:
+    hints = _HINTS[type(obj)]
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        if not _conforms(value, hints[field.name]):
+            raise TypeError(f"its {field.name} has the wrong type ({type(value).__name__})")
+
+
+_HINTS = {cls: typing.get_type_hints(cls) for cls in (VersionRecord, FunctionRecord)}
+
+
+# Members of a version's configuration the server reads as a type (the invoke path builds the
+# function's spec from them, a start resumes its lifecycle): stored as another type, they would
+# fail the start or every invocation.
+_CONFIG_TYPES: dict[str, Any] = {
+    "FunctionName": str,
+    "FunctionArn": str,
+    "Version": str,
+    "Runtime": str,
+    "Handler": str,
+    "PackageType": str,
+    "MemorySize": int,
+    "Timeout": int,
+    "EphemeralStorage": dict[str, int],
+    "Environment": dict[str, dict[str, str]],
+    "Layers": list[dict[str, Any]],
+    "Architectures": list[str],
+    "LoggingConfig": dict[str, Any],
+    "ImageConfigResponse": dict[str, Any],
+    "_HotReloadPath": str,
+}
+_CONFIG_REQUIRED = ("FunctionName", "FunctionArn", "Version")
+
+
+def _check_config(config: dict[str, Any]) -> None:
+    for name in _CONFIG_REQUIRED:
+        if name not in config:
+            raise KeyError(name)
+    for name, hint in _CONFIG_TYPES.items():
+        if config.get(name) is not None and not _conforms(config[name], hint):
+            raise TypeError(f"its configuration's {name} has the wrong type ({type(config[name]).__name__})")
+    if not all(isinstance(layer.get("Arn"), str) for layer in config.get("Layers") or []):
+        raise TypeError("a layer of its configuration has no ARN")
+    status = VersionStatus(config)
+    _ = (status.state, status.update)  # ValueError for a lifecycle state this server does not know
+
+
+def _reason(exc: Exception) -> str:
+    return f"no {exc}" if isinstance(exc, KeyError) else str(exc)
 
 
 def route_alias(alias: dict[str, Any], roll: float) -> str:
@@ -156,12 +250,29 @@ def route_alias(alias: dict[str, Any], roll: float) -> str:
 
 
 class Registry:
-    """Generic write-through map of JSON documents of one kind (layers, code signing configs ...)."""
+    """Generic write-through map of JSON documents of one kind (layers, code signing configs ...).
 
-    def __init__(self, store: DocumentStore, kind: str) -> None:
+    Documents are JSON objects: a stored one that is not, or that ``check`` refuses (it raises
+    ``KeyError``, ``TypeError`` or ``ValueError``), is logged and skipped at load.
+    """
+
+    def __init__(
+        self, store: DocumentStore, kind: str, check: Callable[[dict[str, Any]], object] | None = None
+    ) -> None:
         self._store = store
         self._kind = kind
-        self._items: dict[str, Any] = store.load(kind)
+        self._items: dict[str, Any] = {}
+        for key, doc in store.load(kind).items():
+            try:
+                if not isinstance(doc, dict):
+                    raise TypeError(f"it is a {type(doc).__name__}, not an object")
+                if check is not None:
+                    check(doc)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error("skipped the malformed %s document %r: %s", kind, key, _reason(exc))
+                store.damaged.add(kind)
+                continue
+            self._items[key] = doc
 
     def get(self, key: str) -> Any | None:
         return self._items.get(key)
@@ -185,9 +296,19 @@ class FunctionRegistry:
 
     def __init__(self, store: DocumentStore) -> None:
         self._store = store
-        self._functions: dict[str, FunctionRecord] = {
-            key: FunctionRecord.from_doc(doc) for key, doc in store.load(self.KIND).items()
-        }
+        self._functions: dict[str, FunctionRecord] = {}
+        for key, doc in store.load(self.KIND).items():
+            try:
+                if not isinstance(doc, dict):
+                    raise TypeError(f"it is a {type(doc).__name__}, not an object")
+                record = FunctionRecord.from_doc(doc)
+                if record.key != key:
+                    raise ValueError(f"it is the record of {record.key!r}")
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.error("skipped the malformed function record %r: %s", key, _reason(exc))
+                store.damaged.add(self.KIND)
+                continue
+            self._functions[key] = record
         # Reserved concurrency summed per region, kept up to date on every save: the invoke
         # path needs it for every call and must not walk all functions.
         self._reserved: dict[str, int] = {}
