@@ -9,6 +9,7 @@ share nothing (tests rely on it).
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ from locallambda.control.tags import TagsApi
 from locallambda.control.urls import UrlsApi
 from locallambda.control.versions import VersionsApi
 from locallambda.edge.app import EdgeApp
+from locallambda.edge.callers import origin_of
 from locallambda.edge.function_urls import FunctionUrls
 from locallambda.edge.internal import internal_routes
 from locallambda.executors.base import Executor
@@ -165,6 +167,7 @@ class Application:
             default_region=settings.region,
             account_id=settings.account_id,
             durable=self.store.flush,
+            origin_of=functools.partial(origin_of, server_port=settings.port),
         )
         self.asgi = EdgeApp(
             self.dispatcher,

@@ -101,6 +101,9 @@ class Settings:
     cache_dir: Path = dataclasses.field(default_factory=lambda: Path.home() / ".cache" / "locallambda")
     host_path: str = "/usr/local/bin:/usr/bin:/bin"
     java_home: Path | None = None
+    # LOCALLAMBDA_HOT_RELOAD_ROOTS: the directories hot-reloaded code may come from (empty: any
+    # directory of this machine, for callers on this machine; never for code inside a function).
+    hot_reload_roots: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -171,6 +174,9 @@ class Settings:
             values["cache_dir"] = Path(env["XDG_CACHE_HOME"]) / "locallambda"
         if env.get("PATH"):
             values["host_path"] = env["PATH"]
+        roots = env.get("LOCALLAMBDA_HOT_RELOAD_ROOTS", "")
+        if roots.strip():
+            values["hot_reload_roots"] = tuple(Path(r).expanduser() for r in roots.split(os.pathsep) if r.strip())
         if env.get("JAVA_HOME"):
             values["java_home"] = Path(env["JAVA_HOME"])
 

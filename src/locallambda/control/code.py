@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from typing import Any
 
 from locallambda.control.plane import ControlPlane
-from locallambda.errors import InvalidParameterValueError, RequestEntityTooLargeError
+from locallambda.errors import AccessDeniedError, InvalidParameterValueError, RequestEntityTooLargeError
+from locallambda.model.operations import Origin, RequestContext
 from locallambda.store.code import tree_size
 from locallambda.store.functions import VersionRecord
 
@@ -39,9 +41,10 @@ class CodeIntake:
     def __init__(self, plane: ControlPlane) -> None:
         self._plane = plane
 
-    async def store(self, code: dict[str, Any]) -> IncomingCode:
+    async def store(self, code: dict[str, Any], ctx: RequestContext) -> IncomingCode:
         """Store a FunctionCode member. Raises ``RequestEntityTooLargeError`` and
-        ``InvalidParameterValueError`` with AWS's texts."""
+        ``InvalidParameterValueError`` with AWS's texts, and ``AccessDeniedError`` for hot-reloaded
+        code asked for from inside a function or from another machine."""
         s = self._plane.settings
         if code.get("ImageUri"):
             image = code["ImageUri"]
@@ -60,12 +63,32 @@ class CodeIntake:
         bucket = code.get("S3Bucket")
         if bucket is not None:
             if bucket == s.bucket_marker_local:
-                return IncomingCode(sha_b64=HOT_RELOAD_SHA, size=0, hot_reload_path=code.get("S3Key", ""))
+                path = code.get("S3Key", "")
+                await self._check_hot_reload(path, ctx)
+                return IncomingCode(sha_b64=HOT_RELOAD_SHA, size=0, hot_reload_path=path)
             raise InvalidParameterValueError(
                 "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
                 "The specified bucket does not exist"
             )
         raise InvalidParameterValueError("Please provide a source for function code.")
+
+    async def _check_hot_reload(self, path: str, ctx: RequestContext) -> None:
+        """Hot reloading mounts a host directory into the function: only the host's own user may
+        ask for it (see the trust model in the README), and only below LOCALLAMBDA_HOT_RELOAD_ROOTS
+        when that is set."""
+        origin = await ctx.origin()
+        if origin is not Origin.HOST:
+            raise AccessDeniedError(
+                f"Hot reloading ({self._plane.settings.bucket_marker_local} bucket) is refused to this caller "
+                f"({origin.value}): only clients on this machine, outside any function's sandbox or container, "
+                "may give host directories as code."
+            )
+        roots = self._plane.settings.hot_reload_roots
+        if roots and not await self._plane.run_blocking(_within, path, roots):
+            raise InvalidParameterValueError(
+                f"The hot-reload directory {path} is not below any of LOCALLAMBDA_HOT_RELOAD_ROOTS "
+                f"({os.pathsep.join(str(r) for r in roots)})."
+            )
 
     @staticmethod
     def apply(version: VersionRecord, code: IncomingCode) -> None:
@@ -90,3 +113,13 @@ class CodeIntake:
             tree = self._plane.code.tree_path(version.code_sha256_hex)
             version.unzipped_size = await self._plane.run_blocking(tree_size, tree)
         return version.unzipped_size
+
+
+def _within(path: str, roots: tuple[os.PathLike[str] | str, ...]) -> bool:
+    """Whether ``path``, links resolved, is one of ``roots`` or below one (blocking: resolves)."""
+    real = os.path.realpath(path)
+    for root in roots:
+        top = os.path.realpath(root)
+        if real == top or real.startswith(top.rstrip("/") + "/"):
+            return True
+    return False

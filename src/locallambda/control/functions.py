@@ -175,7 +175,7 @@ class FunctionsApi:
             raise InvalidParameterValueError("Please provide ImageUri when creating a function with packageType Image.")
         variables = (p.get("Environment") or {}).get("Variables") or {}
         _env_size_check(variables, self.plane.settings.limits_max_function_envvar_size_bytes)
-        stored = await self.code.store(p.get("Code") or {})
+        stored = await self.code.store(p.get("Code") or {}, ctx)
         if self.plane.functions.get(ref.region, ref.name) is not None:  # created while we unzipped
             raise ResourceConflictError(f"Function already exist: {ref.name}")
 
@@ -363,7 +363,7 @@ class FunctionsApi:
         code: dict[str, Any] = {
             k: p[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if k in p
         }
-        stored = await self.code.store(code)
+        stored = await self.code.store(code, ctx)
         record = self.plane.get_function(ref)  # re-read: we awaited
         Lifecycle.ensure_updatable(record)
         if p.get("DryRun"):

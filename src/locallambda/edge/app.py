@@ -3,10 +3,17 @@
 Plain ASGI, no framework: the invoke hot path is one dictionary lookup and one regex away from
 its handler. Internal endpoints live under ``/_aws/lambda/`` and ``/_localstack/`` as LocalStack
 documents them.
+
+A request body is read with a deadline on each part: a client that stops sending before its
+Content-Length is reached (a broken or hostile one) is answered 408 ``RequestTimeoutException``
+after ``body_idle_timeout_s`` without progress, and its connection closed, instead of holding a
+connection and a task forever. A body over ``MAX_BODY`` is answered 413, and closed too (the
+rest of it is not read).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,7 +22,7 @@ from urllib.parse import parse_qs
 
 from locallambda.edge.errors import JSON, api_error, internal_error
 from locallambda.edge.function_urls import FunctionUrls, url_host
-from locallambda.errors import LambdaError
+from locallambda.errors import LambdaError, RequestTimeoutError
 from locallambda.protocol.codec import Response, dumps
 from locallambda.protocol.dispatch import Dispatcher
 
@@ -31,6 +38,9 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 InternalHandler = Callable[[re.Match[str], Mapping[str, list[str]], Mapping[str, str], bytes], Awaitable[Response]]
 
 MAX_BODY = 128 * 1024 * 1024
+# Seconds a request body may make no progress (no part arriving) before it is given up.
+BODY_IDLE_TIMEOUT_S = 10.0
+_CLOSE = (b"connection", b"close")
 
 
 class InternalRoute:
@@ -56,8 +66,10 @@ class EdgeApp:
         startup: Callable[[], Awaitable[None]],
         shutdown: Callable[[], Awaitable[None]],
         function_urls: FunctionUrls | None = None,
+        body_idle_timeout_s: float = BODY_IDLE_TIMEOUT_S,
     ) -> None:
         self._dispatcher = dispatcher
+        self._body_idle_timeout_s = body_idle_timeout_s
         self._function_urls = function_urls
         self._internal = internal
         self._startup = startup
@@ -92,19 +104,13 @@ class EdgeApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         body = b""
         if scope["method"] not in ("GET", "HEAD") or headers.get("content-length") not in (None, "0"):
-            chunks: list[bytes] = []
-            size = 0
-            more = True
-            while more:
-                message = await receive()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_BODY:
-                    await _write(send, json_response(413, {"message": "Request entity too large"}))
-                    return
-                chunks.append(chunk)
-                more = message.get("more_body", False)
-            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            read = await self._read_body(receive)
+            if read is None:
+                return  # the client went away: nobody to answer
+            if isinstance(read, Response):
+                await _write(send, read)
+                return
+            body = read
         method = scope["method"]
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
@@ -117,7 +123,10 @@ class EdgeApp:
                 )
                 await _write(send, served)
                 return
-            response = await self._dispatcher.dispatch(method, path, query_string, headers, body)
+            client = scope.get("client")
+            response = await self._dispatcher.dispatch(
+                method, path, query_string, headers, body, tuple(client) if client else None
+            )
             if response is None:
                 response = await self._internal_route(method, scope["path"], query_string, headers, body)
         except LambdaError as err:
@@ -125,6 +134,35 @@ class EdgeApp:
         except Exception as exc:  # never a stack trace on the wire
             response = internal_error(f"{method} {path}", exc)
         await _write(send, response)
+
+    async def _read_body(self, receive: Receive) -> bytes | Response | None:
+        """The request's body; a closing error answer when it stalls or is too large; ``None``
+        when the client disconnected."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                async with asyncio.timeout(self._body_idle_timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                log.warning("a request body stalled for %.0fs; the connection is closed", self._body_idle_timeout_s)
+                answer = api_error(
+                    RequestTimeoutError(
+                        "Your socket connection to the server was not read from or written to within the "
+                        "timeout period. Idle connections will be closed."
+                    )
+                )
+                answer.headers.append(_CLOSE)
+                return answer
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return Response(413, [JSON, _CLOSE], dumps({"message": "Request entity too large"}))
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _internal_route(
         self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from locallambda.model.operations import FUNCTION_KEY_PREFIX
 from locallambda.model.spec import FunctionSpec
 from locallambda.runtimes.catalogue import family
 
@@ -44,9 +45,11 @@ def function_environment(
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_SESSION_TOKEN": "test",
+        # Credentials of this environment alone: a request signed with them is known to come
+        # from inside a function (edge/callers.py), which never gets host paths.
+        "AWS_ACCESS_KEY_ID": FUNCTION_KEY_PREFIX + uuid.uuid4().hex[:16].upper(),
+        "AWS_SECRET_ACCESS_KEY": uuid.uuid4().hex,
+        "AWS_SESSION_TOKEN": "locallambda-function",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
         "_AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1",

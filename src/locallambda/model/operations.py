@@ -14,16 +14,38 @@ and the app factory collects them with ``operations_of(api, ...)``.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["Handler", "RequestContext", "operation", "operations_of"]
+__all__ = ["FUNCTION_KEY_PREFIX", "Handler", "Origin", "RequestContext", "operation", "operations_of"]
+
+
+# The access keys handed to execution environments: a request signed with one comes from a function.
+FUNCTION_KEY_PREFIX = "LLFN"
+
+
+class Origin(enum.Enum):
+    """Where a request comes from, as far as host files are concerned (``edge/callers.py``)."""
+
+    HOST = "host"  # a process of this machine outside any sandbox or container
+    ISOLATED = "isolated"  # code inside an execution environment (sandbox, container, our credentials)
+    REMOTE = "remote"  # not from loopback: a bridge network, another machine
+    UNKNOWN = "unknown"  # from loopback, but its process could not be found
+
+
+async def _from_host() -> Origin:
+    return Origin.HOST
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RequestContext:
-    """Who asked what: the operation, the region and account of the request, its id and headers."""
+    """Who asked what: the operation, the region and account of the request, its id and headers.
+
+    ``origin`` finds out where the request comes from; it may read /proc, so only handlers that
+    give out host resources (hot reloading) await it.
+    """
 
     operation: str
     region: str
@@ -31,6 +53,7 @@ class RequestContext:
     request_id: str
     headers: Mapping[str, str]
     content_length: int = 0
+    origin: Callable[[], Awaitable[Origin]] = _from_host
 
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[Mapping[str, Any] | None]]

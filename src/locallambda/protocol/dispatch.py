@@ -11,6 +11,7 @@ acknowledged write survives a kill of the server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qs
 
 from locallambda.errors import LambdaError, NotImplementedOperationError, ServiceError
-from locallambda.model.operations import Handler, RequestContext
+from locallambda.model.operations import Handler, Origin, RequestContext
 from locallambda.protocol.codec import Response, parse_request, serialize_response
 from locallambda.protocol.model import Router
 from locallambda.protocol.validation import validate
@@ -26,6 +27,9 @@ from locallambda.protocol.validation import validate
 __all__ = ["Dispatcher", "region_from_authorization"]
 
 log = logging.getLogger(__name__)
+
+# (the connection's client address, the request's headers) → where the request comes from.
+OriginFinder = Callable[[tuple[str, int] | None, Mapping[str, str]], Origin]
 
 _CREDENTIAL = re.compile(r"Credential=[^/]*/\d{8}/([a-z0-9-]+)/")
 
@@ -48,6 +52,7 @@ class Dispatcher:
         default_region: str,
         account_id: str,
         durable: Callable[[], Awaitable[None]] | None = None,
+        origin_of: OriginFinder | None = None,
     ) -> None:
         unknown = set(handlers) - set(router.operation_names)
         if unknown:
@@ -57,6 +62,22 @@ class Dispatcher:
         self._default_region = default_region
         self._account_id = account_id
         self._durable = durable
+        self._origin_of = origin_of
+
+    def _origin(self, client: tuple[str, int] | None, headers: Mapping[str, str]) -> Callable[[], Awaitable[Origin]]:
+        """Where the request comes from, found once and only if a handler asks (it reads /proc,
+        in a worker thread); without a finder every caller counts as the host's."""
+        finder = self._origin_of
+        found: list[Origin] = []
+
+        async def origin() -> Origin:
+            if finder is None:
+                return Origin.HOST
+            if not found:
+                found.append(await asyncio.to_thread(finder, client, headers))
+            return found[0]
+
+        return origin
 
     @property
     def implemented(self) -> frozenset[str]:
@@ -66,7 +87,13 @@ class Dispatcher:
         return self._router.resolve(method, raw_path, parse_qs(query_string, keep_blank_values=True)) is not None
 
     async def dispatch(
-        self, method: str, raw_path: str, query_string: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        raw_path: str,
+        query_string: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        client: tuple[str, int] | None = None,
     ) -> Response | None:
         """Answer one API request, or return ``None`` when no operation's route matches.
 
@@ -91,6 +118,7 @@ class Dispatcher:
                 request_id=request_id,
                 headers=headers,
                 content_length=len(body),
+                origin=self._origin(client, headers),
             )
             output = await handler(ctx, params)
             if self._durable is not None:
