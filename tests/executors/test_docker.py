@@ -471,3 +471,29 @@ def test_provided_bootstrap_sees_code_and_merged_layers(docker_ready: None, tmp_
     else:  # both layers copied in order: the later one wins
         assert "shared from layer 2" in output
         assert "only in layer 1" in output and "only in layer 2" in output
+
+
+# -- the trust model (README): no host files through the API from inside a container ----------
+
+ESCAPE = """\
+import json, os, urllib.error, urllib.request
+
+def handler(event, context):
+    body = json.dumps({"FunctionName": event["target"], "Runtime": "python3.11", "Role": event["role"],
+                       "Handler": "x.handler", "Code": {"S3Bucket": "hot-reload", "S3Key": "/etc"}}).encode()
+    request = urllib.request.Request(os.environ["AWS_ENDPOINT_URL"] + "/2015-03-31/functions", data=body,
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        return "created"
+    except urllib.error.HTTPError as err:
+        return err.headers.get("x-amzn-ErrorType", str(err.code))
+"""
+
+
+def test_a_container_cannot_mount_host_directories(reuse_server: Server, fn_name: str) -> None:
+    create_probe(reuse_server, fn_name, source=ESCAPE)
+    out = invoke(reuse_server, fn_name, {"target": f"{fn_name}-escape", "role": ROLE})
+    assert out["Payload"] == "AccessDeniedException"  # unsigned, over host networking: told by its namespace
+    names = {f["FunctionName"] for f in reuse_server.client().list_functions()["Functions"]}
+    assert f"{fn_name}-escape" not in names
