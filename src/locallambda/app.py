@@ -227,6 +227,7 @@ class Application:
             "executor": self.executor_name,
             "persistence": self.settings.persistence,
             "services": {"lambda": "running"},
+            "runtime_substitutions": dict(self.runtime_commands.substitutions),
             "features": {
                 "operations_implemented": len(self.dispatcher.implemented),
                 "operations_in_model": len(self.model.operation_names),

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import threading
 import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -565,3 +567,17 @@ def test_pending_function_is_not_invoked(spawn_server: Any) -> None:
     wait_active(c, name)
     c.delete_function(FunctionName=name)
     shutil.rmtree(cache, ignore_errors=True)
+
+
+def test_a_runtime_served_by_another_python_says_so_where_the_user_looks(functions: Functions) -> None:
+    # No python3.14 with awslambdaric on these machines: the host's Python serves it, and the
+    # function's own log (its first invocation's tail) and the health endpoint say so.
+    name = functions.python(ECHO, runtime="python3.14")
+    first = functions.invoke(name, {"a": 1}, LogType="Tail")
+    served = f"Python {sys.version_info.major}.{sys.version_info.minor}"
+    assert first["Log"].startswith(
+        f"locallambda: python3.14 is not installed on this machine; this function runs on {served}\n"
+    )
+    assert json.loads(first["Payload"]) == {"a": 1}
+    with urllib.request.urlopen(f"{functions.server.url}/_localstack/health") as resp:
+        assert json.load(resp)["runtime_substitutions"]["python3.14"] == served

@@ -121,6 +121,9 @@ class ProcessExecutor(Executor):
         base = {"PATH": self._host_path, "HOME": "/tmp", **environment}
         argv, extra_env = await self._commands.command(spec, spec.code_dir, base_env=base)
         env = {**base, **extra_env}
+        notice = self._commands.notice(spec)
+        if notice is not None:
+            output(notice.encode() + b"\n")
         wrapper = exec_wrapper(spec)
         if wrapper is not None:
             argv = with_exec_wrapper(argv, on_host(wrapper, spec.code_dir, list(spec.layers)))

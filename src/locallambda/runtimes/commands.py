@@ -45,7 +45,9 @@ class RuntimeCommands:
         self._cache_dir = cache_dir
         self._java_home = java_home
         self._python: dict[str, str] = {}
-        self._warned: set[str] = set()
+        # Runtimes served by something else than they name (python3.12 by the host's 3.11):
+        # runtime → what runs it. Shown by the health endpoint and in the functions' own logs.
+        self.substitutions: dict[str, str] = {}
         self._java_bootstrap: Path | None = None
         self._java_lock = asyncio.Lock()
 
@@ -79,8 +81,8 @@ class RuntimeCommands:
             candidate = shutil.which(f"python{version}")
             if candidate and _has_awslambdaric(candidate):
                 chosen = candidate
-            elif runtime not in self._warned:
-                self._warned.add(runtime)
+            else:
+                self.substitutions[runtime] = f"Python {sys.version_info.major}.{sys.version_info.minor}"
                 log.warning(
                     "%s requested but python%s with awslambdaric is not on this machine; "
                     "running it with the host's Python %d.%d",
@@ -91,6 +93,15 @@ class RuntimeCommands:
                 )
         self._python[runtime] = chosen
         return chosen
+
+    def notice(self, spec: FunctionSpec) -> str | None:
+        """A line for the function's log when its runtime is not the one it asked for (it opens
+        the log of the environment's first invocation, where the user looks)."""
+        runtime = spec.runtime or ""
+        served = self.substitutions.get(runtime)
+        if served is None:
+            return None
+        return f"locallambda: {runtime} is not installed on this machine; this function runs on {served}"
 
     async def _java(self) -> Path:
         async with self._java_lock:

@@ -158,6 +158,9 @@ class SandboxExecutor(Executor):
             argv=command.argv,
             extensions=command.extensions,
         )
+        notice = self._commands.notice(spec)
+        if notice is not None:
+            output(notice.encode() + b"\n")
         launcher = await launchers.start(args, cgroup_memory_limit(spec.memory_mb, spec.ephemeral_mb))
         child = ChildProcess(launcher.proc, output, self._scope)
         return SandboxProcess(child, launcher.cgroup, spec.memory_mb * 1024 * 1024, self._guard)
