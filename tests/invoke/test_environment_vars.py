@@ -78,6 +78,9 @@ def check_common(
     assert env["_HANDLER"] == handler
     assert env["TZ"] == ":UTC"
     assert env["LANG"] == "en_US.UTF-8"
+    if "AWS_EXECUTION_ENV" in env:  # a managed runtime (a provided bootstrap is a shell script of its own)
+        assert env["SHLVL"] == "0"  # as AWS's runtimes show it (LocalStack's test_introspection_invoke)
+    assert "PYTHONUNBUFFERED" not in env  # AWS sets none
     assert env["AWS_XRAY_CONTEXT_MISSING"] == "LOG_ERROR"
     assert env["AWS_XRAY_DAEMON_ADDRESS"] == f"{env['_AWS_XRAY_DAEMON_ADDRESS']}:{env['_AWS_XRAY_DAEMON_PORT']}"
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):

@@ -57,6 +57,7 @@ def function_environment(
         "LAMBDA_TASK_ROOT": task_root,
         "LAMBDA_RUNTIME_DIR": runtime_dir,
         "LANG": "en_US.UTF-8",
+        "SHLVL": "0",  # AWS's runtimes start from a shell that execs them (test_introspection_invoke)
         "TZ": ":UTC",
     }
     if spec.handler:
@@ -69,7 +70,5 @@ def function_environment(
     if endpoint_url:
         # Points SDK calls made inside the function back at this server (LocalStack does the same).
         env["AWS_ENDPOINT_URL"] = endpoint_url
-    if spec.runtime and family(spec.runtime) == "python":
-        env["PYTHONUNBUFFERED"] = "1"
     env.update(spec.environment)
     return env

@@ -153,7 +153,9 @@ class RuntimeCommands:
             python: str = (
                 self._python[runtime] if runtime in self._python else await asyncio.to_thread(self._python_for, runtime)
             )
-            return [python, "-m", "awslambdaric", spec.handler or ""], env
+            # -u: output reaches the log as it is written (AWS sets no PYTHONUNBUFFERED the function
+            # would see).
+            return [python, "-u", "-m", "awslambdaric", spec.handler or ""], env
         if fam == "nodejs":
             # AWS: NODE_PATH has /opt/nodejs/nodeXX/node_modules (XX the runtime's major version)
             # before /opt/nodejs/node_modules.
