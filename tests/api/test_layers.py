@@ -504,3 +504,46 @@ def test_function_and_layers_unzipped_limit(small_server: Server) -> None:
         Code={"ZipFile": make_zip({"handler.py": "#" * 7_000})},
         Layers=[layer["LayerVersionArn"]],
     )
+
+
+# -- AWS's own answers (LocalStack's test_layer_exceptions, test_layer_compatibilities) ----------
+
+RUNTIMES_TEXT = (
+    "[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, python3.10, "
+    "python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, "
+    "java11, dotnet6, nodejs18.x, provided.al2, java8.al2]"
+)
+
+
+def test_invalid_runtimes_and_architectures_are_both_reported(lambda_client: Any) -> None:
+    with pytest.raises(ClientError) as e:
+        lambda_client.publish_layer_version(
+            LayerName="both-bad", Content={"ZipFile": make_zip({"a.txt": "x"})},
+            CompatibleRuntimes=["invalidruntime", "invalidruntime2", "nodejs20.x"],
+            CompatibleArchitectures=["invalidarch", "x86_64"],
+        )  # fmt: skip
+    assert e.value.response["Error"]["Message"] == (
+        "2 validation errors detected: Value '[invalidruntime, invalidruntime2, nodejs20.x]' at 'compatibleRuntimes' "
+        f"failed to satisfy constraint: Member must satisfy enum value set: {RUNTIMES_TEXT}; Value '[invalidarch, "
+        "x86_64]' at 'compatibleArchitectures' failed to satisfy constraint: Member must satisfy constraint: "
+        "[Member must satisfy enum value set: [x86_64, arm64], Member must not be null]"
+    )
+
+
+def test_deprecated_runtimes_are_compatible_runtimes(lambda_client: Any) -> None:
+    old = ["nodejs14.x", "nodejs12.x", "python3.7", "java8", "dotnetcore3.1", "go1.x", "ruby2.7"]
+    out = lambda_client.publish_layer_version(
+        LayerName="old-runtimes", Content={"ZipFile": make_zip({"a.txt": "x"})}, CompatibleRuntimes=old
+    )
+    assert out["CompatibleRuntimes"] == old
+
+
+def test_a_layer_version_arn_is_quoted_as_aws_does(lambda_client: Any) -> None:
+    arn = "arn:aws:lambda:us-east-1:000000000000:layer:no-version"
+    with pytest.raises(ClientError) as e:
+        lambda_client.get_layer_version_by_arn(Arn=arn)
+    assert e.value.response["Error"]["Message"] == (
+        f"1 validation error detected: Value '{arn}' at 'arn' failed to satisfy constraint: Member must satisfy "
+        r"regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-"
+        r"\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
+    )

@@ -168,3 +168,17 @@ def test_cli_tags(server: Server, lambda_client: Any, fn_name: str, echo_zip: by
     assert server.cli_json("lambda", "list-tags", "--resource", arn) == {"Tags": {"team": "core", "env": "dev"}}
     server.cli("lambda", "untag-resource", "--resource", arn, "--tag-keys", "env")
     assert server.cli_json("lambda", "list-tags", "--resource", arn) == {"Tags": {"team": "core"}}
+
+
+def test_a_non_taggable_arn_is_quoted_as_aws_does(lambda_client: Any) -> None:
+    arn = "arn:aws:lambda:us-east-1:000000000000:foo:bar"
+    with pytest.raises(ClientError) as e:
+        lambda_client.list_tags(Resource=arn)
+    # AWS's text (LocalStack's test_tag_exceptions), which knows layers and no network connectors.
+    assert e.value.response["Error"]["Message"] == (
+        f"1 validation error detected: Value '{arn}' at 'resource' failed to satisfy constraint: Member must satisfy "
+        r"regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-"
+        r"\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|"
+        r"code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+        r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)"
+    )

@@ -32,7 +32,6 @@ from locallambda.errors import (
 from locallambda.model.clock import aws_timestamp
 from locallambda.model.operations import RequestContext, operation
 from locallambda.model.refs import LayerRef, parse_layer_name, parse_layer_version_arn
-from locallambda.runtimes.catalogue import SUPPORTED_RUNTIMES, VALID_RUNTIMES_TEXT
 from locallambda.store.functions import new_revision_id
 from locallambda.store.layers import LayerStore
 
@@ -188,12 +187,6 @@ class LayersApi:
     @operation("PublishLayerVersion")
     async def publish_layer_version(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
-        runtimes = p.get("CompatibleRuntimes") or []
-        if any(r not in SUPPORTED_RUNTIMES for r in runtimes):
-            raise ValidationError(
-                f"1 validation error detected: Value '[{', '.join(runtimes)}]' at 'compatibleRuntimes' "
-                f"failed to satisfy constraint: Member must satisfy enum value set: {VALID_RUNTIMES_TEXT}"
-            )
         content = p.get("Content") or {}
         self._check_content(content)
         s = self.plane.settings

@@ -12,6 +12,7 @@ Constraints of list elements and map entries are folded into one bracketed messa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
 
@@ -20,6 +21,7 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from locallambda.errors import ValidationError
 from locallambda.model.wording import enum_text, format_value, validation_message
+from locallambda.runtimes.catalogue import ALL_RUNTIMES, VALID_RUNTIMES_TEXT
 
 __all__ = ["SKIP_ENUM_SHAPES", "enum_text", "format_value", "validate", "validation_message"]
 
@@ -62,6 +64,43 @@ def _size(value: Any) -> int | None:
     return None
 
 
+# Patterns AWS quotes differently from botocore's model (its recorded answers in LocalStack's
+# parity snapshots): the layer version ARN without the model's outer parentheses
+# (test_layer_exceptions, test_layer_function_exceptions), the taggable resource ARN as AWS's own
+# service knows it (test_tag_exceptions).
+_PATTERN_TEXT = {
+    "LayerVersionArn": (
+        r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:"
+        r"[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
+    ),
+    "TaggableResource": (
+        r"arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:"
+        r"(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|"
+        r"code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+        r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)"
+    ),
+}
+
+
+def _pattern_text(shape: Shape) -> str:
+    return _PATTERN_TEXT.get(shape.name) or str(shape.metadata["pattern"])
+
+
+def _layer_runtimes(value: Any) -> str | None:
+    """PublishLayerVersion's CompatibleRuntimes: any runtime AWS knows, deprecated ones included
+    (test_layer_compatibilities), but the refusal lists the supported set (test_layer_exceptions)."""
+    if isinstance(value, list) and any(v not in ALL_RUNTIMES for v in value):
+        return f"Member must satisfy enum value set: {VALID_RUNTIMES_TEXT}"
+    return None
+
+
+# Members AWS checks itself, before the rest of their structure: (input shape, member) → the
+# constraint text of a violation, or None.
+_FIRST_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
+    ("PublishLayerVersionRequest", "CompatibleRuntimes"): _layer_runtimes,
+}
+
+
 def _scalar_constraints(shape: Shape) -> list[str]:
     """Every constraint a shape carries, in AWS's order, for the bracketed element message."""
     meta = shape.metadata
@@ -77,7 +116,7 @@ def _scalar_constraints(shape: Shape) -> list[str]:
         if "min" in meta:
             out.append(f"Member must have value greater than or equal to {_num(meta['min'], shape)}")
     if "pattern" in meta:
-        out.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
+        out.append(f"Member must satisfy regular expression pattern: {_pattern_text(shape)}")
     enum = getattr(shape, "enum", None)
     if enum and shape.name not in SKIP_ENUM_SHAPES:
         out.append(f"Member must satisfy enum value set: {enum_text(enum)}")
@@ -125,7 +164,7 @@ def _violations(shape: Shape, value: Any) -> list[str]:
             out.append(f"Member must have value greater than or equal to {_num(meta['min'], shape)}")
     if t == "string" and isinstance(value, str):
         if "pattern" in meta and not _pattern_ok(meta["pattern"], value):
-            out.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
+            out.append(f"Member must satisfy regular expression pattern: {_pattern_text(shape)}")
         enum = getattr(shape, "enum", None)
         if enum and shape.name not in SKIP_ENUM_SHAPES and value not in enum:
             out.append(f"Member must satisfy enum value set: {enum_text(enum)}")
@@ -183,6 +222,12 @@ def _walk(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
 
 def _walk_structure(shape: StructureShape, value: dict[str, Any], prefix: str, errors: list[str]) -> None:
     required = set(shape.required_members)
+    for (owner, name), check in _FIRST_CHECKS.items():
+        if owner == shape.name and value.get(name) is not None and (text := check(value[name])) is not None:
+            path = f"{prefix}.{_lower_first(name)}" if prefix else _lower_first(name)
+            errors.append(
+                f"{_subject(shape.members[name], value[name])} at '{path}' failed to satisfy constraint: {text}"
+            )
     for name, member in shape.members.items():
         path = f"{prefix}.{_lower_first(name)}" if prefix else _lower_first(name)
         item = value.get(name)
