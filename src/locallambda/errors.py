@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal
 
 __all__ = [
     "AccessDeniedError",
+    "AuthorizationDeniedError",
     "CodeSigningConfigNotFoundError",
     "CodeStorageExceededError",
     "EC2AccessDeniedError",
@@ -76,6 +77,8 @@ class LambdaError(Exception):
     code: ClassVar[str] = "ServiceException"
     status: ClassVar[int] = 500
     fault: ClassVar[str] = "Service"
+    # True for the errors AWS answers with a null message and no other member.
+    bare: ClassVar[bool] = False
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -118,6 +121,13 @@ class AccessDeniedError(LambdaError):
     code = "AccessDeniedException"
     status = 403
     fault = "User"
+
+
+class AuthorizationDeniedError(AccessDeniedError):
+    """Refused by AWS's authorization layer before Lambda looks at the request: the answer has
+    no body members at all (recorded against AWS: ``Message`` null, no ``Type``)."""
+
+    bare = True
 
 
 class ResourceNotFoundError(LambdaError):

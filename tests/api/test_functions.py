@@ -689,3 +689,27 @@ def test_json_logging_gets_default_levels_and_text_drops_them(lambda_client: Any
     wait_updated(lambda_client, fn_name)
     text = lambda_client.update_function_configuration(FunctionName=fn_name, LoggingConfig={"LogFormat": "Text"})
     assert text["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{fn_name}"}
+
+
+def test_create_in_another_account_is_denied_as_aws_answers(lambda_client: Any, fn_name: str) -> None:
+    # AWS's recorded answer (test_function_arns, function_arn_other_account_exc): 403, no message.
+    with pytest.raises(ClientError) as e:
+        create(lambda_client, f"arn:aws:lambda:us-east-1:111111111111:function:{fn_name}", zip_v(1))
+    r = e.value.response
+    assert (r["Error"]["Code"], r["Error"].get("Message"), r["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "AccessDeniedException",
+        None,
+        403,
+    )
+    assert "Type" not in r
+
+
+def test_a_layer_of_another_region_is_refused_before_the_name_conflict(lambda_client: Any, fn_name: str) -> None:
+    create(lambda_client, fn_name, zip_v(1))
+    with pytest.raises(ClientError) as e:
+        create(lambda_client, fn_name, zip_v(1), Layers=["arn:aws:lambda:eu-west-1:000000000000:layer:l:1"])
+    assert error_of(e) == (
+        "InvalidParameterValueException",
+        "Layers are not in the same region as the function. Layers are expected to be in region us-east-1.",
+        400,
+    )

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from locallambda.control.code import CodeIntake
-from locallambda.control.layers import function_layers
+from locallambda.control.layers import check_layer_regions, function_layers
 from locallambda.control.lifecycle import Lifecycle
 from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
@@ -21,7 +21,7 @@ from locallambda.control.tags import check_tags
 from locallambda.control.versions import check_revision, publish
 from locallambda.control.views import public_config, version_sort_key
 from locallambda.errors import (
-    AccessDeniedError,
+    AuthorizationDeniedError,
     InvalidParameterValueError,
     RequestEntityTooLargeError,
     ResourceConflictError,
@@ -30,7 +30,7 @@ from locallambda.errors import (
 from locallambda.model.clock import aws_timestamp
 from locallambda.model.lifecycle import CREATING_REASON, FunctionState
 from locallambda.model.operations import RequestContext, operation
-from locallambda.model.refs import LATEST, FunctionRef, function_arn
+from locallambda.model.refs import LATEST, FunctionRef, function_arn, parse_function_name
 from locallambda.runtimes import catalogue
 from locallambda.store.functions import Change, FunctionRecord, VersionRecord, new_revision_id
 from locallambda.store.layers import LayerStore
@@ -142,14 +142,11 @@ class FunctionsApi:
             raise RequestEntityTooLargeError(
                 f"Request must be smaller than {limit} bytes for the CreateFunction operation"
             )
-        ref = self.plane.ref(ctx.region, ctx.account_id, p["FunctionName"])
+        ref = parse_function_name(p["FunctionName"], ctx.region, ctx.account_id)
         if ref.account_id != ctx.account_id:
-            # Creating a function in another account needs permissions this server never grants.
-            target = function_arn(ref.region, ref.account_id, ref.name)
-            raise AccessDeniedError(
-                f"User: arn:aws:iam::{ctx.account_id}:root is not authorized to perform: "
-                f"lambda:CreateFunction on resource: {target}"
-            )
+            # Creating a function in another account needs permissions this server never grants;
+            # AWS answers without a message (test_function_arns, function_arn_other_account_exc).
+            raise AuthorizationDeniedError("")
         check_tags(p.get("Tags") or {})
         if len(ref.name) > MAX_FUNCTION_NAME:
             # The model allows 140 characters (room for an ARN); the name itself may have 64.
@@ -159,6 +156,8 @@ class FunctionsApi:
                 f"satisfy constraint: Member must have length less than or equal to {MAX_FUNCTION_NAME}"
             )
         package_type = p.get("PackageType", "Zip")
+        # Layers of another region are refused before an existing function is (AWS's order).
+        check_layer_regions(p.get("Layers") or [], ref.region)
         if self.plane.functions.get(ref.region, ref.name) is not None:
             raise ResourceConflictError(f"Function already exist: {ref.name}")
         if package_type == "Zip":

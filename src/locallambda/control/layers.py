@@ -68,6 +68,16 @@ def _check_runtime_filter(runtime: str | None) -> None:
         )
 
 
+def check_layer_regions(arns: list[str], region: str) -> None:
+    """Raises ``InvalidParameterValueError`` (AWS's text) when a layer lives in another region."""
+    for arn in arns:
+        parsed = parse_layer_version_arn(arn)
+        if parsed is not None and parsed[0].region != region:
+            raise InvalidParameterValueError(
+                f"Layers are not in the same region as the function. Layers are expected to be in region {region}."
+            )
+
+
 def function_layers(
     layers: LayerStore, region: str, arns: list[str], code_unzipped_size: int, limit: int
 ) -> list[dict[str, Any]]:

@@ -37,6 +37,10 @@ def _message_key(code: str) -> str:
 def api_error(err: LambdaError) -> Response:
     request_id = err.request_id or str(uuid.uuid4())
     body: dict[str, object] = {}
+    if err.bare:  # AWS's authorization layer: a null message and nothing else
+        body[_message_key(err.code)] = None
+        headers = [(b"x-amzn-errortype", err.code.encode()), JSON, (b"x-amzn-requestid", request_id.encode())]
+        return Response(err.status, headers, dumps(body))
     if err.code != "ValidationException":
         body["Type"] = err.fault
     body[_message_key(err.code)] = err.message
