@@ -581,3 +581,23 @@ def test_a_runtime_served_by_another_python_says_so_where_the_user_looks(functio
     assert json.loads(first["Payload"]) == {"a": 1}
     with urllib.request.urlopen(f"{functions.server.url}/_localstack/health") as resp:
         assert json.load(resp)["runtime_substitutions"]["python3.14"] == served
+
+
+ISOLATION = """\
+import importlib.util
+
+def handler(event, context):
+    import boto3, botocore  # bundled with AWS's Python runtimes
+    return {name: importlib.util.find_spec(name) is not None for name in ("uvicorn", "locallambda", "httptools", "mine")}
+"""
+
+
+def test_python_functions_see_their_code_and_the_bundled_sdk_not_the_servers_packages(functions: Functions) -> None:
+    name = functions.create({"handler.py": ISOLATION, "mine.py": "X = 1\n"})
+    assert functions.invoke_json(name, {}) == {"uvicorn": False, "locallambda": False, "httptools": False, "mine": True}
+
+
+def test_a_functions_own_copy_of_a_bundled_package_wins(functions: Functions) -> None:
+    own = {"handler.py": "import boto3\n\ndef handler(event, context):\n    return boto3.WHOSE\n",
+           "boto3/__init__.py": "WHOSE = 'the function'\n"}  # fmt: skip
+    assert functions.invoke_json(functions.create(own), {}) == "the function"

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import shutil
@@ -45,6 +46,7 @@ class RuntimeCommands:
         self._cache_dir = cache_dir
         self._java_home = java_home
         self._python: dict[str, str] = {}
+        self._sites: dict[str, str] = {}  # interpreter → the directory its awslambdaric is in
         # Runtimes served by something else than they name (python3.12 by the host's 3.11):
         # runtime → what runs it. Shown by the health endpoint and in the functions' own logs.
         self.substitutions: dict[str, str] = {}
@@ -93,6 +95,22 @@ class RuntimeCommands:
                 )
         self._python[runtime] = chosen
         return chosen
+
+    def _site_of(self, python: str) -> str:
+        """Where ``python``'s awslambdaric (and boto3, botocore ...) are installed (blocking)."""
+        if python not in self._sites:
+            if python == sys.executable:
+                spec = importlib.util.find_spec("awslambdaric")
+                origin = spec.origin if spec is not None else None
+                self._sites[python] = os.path.dirname(os.path.dirname(origin)) if origin else ""
+            else:
+                code = "import awslambdaric, os; print(os.path.dirname(os.path.dirname(awslambdaric.__file__)))"
+                try:
+                    done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=20, check=False)
+                    self._sites[python] = done.stdout.strip()
+                except (OSError, subprocess.TimeoutExpired):
+                    self._sites[python] = ""
+        return self._sites[python]
 
     def notice(self, spec: FunctionSpec) -> str | None:
         """A line for the function's log when its runtime is not the one it asked for (it opens
@@ -153,9 +171,12 @@ class RuntimeCommands:
             python: str = (
                 self._python[runtime] if runtime in self._python else await asyncio.to_thread(self._python_for, runtime)
             )
+            site = self._sites[python] if python in self._sites else await asyncio.to_thread(self._site_of, python)
             # -u: output reaches the log as it is written (AWS sets no PYTHONUNBUFFERED the function
-            # would see).
-            return [python, "-u", "-m", "awslambdaric", spec.handler or ""], env
+            # would see). -S: the interpreter's own site-packages (the server's virtualenv) stay out
+            # of sys.path; the function sees its code and layers (PYTHONPATH) and, after them, only
+            # what AWS's Python runtime bundles, served from there by a finder.
+            return [python, "-u", "-S", "-c", python_bootstrap(site), spec.handler or ""], env
         if fam == "nodejs":
             # AWS: NODE_PATH has /opt/nodejs/nodeXX/node_modules (XX the runtime's major version)
             # before /opt/nodejs/node_modules.
@@ -185,6 +206,33 @@ class RuntimeCommands:
                 "Couldn't find valid bootstrap(s): [" + " ".join(str(c) for c in candidates) + "]"
             )
         raise ExecutorError(f"The runtime {runtime} is not supported by locallambda yet.")
+
+
+# What AWS's Python runtimes bundle besides the runtime client: the SDK and what it needs
+# (lambda-python.html, "Runtime-included SDK versions"); awslambdaric's own dependencies.
+BUNDLED_PYTHON = frozenset({
+    "awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py",
+    "boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six",
+})  # fmt: skip
+
+_PYTHON_BOOTSTRAP = """\
+import importlib.machinery, runpy, sys
+class _Bundled:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if path is None and name in {bundled!r}:
+            return importlib.machinery.PathFinder.find_spec(name, [{site!r}])
+        return None
+sys.meta_path.append(_Bundled)
+del _Bundled
+runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
+"""
+
+
+def python_bootstrap(site: str) -> str:
+    """The ``python -S -c`` program that starts awslambdaric with only the bundled packages of
+    ``site`` importable (after the function's own code and layers, which come first as on AWS)."""
+    return _PYTHON_BOOTSTRAP.format(bundled=sorted(BUNDLED_PYTHON), site=site)
 
 
 def with_exec_wrapper(argv: list[str], wrapper: str) -> list[str]:
