@@ -51,6 +51,8 @@ class Server:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"locallambda-test-{self.port}.log"
 
     def start(self, timeout: float = 30) -> Server:
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("this server is already running: a second start would leak the first process")
         log = open(self.log_path, "wb")  # noqa: SIM115 - the server writes to it until it stops
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "locallambda", "start", "--port", str(self.port), *self.args],

@@ -91,7 +91,7 @@ def test_accepted_events_survive_a_stop_with_persistence(tmp_path: Path, stop: s
         assert left > 0, "every event had run before the stop: the test proves nothing, submit more"
     finally:
         srv.stop()
-    with _server(data, LAMBDA_EXECUTOR="local").start() as again:
+    with _server(data) as again:
         ran = _wait_all(marks, EVENTS)
         assert ran == set(range(EVENTS)), f"lost events: {sorted(set(range(EVENTS)) - ran)[:20]}"
         again.client().get_function(FunctionName="durable")
