@@ -3,6 +3,10 @@
 This is LocalStack's old ``local`` executor (``LAMBDA_EXECUTOR=local``): no isolation, fastest
 start. The runtime client is the official one where it exists (awslambdaric for Python), our own
 bootstrap otherwise (Node.js, Java), or the function's own ``bootstrap`` (provided.*).
+
+Nothing an environment starts outlives it, however it detaches: each environment is held by a
+cgroup of its own where the host allows, else by the server as subreaper (``containment.py``);
+what a server killed with SIGKILL left running is killed at the next start (``open``).
 """
 
 from __future__ import annotations
@@ -12,29 +16,34 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 from locallambda.errors import ExecutorError, InvalidEntrypointError
 from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
+from locallambda.executors.containment import Containment, Hold
 from locallambda.executors.extensions import with_extensions
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
 from locallambda.runtimes.commands import RuntimeCommands, exec_wrapper, extension_commands, on_host, with_exec_wrapper
 
-__all__ = ["ChildProcess", "ProcessExecutor"]
+__all__ = ["CLOSE_TIMEOUT_S", "ChildProcess", "ProcessExecutor"]
 
 log = logging.getLogger(__name__)
+
+# Bounds each wait of ``close``: the cgroup discovery, the environments' holds still held.
+CLOSE_TIMEOUT_S = 5.0
 
 
 class ChildProcess(RuntimeProcess):
     """A runtime running as a process group of its own (its extensions in it too), its output
-    pumped to a sink by a task of ``tasks``."""
+    pumped to a sink by a task of ``tasks``; with a ``hold``, what left the group is killed too."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, output: OutputSink, tasks: TaskScope) -> None:
+    def __init__(
+        self, proc: asyncio.subprocess.Process, output: OutputSink, tasks: TaskScope, hold: Hold | None = None
+    ) -> None:
         self._proc = proc
+        self._hold = hold
         self._memory_mb: int | None = None
         self._memory_read_at = -1.0
         self._output = output
@@ -58,12 +67,16 @@ class ChildProcess(RuntimeProcess):
         # What the runtime started shares its output pipe: were it left running, the output would
         # not end (and the runtime's death be reported a second late). The environment ends anyway.
         _kill_group(self._proc)
+        if self._hold is not None:
+            await self._hold.release()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(self._pump), 1.0)
         return code
 
     def kill(self) -> None:
         _kill_group(self._proc)
+        if self._hold is not None:
+            self._hold.kill()
 
     def max_memory_mb(self) -> int | None:
         # Read at most every 100 ms: warm invokes in a row would otherwise pay a /proc read each.
@@ -104,11 +117,23 @@ class ProcessExecutor(Executor):
     starts_extensions = True
 
     def __init__(
-        self, commands: RuntimeCommands, tasks: TaskScope, host_path: str = "/usr/local/bin:/usr/bin:/bin"
+        self,
+        commands: RuntimeCommands,
+        tasks: TaskScope,
+        host_path: str = "/usr/local/bin:/usr/bin:/bin",
+        *,
+        use_cgroups: bool = True,
     ) -> None:
+        """``use_cgroups=False`` holds environments without cgroups even where they are writable
+        (the subreaper; tests use it to prove that path)."""
         self._commands = commands
         self._tasks = tasks
         self._host_path = host_path  # the server's PATH: where node, java and bash are found
+        self._containment = Containment(tasks.child("containment"), use_cgroups=use_cgroups)
+
+    def open(self) -> None:
+        # In the background: what servers killed earlier left running is killed now.
+        self._containment.open()
 
     async def prepare(self, spec: FunctionSpec) -> str | None:
         return await self._commands.check(spec)
@@ -130,23 +155,14 @@ class ProcessExecutor(Executor):
         extensions = extension_commands(list(spec.layers))
         command = with_extensions(argv, [str(p) for p in extensions], str(spec.layers[0])) if extensions else argv
         try:
-            proc = await _spawn(command, spec.code_dir, env)
+            proc, hold = await self._containment.spawn(command, spec.code_dir, env)
         except OSError as exc:
             # AWS names a failed exec as Go does: "fork/exec /var/task/bootstrap: permission denied".
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
             raise InvalidEntrypointError(f"fork/exec {argv[0]}: {reason}") from exc
-        return ChildProcess(proc, output, self._tasks)
+        return ChildProcess(proc, output, self._tasks, hold)
 
-
-async def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str]) -> asyncio.subprocess.Process:
-    """A child in a session of its own (so that killing its group kills what it started), its
-    stdout and stderr merged into one pipe. Raises ``OSError`` when it cannot be executed."""
-    return await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=str(cwd),
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    async def close(self) -> None:
+        """Kill what is left of every environment and remove the cgroups; called once, after
+        every kill."""
+        await self._containment.close(CLOSE_TIMEOUT_S)

@@ -37,7 +37,7 @@ namespace setup (~3 ms) and a shell that execs the runtime, on top of the runtim
 The parts: ``probe.py`` (can this host do it; what the sandboxes share), ``command.py`` (the
 runtime's command inside), ``mounts.py`` (the binds), ``args.py`` (bwrap's arguments, pure),
 ``launcher.py`` (the spare launcher), ``memory.py`` (the guard), ``process.py`` (a running
-sandbox), ``cgroups.py``. This class only connects them: ``prepare``, ``start``, ``close``.
+sandbox), and ``executors/cgroups.py`` (shared with the local executor). This class only connects them: ``prepare``, ``start``, ``close``.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ import subprocess
 from collections.abc import Sequence
 
 from locallambda.errors import ExecutorError
+from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
 from locallambda.executors.sandbox.args import args_payload, launcher_argv
-from locallambda.executors.sandbox.cgroups import CgroupTree, EnvCgroup, remove_cgroup
 from locallambda.model.tasks import TaskScope
 
 __all__ = ["DISPOSE_TIMEOUT_S", "PIDS_MAX", "Launcher", "LauncherPool"]

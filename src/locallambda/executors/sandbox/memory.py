@@ -21,7 +21,7 @@ import logging
 import os
 from typing import Protocol
 
-from locallambda.executors.sandbox.cgroups import EnvCgroup
+from locallambda.executors.cgroups import EnvCgroup
 from locallambda.model.tasks import TaskScope
 
 __all__ = ["GUARD_INTERVAL_S", "AnonMemory", "MemoryGuard", "Sampled", "cgroup_memory_limit"]

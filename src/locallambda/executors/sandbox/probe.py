@@ -20,8 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from locallambda.executors.cgroups import CgroupTree
 from locallambda.executors.sandbox.args import probe_argv
-from locallambda.executors.sandbox.cgroups import CgroupTree
 from locallambda.executors.sandbox.mounts import HostLayout, system_binds
 
 __all__ = ["PROBE_TIMEOUT_S", "SandboxHost", "supported"]

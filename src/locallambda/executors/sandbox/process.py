@@ -21,8 +21,8 @@ import logging
 import time
 
 from locallambda.executors.base import RuntimeProcess
+from locallambda.executors.cgroups import EnvCgroup, remove_cgroup
 from locallambda.executors.process import ChildProcess
-from locallambda.executors.sandbox.cgroups import EnvCgroup, remove_cgroup
 from locallambda.executors.sandbox.memory import AnonMemory, MemoryGuard
 
 __all__ = ["SandboxProcess"]

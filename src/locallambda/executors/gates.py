@@ -1,0 +1,245 @@
+"""Gates: shells waiting in a fresh cgroup for the command of a local environment.
+
+The runtime of a local environment must be in its cgroup before it can fork, so it starts
+through a gate: ``/bin/sh`` that writes its own pid into the cgroup's ``cgroup.procs``, then
+sources the rest of its script from its stdin, a pipe (``gate_script``: stdin from /dev/null, the
+code directory, the environment, ``exec`` of the runtime; same pid, same output pipe). Moving a
+process into a cgroup waits for an RCU grace period: a gate made at the cold start added 13-16 ms
+to its median here (cgroup v1, 2 CPUs), as the sandbox's launchers found. So one gate is kept
+waiting in a fresh cgroup and replaced as soon as it is used: the wait and the fork fall between
+cold starts, and a cold start costs writing the script. The first cold start, and each one of a
+burst beyond the spare, makes its gate then.
+
+A gate whose server is gone reads EOF and exits; one never used is killed and its cgroup removed
+(``GatePool.close``). ``exec_problem`` says beforehand what ``execve`` would refuse: the gate's
+shell would only print it, or run a file without ``#!`` as a script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import re
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
+from locallambda.model.tasks import TaskScope
+
+__all__ = ["DISPOSE_TIMEOUT_S", "Gate", "GatePool", "exec_problem", "gate_script"]
+
+log = logging.getLogger(__name__)
+
+# A killed gate ends at once; this only bounds the wait should the kernel be slow.
+DISPOSE_TIMEOUT_S = 5.0
+# Enter each cgroup named (a failed move is said in the function's output; the function runs all
+# the same), then source the script that arrives on stdin.
+_GATE = (
+    'for f; do { echo $$ > "$f"; } 2>/dev/null || echo "locallambda: this environment could not enter'
+    ' its cgroup ($f): processes it detaches may outlive it" >&2; done; . /dev/fd/0'
+)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def gate_script(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> bytes | None:
+    """What a gate sources: ``argv`` exec'd in ``cwd`` with exactly ``env``; None when a variable's
+    name is one the shell cannot export.
+
+    Raises ``ValueError`` for a NUL, as exec would ("embedded null byte").
+    """
+    if any("\0" in s for s in (*argv, cwd, *env, *env.values())):
+        raise ValueError("embedded null byte")
+    if not all(_NAME.fullmatch(name) for name in env):
+        return None
+    # stdin was the script's pipe; the shell's cd would add PWD and OLDPWD to the environment.
+    lines = ["exec </dev/null", f"cd {shlex.quote(cwd)} || exit 126", "unset OLDPWD PWD"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    lines.append("exec " + " ".join(shlex.quote(a) for a in argv))
+    return os.fsencode("\n".join(lines) + "\n")
+
+
+def _binfmt_misc() -> bool:
+    """Whether handlers of other executable formats are registered (then the kernel decides)."""
+    try:
+        return any(n not in ("register", "status") for n in os.listdir("/proc/sys/fs/binfmt_misc"))
+    except OSError:
+        return False
+
+
+def _exec_error(target: str, depth: int = 0) -> int | None:
+    try:
+        info = os.stat(target)
+    except OSError as exc:
+        return exc.errno or errno.ENOENT
+    if not stat.S_ISREG(info.st_mode) or not os.access(target, os.X_OK):
+        return errno.EACCES
+    try:
+        with open(target, "rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return None  # executable but not readable: the kernel may still run it
+    if head.startswith(b"\x7fELF"):
+        return None
+    if head.startswith(b"#!"):
+        words = head[2:].split(b"\n", 1)[0].split()
+        if not words:
+            return errno.ENOEXEC
+        # Linux follows up to 4 interpreters that are scripts themselves.
+        return _exec_error(os.fsdecode(words[0]), depth + 1) if depth < 4 else errno.ELOOP
+    return None if _binfmt_misc() else errno.ENOEXEC
+
+
+def exec_problem(program: str, path: str | None, cwd: Path) -> int | None:
+    """The errno with which ``execve`` would refuse ``program`` in ``cwd`` (looked up on ``path``
+    when it names no directory), as ``subprocess`` would have raised it; None when it would not."""
+    if not cwd.is_dir():
+        return errno.ENOENT
+    if "/" not in program:
+        found = shutil.which(program, path=path or os.defpath)
+        return errno.ENOENT if found is None else _exec_error(found)
+    return _exec_error(str(cwd / program))
+
+
+class Gate:
+    """A shell started in its cgroup, blocked reading its script from a pipe."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, cgroup: EnvCgroup, script_fd: int) -> None:
+        self.proc = proc
+        self.cgroup = cgroup
+        self._script_fd: int | None = script_fd
+
+    def send(self, script: bytes) -> None:
+        """Hand the gate its script (``gate_script``) and let it go (once). Raises ``OSError``
+        when the gate is gone."""
+        fd, self._script_fd = self._script_fd, None
+        assert fd is not None, "a gate is sent its script once"
+        try:
+            view = memoryview(script)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+
+    def kill(self) -> None:
+        """Kill it unused (and close its pipe). Idempotent, never raises."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if self._script_fd is not None:
+            os.close(self._script_fd)
+            self._script_fd = None
+
+    async def dispose(self, timeout_s: float = DISPOSE_TIMEOUT_S) -> None:
+        """Kill it unused, wait for it to end (at most ``timeout_s`` seconds), remove its cgroup."""
+        self.kill()
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout_s)
+        except TimeoutError:
+            log.warning("gate %d did not end within %.0fs", self.proc.pid, timeout_s)
+            return
+        await remove_cgroup(self.cgroup)
+
+
+async def _spawn(cgroup: EnvCgroup) -> Gate:
+    """A gate in ``cgroup``, blocked until it is sent its script. Raises ``OSError``."""
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "/bin/sh",
+            "-c",
+            _GATE,
+            "sh",
+            *cgroup.procs_files,
+            cwd="/",
+            env={},
+            stdin=read_fd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except BaseException:  # OSError, or cancelled: a gate already started reads EOF and exits
+        os.close(write_fd)
+        raise
+    finally:
+        os.close(read_fd)
+    return Gate(proc, cgroup, write_fd)
+
+
+class GatePool:
+    """One spare gate, made after the first is used and replaced as soon as it is taken."""
+
+    def __init__(self, tree: CgroupTree, scope: TaskScope) -> None:
+        self._tree = tree
+        self._scope = scope
+        self._count = 0
+        self._spare: Gate | None = None
+        self._refilling: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def take(self) -> Gate:
+        """The spare when there is one, else a new gate; a spare is made for the next one.
+        Raises ``OSError`` when no gate can be started (no cgroup can be made: ``ENOSPC``)."""
+        gate, self._spare = self._spare, None
+        if gate is not None and gate.proc.returncode is not None:
+            self.discard(gate)
+            gate = None
+        if not self._closing:
+            # The next environment's gate enters its cgroup while this one starts.
+            asyncio.get_running_loop().call_soon(self.refill)
+        return gate if gate is not None else await self._new()
+
+    async def _new(self) -> Gate:
+        self._count += 1
+        cgroup = self._tree.create(f"env-{self._count}-{os.urandom(3).hex()}")
+        if cgroup is None:
+            raise OSError(errno.ENOSPC, "no cgroup could be made")
+        try:
+            return await _spawn(cgroup)
+        except BaseException:
+            cgroup.remove()
+            raise
+
+    def refill(self) -> None:
+        """Make a spare in the background, unless there is one, one is coming, or the pool closes."""
+        if self._spare is not None or self._closing:
+            return
+        if self._refilling is not None and not self._refilling.done():
+            return
+        self._refilling = self._scope.spawn(self._refill(), name="spare gate")
+
+    async def _refill(self) -> None:
+        try:
+            spare = await self._new()
+        except OSError as exc:
+            log.warning("no spare gate for local environments: %s", exc)
+            return
+        if self._closing:
+            await spare.dispose()
+            return
+        self._spare = spare
+
+    def discard(self, gate: Gate) -> None:
+        """Kill a gate that will not be used; reap it and remove its cgroup in the background."""
+        gate.kill()
+        if not self._closing:
+            self._scope.spawn(gate.dispose(), name=f"dispose of gate {gate.proc.pid}")
+
+    async def close(self, timeout_s: float) -> None:
+        """Dispose of the spare (one being made included) and close the scope; each wait is
+        bounded by ``timeout_s`` seconds."""
+        self._closing = True
+        refilling = self._refilling
+        if refilling is not None and not refilling.done():
+            await asyncio.wait([refilling], timeout=timeout_s)
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            await spare.dispose(timeout_s)
+        await self._scope.close(timeout_s)
