@@ -18,28 +18,25 @@ shell would only print it, or run a file without ``#!`` as a script.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import os
 import re
 import shlex
 import shutil
-import signal
 import stat
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
+from locallambda.executors.cgroups import CgroupTree, EnvCgroup
+from locallambda.executors.spares import SparePool, Waiting
 from locallambda.model.tasks import TaskScope
 
-__all__ = ["DISPOSE_TIMEOUT_S", "Gate", "GatePool", "exec_problem", "gate_script"]
+__all__ = ["Gate", "GatePool", "exec_problem", "gate_script"]
 
 log = logging.getLogger(__name__)
 
-# A killed gate ends at once; this only bounds the wait should the kernel be slow.
-DISPOSE_TIMEOUT_S = 5.0
 # Enter each cgroup named (a failed move is said in the function's output; the function runs all
 # the same), then source the script that arrives on stdin.
 _GATE = (
@@ -108,44 +105,11 @@ def exec_problem(program: str, path: str | None, cwd: Path) -> int | None:
     return _exec_error(str(cwd / program))
 
 
-class Gate:
-    """A shell started in its cgroup, blocked reading its script from a pipe."""
+class Gate(Waiting):
+    """A shell started in its cgroup, blocked reading its script (``gate_script``) from a pipe."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, cgroup: EnvCgroup, script_fd: int) -> None:
-        self.proc = proc
-        self.cgroup = cgroup
-        self._script_fd: int | None = script_fd
-
-    def send(self, script: bytes) -> None:
-        """Hand the gate its script (``gate_script``) and let it go (once). Raises ``OSError``
-        when the gate is gone."""
-        fd, self._script_fd = self._script_fd, None
-        assert fd is not None, "a gate is sent its script once"
-        try:
-            view = memoryview(script)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-
-    def kill(self) -> None:
-        """Kill it unused (and close its pipe). Idempotent, never raises."""
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        if self._script_fd is not None:
-            os.close(self._script_fd)
-            self._script_fd = None
-
-    async def dispose(self, timeout_s: float = DISPOSE_TIMEOUT_S) -> None:
-        """Kill it unused, wait for it to end (at most ``timeout_s`` seconds), remove its cgroup."""
-        self.kill()
-        try:
-            await asyncio.wait_for(self.proc.wait(), timeout_s)
-        except TimeoutError:
-            log.warning("gate %d did not end within %.0fs", self.proc.pid, timeout_s)
-            return
-        await remove_cgroup(self.cgroup)
+    what = "gate"
+    cgroup: EnvCgroup
 
 
 async def _spawn(cgroup: EnvCgroup) -> Gate:
@@ -173,28 +137,14 @@ async def _spawn(cgroup: EnvCgroup) -> Gate:
     return Gate(proc, cgroup, write_fd)
 
 
-class GatePool:
-    """One spare gate, made after the first is used and replaced as soon as it is taken."""
+class GatePool(SparePool[Gate]):
+    """One spare gate, made after the first is used and replaced as soon as it is taken.
+    ``take`` raises ``OSError`` when no gate can be started (no cgroup can be made: ``ENOSPC``)."""
 
     def __init__(self, tree: CgroupTree, scope: TaskScope) -> None:
+        super().__init__(self._new, scope, "gate")
         self._tree = tree
-        self._scope = scope
         self._count = 0
-        self._spare: Gate | None = None
-        self._refilling: asyncio.Task[None] | None = None
-        self._closing = False
-
-    async def take(self) -> Gate:
-        """The spare when there is one, else a new gate; a spare is made for the next one.
-        Raises ``OSError`` when no gate can be started (no cgroup can be made: ``ENOSPC``)."""
-        gate, self._spare = self._spare, None
-        if gate is not None and gate.proc.returncode is not None:
-            self.discard(gate)
-            gate = None
-        if not self._closing:
-            # The next environment's gate enters its cgroup while this one starts.
-            asyncio.get_running_loop().call_soon(self.refill)
-        return gate if gate is not None else await self._new()
 
     async def _new(self) -> Gate:
         self._count += 1
@@ -206,40 +156,3 @@ class GatePool:
         except BaseException:
             cgroup.remove()
             raise
-
-    def refill(self) -> None:
-        """Make a spare in the background, unless there is one, one is coming, or the pool closes."""
-        if self._spare is not None or self._closing:
-            return
-        if self._refilling is not None and not self._refilling.done():
-            return
-        self._refilling = self._scope.spawn(self._refill(), name="spare gate")
-
-    async def _refill(self) -> None:
-        try:
-            spare = await self._new()
-        except OSError as exc:
-            log.warning("no spare gate for local environments: %s", exc)
-            return
-        if self._closing:
-            await spare.dispose()
-            return
-        self._spare = spare
-
-    def discard(self, gate: Gate) -> None:
-        """Kill a gate that will not be used; reap it and remove its cgroup in the background."""
-        gate.kill()
-        if not self._closing:
-            self._scope.spawn(gate.dispose(), name=f"dispose of gate {gate.proc.pid}")
-
-    async def close(self, timeout_s: float) -> None:
-        """Dispose of the spare (one being made included) and close the scope; each wait is
-        bounded by ``timeout_s`` seconds."""
-        self._closing = True
-        refilling = self._refilling
-        if refilling is not None and not refilling.done():
-            await asyncio.wait([refilling], timeout=timeout_s)
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            await spare.dispose(timeout_s)
-        await self._scope.close(timeout_s)

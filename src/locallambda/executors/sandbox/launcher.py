@@ -17,69 +17,30 @@ for a spare being made, disposes of the spare, and closes the scope.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import subprocess
 from collections.abc import Sequence
 
 from locallambda.errors import ExecutorError
-from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
+from locallambda.executors.cgroups import CgroupTree, EnvCgroup
 from locallambda.executors.sandbox.args import args_payload, launcher_argv
+from locallambda.executors.spares import SparePool, Waiting
 from locallambda.model.tasks import TaskScope
 
-__all__ = ["DISPOSE_TIMEOUT_S", "PIDS_MAX", "Launcher", "LauncherPool"]
+__all__ = ["PIDS_MAX", "Launcher", "LauncherPool"]
 
 log = logging.getLogger(__name__)
 
 # Lambda quotas: "Processes and threads: 1,024" per execution environment.
 PIDS_MAX = 1024
-# A killed launcher ends at once; this only bounds the wait should the kernel be slow.
-DISPOSE_TIMEOUT_S = 5.0
 
 
-class Launcher:
-    """A bwrap started (in its cgroup) and blocked reading its arguments from a pipe."""
+class Launcher(Waiting):
+    """A bwrap started (in its cgroup) and blocked reading its arguments (``args.args_payload``)
+    from a pipe."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, cgroup: EnvCgroup | None, args_fd: int) -> None:
-        self.proc = proc
-        self.cgroup = cgroup
-        self._args_fd: int | None = args_fd
-
-    def send(self, payload: bytes) -> None:
-        """Hand bwrap its arguments (``args.args_payload``) and let it go (once).
-
-        Raises ``OSError`` when bwrap is gone.
-        """
-        fd, self._args_fd = self._args_fd, None
-        assert fd is not None, "a launcher is sent its arguments once"
-        try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-
-    def kill(self) -> None:
-        """Kill it unused (and close its pipe). Idempotent, never raises."""
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        if self._args_fd is not None:
-            os.close(self._args_fd)
-            self._args_fd = None
-
-    async def dispose(self, timeout_s: float = DISPOSE_TIMEOUT_S) -> None:
-        """Kill it unused, wait for it to end (at most ``timeout_s`` seconds), remove its cgroup."""
-        self.kill()
-        try:
-            await asyncio.wait_for(self.proc.wait(), timeout_s)
-        except TimeoutError:
-            log.warning("sandbox launcher %d did not end within %.0fs", self.proc.pid, timeout_s)
-            return
-        if self.cgroup is not None:
-            await remove_cgroup(self.cgroup)
+    what = "sandbox launcher"
 
 
 async def _spawn(bwrap: str, cgroup: EnvCgroup | None) -> Launcher:
@@ -108,17 +69,14 @@ async def _spawn(bwrap: str, cgroup: EnvCgroup | None) -> Launcher:
     return Launcher(proc, cgroup, write_fd)
 
 
-class LauncherPool:
+class LauncherPool(SparePool[Launcher]):
     """One spare launcher, kept ready and replaced as soon as it is used."""
 
     def __init__(self, bwrap: str, cgroups: CgroupTree | None, scope: TaskScope) -> None:
+        super().__init__(self._new, scope, "sandbox launcher")
         self._bwrap = bwrap
         self._cgroups = cgroups
-        self._scope = scope
         self._count = 0
-        self._spare: Launcher | None = None
-        self._refilling: asyncio.Task[None] | None = None
-        self._closing = False
 
     async def start(self, args: Sequence[str], memory_bytes: int) -> Launcher:
         """A launcher sent ``args``, its cgroup (if any) limited to ``memory_bytes`` and
@@ -128,28 +86,16 @@ class LauncherPool:
         """
         try:
             payload = args_payload(args)
-            launcher = self._take()
-            if launcher is None:
-                launcher = await self._new()
+            launcher = await self.take()
             if launcher.cgroup is not None:
                 launcher.cgroup.set_limits(memory_bytes, PIDS_MAX)
             try:
                 launcher.send(payload)
             except OSError:
-                self._discard(launcher)
+                self.discard(launcher)
                 raise
         except (OSError, ValueError) as exc:
             raise ExecutorError(f"Could not start the sandbox: {exc}") from exc
-        return launcher
-
-    def _take(self) -> Launcher | None:
-        launcher, self._spare = self._spare, None
-        if launcher is not None and launcher.proc.returncode is not None:
-            self._discard(launcher)
-            return None
-        if launcher is not None and not self._closing:
-            # The next sandbox's launcher enters its cgroup while this one starts.
-            asyncio.get_running_loop().call_soon(self.refill)
         return launcher
 
     async def _new(self) -> Launcher:
@@ -164,40 +110,3 @@ class LauncherPool:
             if cgroup is not None:
                 cgroup.remove()
             raise
-
-    def refill(self) -> None:
-        """Make a spare in the background, unless there is one, one is coming, or the pool closes."""
-        if self._spare is not None or self._closing:
-            return
-        if self._refilling is not None and not self._refilling.done():
-            return
-        self._refilling = self._scope.spawn(self._refill(), name="spare sandbox launcher")
-
-    async def _refill(self) -> None:
-        try:
-            spare = await self._new()
-        except OSError as exc:
-            log.warning("no spare sandbox launcher: %s", exc)
-            return
-        if self._closing:
-            await spare.dispose()
-            return
-        self._spare = spare
-
-    def _discard(self, launcher: Launcher) -> None:
-        """Kill an unused launcher now; reap it and remove its cgroup in the background."""
-        launcher.kill()
-        if not self._closing:
-            self._scope.spawn(launcher.dispose(), name=f"dispose of sandbox launcher {launcher.proc.pid}")
-
-    async def close(self, timeout_s: float) -> None:
-        """Dispose of the spare (one being made included) and close the scope; each wait is
-        bounded by ``timeout_s`` seconds."""
-        self._closing = True
-        refilling = self._refilling
-        if refilling is not None and not refilling.done():
-            await asyncio.wait([refilling], timeout=timeout_s)
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            await spare.dispose(timeout_s)
-        await self._scope.close(timeout_s)

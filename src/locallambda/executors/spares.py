@@ -1,0 +1,141 @@
+"""Processes started before they are needed: each waits, in its cgroup, for what it is to run.
+
+Entering a cgroup costs the kernel an RCU grace period (about 10 ms here), so the sandbox's bwrap
+launchers and the local executor's gates are started ahead, one spare at a time: a cold start
+takes the spare, hands it its input through a pipe and a new spare is made in the background.
+
+- ``Waiting``: a started process blocked reading a pipe until ``send``; killed (its group) and
+  reaped, its cgroup removed, when it is not used.
+- ``SparePool``: one spare kept ready by a maker, replaced as soon as it is taken; every wait of
+  ``close`` has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from locallambda.executors.cgroups import EnvCgroup, remove_cgroup
+from locallambda.model.tasks import TaskScope
+
+__all__ = ["DISPOSE_TIMEOUT_S", "SparePool", "Waiting"]
+
+log = logging.getLogger(__name__)
+
+# A killed process ends at once; this only bounds the wait should the kernel be slow.
+DISPOSE_TIMEOUT_S = 5.0
+
+
+class Waiting:
+    """A process in its own session (and ``cgroup``, when given), blocked reading ``input_fd``."""
+
+    what = "waiting process"  # how log lines name it
+
+    def __init__(self, proc: asyncio.subprocess.Process, cgroup: EnvCgroup | None, input_fd: int) -> None:
+        self.proc = proc
+        self.cgroup = cgroup
+        self._input_fd: int | None = input_fd
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    def send(self, data: bytes) -> None:
+        """Hand the process its input and let it go (once). Raises ``OSError`` when it is gone."""
+        fd, self._input_fd = self._input_fd, None
+        assert fd is not None, f"a {self.what} is sent its input once"
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+
+    def kill(self) -> None:
+        """Kill it unused (its group, and close its pipe). Idempotent, never raises."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if self._input_fd is not None:
+            os.close(self._input_fd)
+            self._input_fd = None
+
+    async def dispose(self, timeout_s: float = DISPOSE_TIMEOUT_S) -> None:
+        """Kill it unused, wait for it to end (at most ``timeout_s`` seconds), remove its cgroup."""
+        self.kill()
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout_s)
+        except TimeoutError:
+            log.warning("%s %d did not end within %.0fs", self.what, self.proc.pid, timeout_s)
+            return
+        if self.cgroup is not None:
+            await remove_cgroup(self.cgroup)
+
+
+W = TypeVar("W", bound=Waiting)
+
+
+class SparePool(Generic[W]):
+    """One spare made by ``make`` (which raises ``OSError`` when it cannot), kept ready."""
+
+    def __init__(self, make: Callable[[], Awaitable[W]], scope: TaskScope, what: str) -> None:
+        self._make = make
+        self._scope = scope
+        self._what = what
+        self._spare: W | None = None
+        self._refilling: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def take(self) -> W:
+        """The spare when there is one alive, else a new one; a spare is made for the next.
+        Raises ``OSError``."""
+        spare, self._spare = self._spare, None
+        if spare is not None and not spare.alive:
+            self.discard(spare)
+            spare = None
+        if not self._closing:
+            # The next one enters its cgroup while this one starts.
+            asyncio.get_running_loop().call_soon(self.refill)
+        return spare if spare is not None else await self._make()
+
+    def refill(self) -> None:
+        """Make a spare in the background, unless there is one, one is coming, or the pool closes."""
+        if self._spare is not None or self._closing:
+            return
+        if self._refilling is not None and not self._refilling.done():
+            return
+        self._refilling = self._scope.spawn(self._refill(), name=f"spare {self._what}")
+
+    async def _refill(self) -> None:
+        try:
+            spare = await self._make()
+        except OSError as exc:
+            log.warning("no spare %s: %s", self._what, exc)
+            return
+        if self._closing:
+            await spare.dispose()
+            return
+        self._spare = spare
+
+    def discard(self, spare: W) -> None:
+        """Kill one that will not be used; reap it and remove its cgroup in the background."""
+        spare.kill()
+        if not self._closing:
+            self._scope.spawn(spare.dispose(), name=f"dispose of {self._what} {spare.proc.pid}")
+
+    async def close(self, timeout_s: float) -> None:
+        """Dispose of the spare (one being made included) and close the scope; each wait is
+        bounded by ``timeout_s`` seconds."""
+        self._closing = True
+        refilling = self._refilling
+        if refilling is not None and not refilling.done():
+            await asyncio.wait([refilling], timeout=timeout_s)
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            await spare.dispose(timeout_s)
+        await self._scope.close(timeout_s)
