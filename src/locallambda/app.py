@@ -47,6 +47,8 @@ from locallambda.model.operations import operations_of
 from locallambda.model.refs import FunctionRef
 from locallambda.model.spec import FunctionSpec, InvocationResult
 from locallambda.model.tasks import TaskScope
+from locallambda.neighbours.catalogue import parse_services_setting
+from locallambda.neighbours.embedded import Neighbours
 from locallambda.protocol.dispatch import Dispatcher
 from locallambda.protocol.model import Router, load_service_model
 from locallambda.runtimes.commands import RuntimeCommands
@@ -158,6 +160,13 @@ class Application:
             CodeSigningApi(self.plane),
         ]
 
+        # -- the services around Lambda, on the same port
+        self.neighbours = Neighbours(
+            settings.account_id,
+            (settings.host, settings.port),
+            parse_services_setting(settings.services),
+        )
+
         # -- the edge
         self.model = load_service_model()
         self.handlers = operations_of(*apis)
@@ -175,6 +184,7 @@ class Application:
             startup=self.startup,
             shutdown=self.shutdown,
             function_urls=FunctionUrls(self.functions, self.engine),
+            neighbours=self.neighbours,
         )
 
     def _choose_executors(self) -> tuple[dict[str, Executor], str]:
@@ -226,7 +236,7 @@ class Application:
             "edition": "locallambda",
             "executor": self.executor_name,
             "persistence": self.settings.persistence,
-            "services": {"lambda": "running"},
+            "services": {"lambda": "running", **self.neighbours.states()},
             "runtime_substitutions": dict(self.runtime_commands.substitutions),
             "features": {
                 "operations_implemented": len(self.dispatcher.implemented),
@@ -252,6 +262,7 @@ class Application:
         for executor in self.executors.values():
             await executor.close()
         await self.tasks.close()
+        self.neighbours.close()
         self.store.close()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)

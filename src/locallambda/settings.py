@@ -104,6 +104,8 @@ class Settings:
     # LOCALLAMBDA_HOT_RELOAD_ROOTS: the directories hot-reloaded code may come from (empty: any
     # directory of this machine, for callers on this machine; never for code inside a function).
     hot_reload_roots: tuple[Path, ...] = ()
+    # SERVICES (LocalStack's): the comma-separated services served besides Lambda; empty: all.
+    services: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -177,6 +179,7 @@ class Settings:
         roots = env.get("LOCALLAMBDA_HOT_RELOAD_ROOTS", "")
         if roots.strip():
             values["hot_reload_roots"] = tuple(Path(r).expanduser() for r in roots.split(os.pathsep) if r.strip())
+        values["services"] = env.get("SERVICES", "")
         if env.get("JAVA_HOME"):
             values["java_home"] = Path(env["JAVA_HOME"])
 

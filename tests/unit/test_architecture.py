@@ -30,6 +30,7 @@ RANK = {
     "store": 2,
     "runtimes": 3,
     "executors": 4,
+    "neighbours": 4,
     "runtime_api": 4,
     "control": 5,
     "invoke": 5,

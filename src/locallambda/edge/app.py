@@ -23,6 +23,8 @@ from urllib.parse import parse_qs
 from locallambda.edge.errors import JSON, api_error, internal_error
 from locallambda.edge.function_urls import FunctionUrls, url_host
 from locallambda.errors import LambdaError, RequestTimeoutError
+from locallambda.neighbours.catalogue import service_of
+from locallambda.neighbours.embedded import Neighbours
 from locallambda.protocol.codec import Response, dumps
 from locallambda.protocol.dispatch import Dispatcher
 
@@ -67,8 +69,10 @@ class EdgeApp:
         shutdown: Callable[[], Awaitable[None]],
         function_urls: FunctionUrls | None = None,
         body_idle_timeout_s: float = BODY_IDLE_TIMEOUT_S,
+        neighbours: Neighbours | None = None,
     ) -> None:
         self._dispatcher = dispatcher
+        self._neighbours = neighbours
         self._body_idle_timeout_s = body_idle_timeout_s
         self._function_urls = function_urls
         self._internal = internal
@@ -124,11 +128,31 @@ class EdgeApp:
                 await _write(send, served)
                 return
             client = scope.get("client")
-            response = await self._dispatcher.dispatch(
-                method, path, query_string, headers, body, tuple(client) if client else None
-            )
+            peer = tuple(client) if client else None
+            # A request signed for (or addressed to) another service goes to the neighbours
+            # without trying the Lambda routes: a bucket may be named like a Lambda path.
+            service = service_of(headers, query_string) if self._neighbours is not None else None
+            response = None
+            if service is None or service == "lambda":
+                response = await self._dispatcher.dispatch(method, path, query_string, headers, body, peer)
+                if response is None:
+                    response = await self._internal_route(method, scope["path"], query_string, headers, body)
             if response is None:
-                response = await self._internal_route(method, scope["path"], query_string, headers, body)
+                if self._neighbours is None:
+                    response = json_response(
+                        404, {"Type": "User", "message": f"No route for {method} {path} on this server"}
+                    )
+                else:
+                    answer = await self._neighbours.handle(
+                        service,
+                        method,
+                        path.split("?", 1)[0],
+                        query_string,
+                        [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
+                        body,
+                        peer,
+                    )
+                    response = Response(answer.status, answer.headers, answer.body)
         except LambdaError as err:
             response = api_error(err)
         except Exception as exc:  # never a stack trace on the wire
@@ -166,21 +190,20 @@ class EdgeApp:
 
     async def _internal_route(
         self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes
-    ) -> Response:
+    ) -> Response | None:
+        """The internal endpoint's answer; ``None`` when no internal route matches."""
         for route in self._internal:
             if route.method != method and not (route.method == "GET" and method == "HEAD"):
                 continue
             m = route.pattern.fullmatch(path)
             if m is not None:
                 return await route.handler(m, parse_qs(query_string), headers, body)
-        return json_response(
-            404,
-            {"Type": "User", "message": f"No route for {method} {path} on this server"},
-        )
+        return None
 
 
 async def _write(send: Send, response: Response) -> None:
     headers = response.headers
-    headers.append((b"content-length", str(len(response.body)).encode()))
+    if not any(name == b"content-length" for name, _ in headers):  # a HEAD answer may carry its own
+        headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,36 @@
+"""Functions reach the neighbours through AWS_ENDPOINT_URL, with nothing configured: boto3 in a
+Python function writes to S3 and reads it back, sends to SQS and reads a DynamoDB item."""
+
+from __future__ import annotations
+
+from tests.conftest import Server
+from tests.invoke.conftest import Functions
+
+CODE = """
+import boto3
+
+def handler(event, context):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=event["bucket"])
+    s3.put_object(Bucket=event["bucket"], Key="hello.txt", Body=b"written by a function")
+    body = s3.get_object(Bucket=event["bucket"], Key="hello.txt")["Body"].read().decode()
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=event["bucket"])["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="from inside")
+    ident = boto3.client("sts").get_caller_identity()
+    return {"body": body, "queue": url, "account": ident["Account"]}
+"""
+
+
+def test_python_function_uses_s3_sqs_sts(srv: Server, functions: Functions) -> None:
+    name = functions.python(CODE, timeout=30)
+    out = functions.invoke_json(name, {"bucket": "from-a-function"})
+    assert out["body"] == "written by a function"
+    assert out["account"] == "000000000000"
+    # what the function wrote is there for the host's clients too
+    assert (
+        srv.client("s3").get_object(Bucket="from-a-function", Key="hello.txt")["Body"].read()
+        == b"written by a function"
+    )
+    messages = srv.client("sqs").receive_message(QueueUrl=out["queue"], WaitTimeSeconds=1)["Messages"]
+    assert messages[0]["Body"] == "from inside"
