@@ -49,6 +49,7 @@ from locallambda.model.spec import FunctionSpec, InvocationResult
 from locallambda.model.tasks import TaskScope
 from locallambda.neighbours.catalogue import parse_services_setting
 from locallambda.neighbours.embedded import Neighbours
+from locallambda.neighbours.objects import ObjectReader
 from locallambda.protocol.dispatch import Dispatcher
 from locallambda.protocol.model import Router, load_service_model
 from locallambda.runtimes.commands import RuntimeCommands
@@ -112,6 +113,13 @@ class Application:
             self.run_event, event_config(self.functions), self.tasks.child("events"), self.clock, self.store
         )
 
+        # -- the services around Lambda, on the same port
+        self.neighbours = Neighbours(
+            settings.account_id,
+            (settings.host, settings.port),
+            parse_services_setting(settings.services),
+        )
+
         # -- control plane, its seams filled by the engine
         self._control_tasks = self.tasks.child("control")
         self.plane = ControlPlane(
@@ -122,6 +130,7 @@ class Application:
             self._control_tasks,
             preparer=self.engine.prepare,
             provisioner=self.engine.provision,
+            objects=ObjectReader(self.neighbours, settings.account_id).read,
         )
         self.lifecycle = Lifecycle(self.plane)
         # Stored code that nothing references any more is removed in the background.
@@ -159,13 +168,6 @@ class Application:
             FunctionSettingsApi(self.plane),
             CodeSigningApi(self.plane),
         ]
-
-        # -- the services around Lambda, on the same port
-        self.neighbours = Neighbours(
-            settings.account_id,
-            (settings.host, settings.port),
-            parse_services_setting(settings.services),
-        )
 
         # -- the edge
         self.model = load_service_model()

@@ -40,6 +40,7 @@ __all__ = [
     "InvalidZipFileError",
     "LambdaError",
     "NotImplementedOperationError",
+    "ObjectUnavailable",
     "PlatformError",
     "PolicyLengthExceededError",
     "PreconditionFailedError",
@@ -64,6 +65,16 @@ __all__ = [
     "UnsupportedOperationError",
     "ValidationError",
 ]
+
+
+class ObjectUnavailable(Exception):
+    """An object of the embedded S3 could not be read: ``code`` is S3's (NoSuchBucket,
+    NoSuchKey, NoSuchVersion), ``message`` S3's text."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
 
 
 class LambdaError(Exception):

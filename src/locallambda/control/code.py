@@ -4,7 +4,8 @@ code, and stored code becomes a version's CodeSha256/CodeSize.
 Zips are untrusted: ``CodeStore.put_zip`` validates while it extracts (names, methods, declared
 and real sizes) in a worker thread, and a refused archive leaves nothing behind. Code given as
 ``S3Bucket=<BUCKET_MARKER_LOCAL>, S3Key=<directory>`` is LocalStack's hot reloading: the
-directory on this machine is used live.
+directory on this machine is used live. Any other bucket is the embedded S3's
+(``ControlPlane.s3_object``).
 """
 
 from __future__ import annotations
@@ -50,25 +51,23 @@ class CodeIntake:
             image = code["ImageUri"]
             return IncomingCode(sha_b64=hashlib.sha256(image.encode()).hexdigest(), size=0, image_uri=image)
         zip_file = code.get("ZipFile")
+        if zip_file is not None and len(zip_file) > s.limits_code_size_zipped:
+            raise RequestEntityTooLargeError(f"Zipped size must be smaller than {s.limits_code_size_zipped} bytes")
+        bucket = code.get("S3Bucket")
+        if zip_file is None and bucket is not None:
+            if bucket == s.bucket_marker_local:
+                path = code.get("S3Key", "")
+                await self._check_hot_reload(path, ctx)
+                return IncomingCode(sha_b64=HOT_RELOAD_SHA, size=0, hot_reload_path=path)
+            # AWS's 50 MB limit is for zips uploaded directly; from S3 only the unzipped size counts.
+            zip_file = await self._plane.s3_object(bucket, code.get("S3Key", ""), code.get("S3ObjectVersion"))
         if zip_file is not None:
-            if len(zip_file) > s.limits_code_size_zipped:
-                raise RequestEntityTooLargeError(f"Zipped size must be smaller than {s.limits_code_size_zipped} bytes")
             stored = await self._plane.run_blocking(self._plane.code.put_zip, zip_file, s.limits_code_size_unzipped)
             return IncomingCode(
                 sha_b64=stored.sha256_b64,
                 size=stored.size,
                 sha_hex=stored.sha256_hex,
                 unzipped_size=stored.unzipped_size,
-            )
-        bucket = code.get("S3Bucket")
-        if bucket is not None:
-            if bucket == s.bucket_marker_local:
-                path = code.get("S3Key", "")
-                await self._check_hot_reload(path, ctx)
-                return IncomingCode(sha_b64=HOT_RELOAD_SHA, size=0, hot_reload_path=path)
-            raise InvalidParameterValueError(
-                "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
-                "The specified bucket does not exist"
             )
         raise InvalidParameterValueError("Please provide a source for function code.")
 

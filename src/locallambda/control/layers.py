@@ -172,24 +172,21 @@ class LayersApi:
             raise ResourceNotFoundError(f"Layer version {ref.version_arn(number)} does not exist.")
         return ref, entry
 
-    def _check_content(self, content: dict[str, Any]) -> None:
-        """Checks made before storing: a zip within the zipped limit passes; other sources raise
-        AWS's errors (``RequestEntityTooLargeError``, ``InvalidParameterValueError``)."""
+    async def _content_zip(self, content: dict[str, Any]) -> bytes:
+        """The layer's zip: given inline (within the zipped limit) or read from the embedded S3.
+        Raises AWS's errors (``RequestEntityTooLargeError``, ``InvalidParameterValueError``)."""
         s = self.plane.settings
         zip_file = content.get("ZipFile")
         if zip_file is not None:
             if len(zip_file) > s.limits_code_size_zipped:
                 raise RequestEntityTooLargeError(f"Zipped size must be smaller than {s.limits_code_size_zipped} bytes")
-            return
+            return bytes(zip_file)
         bucket = content.get("S3Bucket")
         if bucket is not None:
             if bucket == s.bucket_marker_local:
                 # Hot reloading would need /opt to follow a live directory; not offered for layers.
                 raise InvalidParameterValueError("Hot reloading is not supported for layers by locallambda.")
-            raise InvalidParameterValueError(
-                "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
-                "The specified bucket does not exist"
-            )
+            return await self.plane.s3_object(bucket, content.get("S3Key", ""), content.get("S3ObjectVersion"))
         raise InvalidParameterValueError("Please provide a source for layer code.")
 
     # -- operations ---------------------------------------------------------------------------
@@ -198,9 +195,9 @@ class LayersApi:
     async def publish_layer_version(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = parse_layer_name(p["LayerName"], ctx.region, ctx.account_id)
         content = p.get("Content") or {}
-        self._check_content(content)
+        zip_file = await self._content_zip(content)
         s = self.plane.settings
-        stored = await self.plane.run_blocking(self.plane.code.put_zip, content["ZipFile"], s.limits_code_size_unzipped)
+        stored = await self.plane.run_blocking(self.plane.code.put_zip, zip_file, s.limits_code_size_unzipped)
         # The number is taken only now: a concurrent publish may have taken one while we unzipped.
         doc = self._layers.get(ref.key) or {"next_version": 1, "versions": {}}
         number = int(doc["next_version"])

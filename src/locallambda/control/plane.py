@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from locallambda.control.seams import ChangeListener, CodeSizeSource, Preparer, Provisioner, TagResolver
-from locallambda.errors import ResourceNotFoundError
+from locallambda.control.seams import ChangeListener, CodeSizeSource, ObjectSource, Preparer, Provisioner, TagResolver
+from locallambda.errors import InvalidParameterValueError, ObjectUnavailable, ResourceNotFoundError
 from locallambda.model.refs import FunctionRef, parse_function_name
 from locallambda.model.tasks import TaskScope
 from locallambda.settings import Settings
@@ -41,6 +41,7 @@ class ControlPlane:
         *,
         preparer: Preparer,
         provisioner: Provisioner,
+        objects: ObjectSource | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -48,6 +49,7 @@ class ControlPlane:
         self.functions = functions
         self.preparer = preparer
         self.provisioner = provisioner
+        self.objects = objects
         self.listeners: list[ChangeListener] = []
         self.code_size_sources: list[CodeSizeSource] = []
         self.tag_resolvers: dict[str, TagResolver] = {}
@@ -90,6 +92,20 @@ class ControlPlane:
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a background step (a state transition); cancelled at shutdown."""
         return self._tasks.spawn(coro)
+
+    async def s3_object(self, bucket: str, key: str, version: str | None) -> bytes:
+        """Code given as S3Bucket/S3Key/S3ObjectVersion, from the embedded S3. Raises
+        ``InvalidParameterValueError`` with AWS's text when it cannot be read (the AWS-recorded
+        CreateFunction/UpdateFunctionCode errors: "Error occurred while GetObject. S3 Error Code:
+        NoSuchKey. S3 Error Message: The specified key does not exist.")."""
+        try:
+            if self.objects is None:
+                raise ObjectUnavailable("NoSuchBucket", "The specified bucket does not exist")
+            return await self.objects(bucket, key, version)
+        except ObjectUnavailable as missing:
+            raise InvalidParameterValueError(
+                f"Error occurred while GetObject. S3 Error Code: {missing.code}. S3 Error Message: {missing.message}"
+            ) from None
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work (unzipping, walking trees) in a worker thread."""

@@ -7,6 +7,8 @@ resource modules offer each other. The app factory fills them; nothing here is b
 - ``ChangeListener``: told when a function's code or configuration changed, or it was deleted.
 - ``CodeSizeSource``: bytes of code stored besides functions' own (layers), per region.
 - ``TagResolver``: the live tag map of a taggable resource named by its ARN.
+- ``ObjectSource``: the bytes of an object of the embedded S3 (code given as S3Bucket/S3Key);
+  raises ``ObjectUnavailable`` with S3's error code.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "Change",
     "ChangeListener",
     "CodeSizeSource",
+    "ObjectSource",
     "Preparer",
     "Provisioner",
     "TagResolver",
@@ -35,6 +38,8 @@ Provisioner = Callable[[FunctionRecord, str, int], Awaitable[None]]
 
 
 ChangeListener = Callable[[FunctionRecord, Change], None]
+# (bucket, key, version or None) -> the object's bytes
+ObjectSource = Callable[[str, str, str | None], Awaitable[bytes]]
 CodeSizeSource = Callable[[str], int]
 
 

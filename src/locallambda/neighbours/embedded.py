@@ -28,13 +28,15 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 from locallambda.neighbours.catalogue import SERVICES
 from locallambda.neighbours.wsgi import WsgiAnswer, WsgiCaller, build_environ
 
 __all__ = ["Neighbours"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,11 @@ class Neighbours:
                 self._caller = WsgiCaller(DomainDispatcherApplication(create_backend_app), self._workers)
                 log.info("neighbour services loaded (moto)")
             return self._caller
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` against moto's backends in a worker thread, moto loaded first."""
+        caller = self._caller or await _loaded(self)
+        return await caller.run(fn, *args)
 
     def close(self) -> None:
         if self._caller is not None:

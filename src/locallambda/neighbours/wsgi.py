@@ -15,11 +15,12 @@ import io
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
 __all__ = ["WsgiAnswer", "WsgiCaller", "build_environ"]
 
+T = TypeVar("T")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # Hop-by-hop headers of the client's connection: the edge has already dealt with them.
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length"})
@@ -84,6 +85,11 @@ class WsgiCaller:
     async def call(self, environ: dict[str, Any]) -> WsgiAnswer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._run, environ)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run other blocking work on the application's state in the same pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
 
     def _run(self, environ: dict[str, Any]) -> WsgiAnswer:
         started: list[Any] = []
