@@ -47,6 +47,7 @@ from locallambda.model.operations import operations_of
 from locallambda.model.refs import FunctionRef
 from locallambda.model.spec import FunctionSpec, InvocationResult
 from locallambda.model.tasks import TaskScope
+from locallambda.neighbours.bridge import LambdaBridge
 from locallambda.neighbours.catalogue import parse_services_setting
 from locallambda.neighbours.embedded import Neighbours
 from locallambda.neighbours.objects import ObjectReader
@@ -118,6 +119,7 @@ class Application:
             settings.account_id,
             (settings.host, settings.port),
             parse_services_setting(settings.services),
+            on_load=[LambdaBridge(settings.host, settings.port, settings.account_id).install],
         )
 
         # -- control plane, its seams filled by the engine

@@ -45,21 +45,21 @@ _LOCALSTACK_S3_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?s3\.localhost\.localsta
 
 class Neighbours:
     """The services around Lambda. ``served`` is ``SERVICES`` (``None``: every service moto
-    has); ``on_load`` runs once, in the worker thread, right after moto is imported (it wires
-    moto's calls to Lambda to this server's Lambda)."""
+    has); the ``on_load`` hooks run once, in a worker thread, right after moto is imported
+    (they wire moto's calls to Lambda to this server's Lambda, its CloudFormation resources)."""
 
     def __init__(
         self,
         account_id: str,
         server: tuple[str, int],
         served: frozenset[str] | None = None,
-        on_load: Callable[[], None] | None = None,
+        on_load: Callable[[], None] | Sequence[Callable[[], None]] = (),
         workers: int = 8,
     ) -> None:
         self._account_id = account_id
         self._server = server
         self._served = served
-        self._on_load = on_load
+        self._on_load = [on_load] if callable(on_load) else list(on_load)
         self._workers = workers
         self._lock = threading.Lock()
         self._caller: WsgiCaller | None = None
@@ -110,8 +110,8 @@ class Neighbours:
             if self._caller is None:
                 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-                if self._on_load is not None:
-                    self._on_load()
+                for hook in self._on_load:
+                    hook()
                 self._caller = WsgiCaller(DomainDispatcherApplication(create_backend_app), self._workers)
                 log.info("neighbour services loaded (moto)")
             return self._caller
