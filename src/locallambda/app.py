@@ -51,6 +51,7 @@ from locallambda.neighbours.bridge import LambdaBridge
 from locallambda.neighbours.catalogue import parse_services_setting
 from locallambda.neighbours.embedded import Neighbours
 from locallambda.neighbours.objects import ObjectReader
+from locallambda.neighbours.schedules import Scheduler
 from locallambda.protocol.dispatch import Dispatcher
 from locallambda.protocol.model import Router, load_service_model
 from locallambda.runtimes.commands import RuntimeCommands
@@ -115,11 +116,12 @@ class Application:
         )
 
         # -- the services around Lambda, on the same port
+        self.schedules = Scheduler()
         self.neighbours = Neighbours(
             settings.account_id,
             (settings.host, settings.port),
             parse_services_setting(settings.services),
-            on_load=[LambdaBridge(settings.host, settings.port, settings.account_id).install],
+            on_load=[LambdaBridge(settings.host, settings.port, settings.account_id).install, self.schedules.start],
         )
 
         # -- control plane, its seams filled by the engine
@@ -266,6 +268,7 @@ class Application:
         for executor in self.executors.values():
             await executor.close()
         await self.tasks.close()
+        self.schedules.stop()
         self.neighbours.close()
         self.store.close()
         if self._temp_dir is not None:

@@ -186,3 +186,26 @@ def test_eventbridge_target_input_and_transformer(srv: Server, recorder: tuple[s
     assert sorted(json.dumps(e, sort_keys=True) for e in events) == sorted(
         [json.dumps({"constant": True}), json.dumps({"k": "v"})]
     )
+
+
+@pytest.mark.slow
+def test_scheduled_rule_invokes_each_minute(srv: Server, recorder: tuple[str, str]) -> None:
+    """A cron rule of every minute fires at the next minute boundary with AWS's Scheduled Event."""
+    arn, sink = recorder
+    events_client = srv.client("events")
+    rule = unique("every-minute")
+    rule_arn = events_client.put_rule(Name=rule, ScheduleExpression="cron(* * * * ? *)")["RuleArn"]
+    events_client.put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": arn}])
+    sqs = srv.client("sqs")
+    deadline = time.monotonic() + 75
+    event = None
+    while event is None and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=sink, WaitTimeSeconds=5).get("Messages", []):
+            event = json.loads(m["Body"])
+    events_client.remove_targets(Rule=rule, Ids=["fn"])
+    assert event is not None, "the scheduled rule did not fire within 75 s"
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["source"] == "aws.events"
+    assert event["resources"] == [rule_arn]
+    assert event["detail"] == {}
+    assert event["time"].endswith(":00Z")
