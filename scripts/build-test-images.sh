@@ -4,7 +4,8 @@
 #   locallambda-test/debian:bookworm   a Debian root filesystem made by debootstrap, docker-imported
 #   locallambda-test/python:3.11       a Lambda-like Python image laid out as the official
 #                                      public.ecr.aws/lambda/python:3.11 (/lambda-entrypoint.sh,
-#                                      /var/runtime/bootstrap → awslambdaric, /var/task, /opt)
+#                                      /var/runtime/bootstrap → awslambdaric, boto3 in /var/runtime
+#                                      as AWS bundles it, /var/task, /opt)
 #   locallambda-test/image-fn:latest   a container-image function: the above with a handler baked in
 #
 # Each image is skipped when it exists from this very recipe (FORCE=1 rebuilds all); the whole
@@ -94,7 +95,7 @@ if ! have_image "$PYTHON_IMAGE"; then
   arch="$(uname -m)"
   quiet "$(host_python)" -m pip download -q --disable-pip-version-check --only-binary=:all: \
     --platform "manylinux2014_$arch" --implementation cp --python-version 3.11 \
-    -d "$ctx/wheels" awslambdaric
+    -d "$ctx/wheels" awslambdaric boto3
   # The official image's entrypoint: the runtime client when AWS_LAMBDA_RUNTIME_API is set,
   # otherwise the Runtime Interface Emulator (not shipped here).
   cat > "$ctx/lambda-entrypoint.sh" <<'EOF'
@@ -123,7 +124,7 @@ RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-pip >/dev/null \\
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY wheels /tmp/wheels
-RUN python3 -m pip install -q --no-index --no-compile --find-links /tmp/wheels --target /var/runtime awslambdaric \\
+RUN python3 -m pip install -q --no-index --no-compile --find-links /tmp/wheels --target /var/runtime awslambdaric boto3 \\
  && rm -rf /tmp/wheels && mkdir -p /var/task /opt
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
 COPY bootstrap /var/runtime/bootstrap

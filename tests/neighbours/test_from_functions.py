@@ -3,8 +3,14 @@ Python function writes to S3 and reads it back, sends to SQS and reads a DynamoD
 
 from __future__ import annotations
 
-from tests.conftest import Server
-from tests.invoke.conftest import Functions
+import json
+import os
+
+import pytest
+
+from tests.conftest import ROLE, Server, make_zip, wait_active
+from tests.executors.test_docker import _docker_problem, _docker_server
+from tests.invoke.conftest import Functions, stop_checked
 
 CODE = """
 import boto3
@@ -34,3 +40,34 @@ def test_python_function_uses_s3_sqs_sts(srv: Server, functions: Functions) -> N
     )
     messages = srv.client("sqs").receive_message(QueueUrl=out["queue"], WaitTimeSeconds=1)["Messages"]
     assert messages[0]["Body"] == "from inside"
+
+
+@pytest.mark.docker
+def test_python_function_in_docker_uses_s3_sqs_sts() -> None:
+    """The same from a container (docker-reuse, host network): AWS_ENDPOINT_URL leads back here."""
+    problem = _docker_problem()
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the docker executor cannot be tested: {problem}")
+        pytest.skip(problem)
+    server = _docker_server("docker-reuse").start()
+    try:
+        client = server.client()
+        client.create_function(
+            FunctionName="neighbours-in-docker",
+            Runtime="python3.11",
+            Role=ROLE,
+            Handler="handler.handler",
+            Code={"ZipFile": make_zip({"handler.py": CODE})},
+            Timeout=60,
+        )
+        wait_active(client, "neighbours-in-docker")
+        out = client.invoke(FunctionName="neighbours-in-docker", Payload=json.dumps({"bucket": "from-a-container"}))
+        body = json.loads(out["Payload"].read())
+        assert "FunctionError" not in out, body
+        assert body["body"] == "written by a function"
+        assert body["account"] == "000000000000"
+        got = server.client("s3").get_object(Bucket="from-a-container", Key="hello.txt")["Body"].read()
+        assert got == b"written by a function"
+    finally:
+        stop_checked(server)
