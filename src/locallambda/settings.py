@@ -10,6 +10,7 @@ import dataclasses
 import enum
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,11 @@ class Settings:
     cache_dir: Path = dataclasses.field(default_factory=lambda: Path.home() / ".cache" / "locallambda")
     host_path: str = "/usr/local/bin:/usr/bin:/bin"
     java_home: Path | None = None
+    # LOCALLAMBDA_NODEJS_RUNTIME_DIR: what Node.js functions see as /var/runtime; its node_modules
+    # holds the AWS SDK for JavaScript v3 that AWS's nodejs18.x and later bundle, installed by
+    # scripts/bootstrap.sh (scripts/node-runtime/package.json) into the server's virtualenv
+    # (.venv/node-runtime). Missing: functions run without it.
+    nodejs_runtime_dir: Path = dataclasses.field(default_factory=lambda: Path(sys.prefix) / "node-runtime")
     # LOCALLAMBDA_HOT_RELOAD_ROOTS: the directories hot-reloaded code may come from (empty: any
     # directory of this machine, for callers on this machine; never for code inside a function).
     hot_reload_roots: tuple[Path, ...] = ()
@@ -182,6 +188,8 @@ class Settings:
         values["services"] = env.get("SERVICES", "")
         if env.get("JAVA_HOME"):
             values["java_home"] = Path(env["JAVA_HOME"])
+        if env.get("LOCALLAMBDA_NODEJS_RUNTIME_DIR"):
+            values["nodejs_runtime_dir"] = Path(env["LOCALLAMBDA_NODEJS_RUNTIME_DIR"])
 
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

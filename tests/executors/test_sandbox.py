@@ -136,7 +136,8 @@ def test_python_function_is_isolated(functions: Functions, tmp_path: Path) -> No
     out = functions.invoke_json(name, {"paths": host_paths})
 
     # /var/task: the code, read-only; the working directory and LAMBDA_TASK_ROOT point there.
-    assert out["cwd"] == "/var/task" and out["task_root"] == "/var/task" and out["home"] == "/tmp"
+    # No HOME: AWS's runtimes set none.
+    assert out["cwd"] == "/var/task" and out["task_root"] == "/var/task" and out["home"] is None
     assert out["write"] == {
         "/var/task/new.txt": "EROFS",
         "/var/task/handler.py": "EROFS",
@@ -422,7 +423,7 @@ def test_out_of_memory_without_cgroups(tmp_path: Path) -> None:
                     spec,
                     executor,
                     endpoint_url=None,
-                    log_line=lambda key, line: None,
+                    log_line=lambda key, line, *_: None,
                     tasks=TaskScope(),
                     clock=SystemClock(),
                 )

@@ -17,6 +17,7 @@ import pytest
 from locallambda.errors import ExecutorError
 from locallambda.executors.docker.config import (
     PROVIDED_ENTRYPOINT,
+    WITHOUT_HOME,
     ContainerConfig,
     container_config,
     container_name,
@@ -238,13 +239,14 @@ def test_labels_name_the_server_and_the_function_over_the_flags_labels() -> None
 
 
 def test_a_runtime_image_runs_its_entrypoint_with_the_handler() -> None:
-    assert argv(build()) == ["/lambda-entrypoint.sh", "handler.handler"]
+    # Through a shell that drops the HOME docker adds (AWS's runtimes have none).
+    assert argv(build()) == [*WITHOUT_HOME, "/lambda-entrypoint.sh", "handler.handler"]
     # An image without an ENTRYPOINT is run as the official images are.
-    assert argv(build(info=ImageInfo())) == ["/lambda-entrypoint.sh", "handler.handler"]
+    assert argv(build(info=ImageInfo())) == [*WITHOUT_HOME, "/lambda-entrypoint.sh", "handler.handler"]
 
 
 def test_a_provided_runtime_runs_the_functions_own_bootstrap() -> None:
-    assert argv(build(spec(runtime="provided.al2023", handler="bootstrap"))) == list(PROVIDED_ENTRYPOINT)
+    assert argv(build(spec(runtime="provided.al2023", handler="bootstrap"))) == [*WITHOUT_HOME, *PROVIDED_ENTRYPOINT]
 
 
 def test_an_image_function_runs_its_entrypoint_and_command_without_mounting_code() -> None:
@@ -282,5 +284,6 @@ def test_the_output_fifo_is_mounted_and_the_entrypoint_redirected_to_it() -> Non
         "mode": "rw",
     }
     assert argv(config) == [
-        "/bin/sh", "-c", f'exec "$@" >>{OUTPUT_TARGET} 2>&1', "locallambda", "/lambda-entrypoint.sh", "handler.handler",
+        "/bin/sh", "-c", f'exec "$@" >>{OUTPUT_TARGET} 2>&1', "locallambda",
+        *WITHOUT_HOME, "/lambda-entrypoint.sh", "handler.handler",
     ]  # fmt: skip

@@ -30,7 +30,6 @@ MASKS = ["--ro-bind", "/work/empty", "/etc/shadow", "--ro-bind", "/work/passwd",
 ARGV = ["/venv/bin/python", "-m", "awslambdaric", "handler.handler"]
 ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "HOME": "/tmp",
     "AWS_REGION": "us-east-1",
     "LAMBDA_TASK_ROOT": "/var/task",
 }
@@ -158,7 +157,7 @@ def test_working_directory_is_var_task_after_the_root_is_read_only() -> None:
 
 
 def test_environment_is_set_in_order_then_the_command() -> None:
-    env = {"PATH": "/usr/bin:/opt/bin", "HOME": "/tmp", "MY_VAR": "a value with spaces = and : too", "EMPTY": ""}
+    env = {"PATH": "/usr/bin:/opt/bin", "TZ": ":UTC", "MY_VAR": "a value with spaces = and : too", "EMPTY": ""}
     args = build(env=env)
     assert setenvs(args) == [*env.items(), (COMMAND_VAR, shlex.join(ARGV))]
     # Nothing but the environment and the command follows the --setenv's.

@@ -4,7 +4,9 @@
   JSON body with ``Type`` (the fault side) and the message under the member name the error's
   shape uses in the service model (``Message`` or ``message``); ValidationException bodies carry
   only ``message``. Extra members (``Reason``...) follow.
-- Function URL errors as the URL endpoint answers them: ``{"Message": ...}``.
+- Function URL errors as the URL endpoint answers them: ``{"Message": ...}``; the refusals of
+  an ``AWS_IAM`` URL's authentication and authorization (``UrlAuthError``) as 403 with the code
+  in ``x-amzn-ErrorType`` and the message under the member AWS's front end uses for it.
 - Anything else that escapes a handler is a bug of ours: logged with its trace, answered as AWS
   answers its own faults, never with a stack trace on the wire.
 """
@@ -19,7 +21,7 @@ from locallambda.errors import LambdaError, ServiceError
 from locallambda.protocol.codec import Response, dumps
 from locallambda.protocol.model import load_service_model
 
-__all__ = ["JSON", "api_error", "internal_error", "url_error"]
+__all__ = ["JSON", "UrlAuthError", "api_error", "internal_error", "url_auth_error", "url_error"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,27 @@ def api_error(err: LambdaError) -> Response:
 
 def url_error(status: int, message: str) -> Response:
     return Response(status, [JSON], dumps({"Message": message}))
+
+
+class UrlAuthError(Exception):
+    """A request to an ``AWS_IAM`` function URL refused before the function runs.
+
+    ``code`` goes to ``x-amzn-ErrorType``; the body is ``{member: message}``: AWS's signature
+    checks answer under ``message`` (as its JSON services do), the URL's own authorization layer
+    under ``Message``. Raised by ``edge/sigv4.py`` and ``edge/function_urls.py``, rendered by
+    ``url_auth_error`` only.
+    """
+
+    def __init__(self, code: str, message: str, member: str = "message") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.member = member
+
+
+def url_auth_error(err: UrlAuthError) -> Response:
+    headers = [(b"x-amzn-errortype", err.code.encode()), JSON, (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
+    return Response(403, headers, dumps({err.member: err.message}))
 
 
 def internal_error(what: str, exc: BaseException) -> Response:

@@ -143,7 +143,12 @@ class ProcessExecutor(Executor):
     ) -> RuntimeProcess:
         if spec.code_dir is None:
             raise ExecutorError("The function has no code on this machine.")
-        base = {"PATH": self._host_path, "HOME": "/tmp", **environment}
+        # No HOME: AWS's runtimes set none (their recorded test_introspection_invoke); Node's
+        # os.homedir(), Java's user.home and the SDKs' ~/.aws lookups fall back to the passwd entry.
+        # Paths the runtime's variables name (NODE_PATH, NODE_EXTRA_CA_CERTS) are AWS's
+        # directories where they are on this host: /opt is the layers' tree, /var/task the code,
+        # /var/runtime the bundled SDK's directory (RuntimeCommands, AWS's order kept).
+        base = {"PATH": self._host_path, **environment}
         argv, extra_env = await self._commands.command(spec, spec.code_dir, base_env=base)
         env = {**base, **extra_env}
         notice = self._commands.notice(spec)

@@ -3,7 +3,9 @@
 - python3.x: ``python -m awslambdaric <handler>``, the official client; the interpreter of the
   requested version when it is on the machine and has awslambdaric, otherwise the host's (said
   once in the log).
-- nodejs: ``node bootstrap.mjs``, our own client (the official npm one needs native builds).
+- nodejs: ``node bootstrap.mjs``, our own client (the official npm one needs native builds), with
+  AWS's ``NODE_PATH`` and, for nodejs16.x and nodejs18.x, ``NODE_EXTRA_CA_CERTS``; nodejs18.x and
+  later find the AWS SDK for JavaScript v3 in the runtime directory (``/var/runtime``), as on AWS.
 - java: our own bootstrap, compiled once with javac and cached.
 - provided.*: the function's own ``bootstrap`` (or a layer's ``/opt/bootstrap``).
 """
@@ -23,13 +25,22 @@ from pathlib import Path
 from locallambda.errors import ExecutorError, InvalidEntrypointError
 from locallambda.model.spec import FunctionSpec
 from locallambda.runtimes.catalogue import family
+from locallambda.runtimes.python_errors import error_payload_shape
 
 __all__ = [
+    "AWS_NODE_CA_CERTS",
+    "AWS_RUNTIME_DIR",
+    "ESM_NODE_PATH_FLAG",
     "NODE_BOOTSTRAP",
     "RuntimeCommands",
+    "aws_node_path",
     "exec_wrapper",
     "extension_commands",
+    "host_ca_bundle",
     "layer_search_paths",
+    "node_bundles_sdk",
+    "node_extra_ca_certs",
+    "node_major",
     "on_host",
     "with_exec_wrapper",
 ]
@@ -37,14 +48,33 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 NODE_BOOTSTRAP = Path(__file__).resolve().parent / "nodejs" / "bootstrap.mjs"
+# Tells the bootstrap to search NODE_PATH for ES modules too (nodejs18.x and later do).
+ESM_NODE_PATH_FLAG = "--esm-node-path"
+
+# The runtime directory of AWS's images (LAMBDA_RUNTIME_DIR): the runtime client, and for Node.js
+# the bundled SDK (node_modules) and the CA certificates the runtime adds (ca-cert.pem).
+AWS_RUNTIME_DIR = "/var/runtime"
+AWS_NODE_CA_CERTS = f"{AWS_RUNTIME_DIR}/ca-cert.pem"
+# Where hosts keep the system's CA bundle: Debian and Ubuntu, Fedora and Amazon Linux, openSUSE, Alpine.
+_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+)
 
 
 class RuntimeCommands:
     """Resolves the command line of a runtime; remembers interpreter checks."""
 
-    def __init__(self, cache_dir: Path, java_home: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path, java_home: Path | None = None, nodejs_runtime: Path | None = None) -> None:
+        """``nodejs_runtime`` is the host directory Node.js functions see as ``/var/runtime``
+        (its ``node_modules`` the bundled SDK); ``None``: they see none."""
         self._cache_dir = cache_dir
         self._java_home = java_home
+        self.nodejs_runtime = nodejs_runtime
+        self._ca_bundle: Path | None = None
+        self._ca_looked_for = False
         self._python: dict[str, str] = {}
         self._sites: dict[str, str] = {}  # interpreter → the directory its awslambdaric is in
         # Runtimes served by something else than they name (python3.12 by the host's 3.11):
@@ -112,6 +142,31 @@ class RuntimeCommands:
                     self._sites[python] = ""
         return self._sites[python]
 
+    def ca_bundle(self) -> Path | None:
+        """The host's CA bundle (looked for once), or ``None`` when it has none of the usual ones."""
+        if not self._ca_looked_for:
+            self._ca_bundle = host_ca_bundle()
+            self._ca_looked_for = True
+        return self._ca_bundle
+
+    def _node_path(self, runtime: str, layer_roots: list[Path], task_root: Path) -> str:
+        """AWS's NODE_PATH with the directories where they are on this host (the process
+        executor's; the sandbox and docker executors use ``aws_node_path`` itself): the layers'
+        /opt, the runtime directory only where it holds what AWS's does (the SDK v3 of Node.js
+        18 and later; nodejs16.x bundles v2, which is not here), the code's /var/task. The order
+        is AWS's, so a function's own node_modules (found first by Node itself), then its layers,
+        win over the bundled SDK."""
+        major = node_major(runtime)
+        paths: list[str] = []
+        for root in layer_roots:
+            if major is not None:
+                paths.append(str(root / "nodejs" / f"node{major}" / "node_modules"))
+            paths.append(str(root / "nodejs" / "node_modules"))
+        if self.nodejs_runtime is not None and node_bundles_sdk(runtime):
+            paths += [str(self.nodejs_runtime / "node_modules"), str(self.nodejs_runtime)]
+        paths.append(str(task_root))
+        return os.pathsep.join(paths)
+
     def notice(self, spec: FunctionSpec) -> str | None:
         """A line for the function's log when its runtime is not the one it asked for (it opens
         the log of the environment's first invocation, where the user looks)."""
@@ -176,19 +231,21 @@ class RuntimeCommands:
             # would see). -S: the interpreter's own site-packages (the server's virtualenv) stay out
             # of sys.path; the function sees its code and layers (PYTHONPATH) and, after them, only
             # what AWS's Python runtime bundles, served from there by a finder.
-            return [python, "-u", "-S", "-c", python_bootstrap(site), spec.handler or ""], env
+            return [python, "-u", "-S", "-c", python_bootstrap(site, runtime), spec.handler or ""], env
         if fam == "nodejs":
-            # AWS: NODE_PATH has /opt/nodejs/nodeXX/node_modules (XX the runtime's major version)
-            # before /opt/nodejs/node_modules.
-            major = runtime.removeprefix("nodejs").split(".", 1)[0]
-            paths = []
-            for root in layer_roots:
-                if major.isdigit():
-                    paths.append(str(root / "nodejs" / f"node{major}" / "node_modules"))
-                paths.append(str(root / "nodejs" / "node_modules"))
-            if paths:
-                env["NODE_PATH"] = os.pathsep.join(paths)
-            return ["node", str(NODE_BOOTSTRAP)], env
+            base = base_env or {}
+            # AWS's bootstrap sets NODE_PATH only when the function's configuration leaves it empty.
+            if not base.get("NODE_PATH"):
+                env["NODE_PATH"] = self._node_path(runtime, layer_roots, task_root)
+            # ... and NODE_EXTRA_CA_CERTS only when the configuration does not set it at all.
+            if node_extra_ca_certs(runtime) and "NODE_EXTRA_CA_CERTS" not in base:
+                ca = self.ca_bundle()
+                if ca is not None:
+                    env["NODE_EXTRA_CA_CERTS"] = str(ca)
+            argv = ["node", str(NODE_BOOTSTRAP)]
+            if (node_major(runtime) or 0) >= 18:
+                argv.append(ESM_NODE_PATH_FLAG)
+            return argv, env
         if fam == "java":
             from locallambda.runtimes.java_bootstrap import java_command
 
@@ -208,6 +265,43 @@ class RuntimeCommands:
         raise ExecutorError(f"The runtime {runtime} is not supported by locallambda yet.")
 
 
+def node_major(runtime: str) -> int | None:
+    """The Node.js major version a ``nodejsXX.x`` runtime names (``None`` for any other)."""
+    version = runtime.removeprefix("nodejs").split(".", 1)[0] if runtime.startswith("nodejs") else ""
+    return int(version) if version.isdigit() else None
+
+
+def node_bundles_sdk(runtime: str) -> bool:
+    """Whether AWS's image of ``runtime`` bundles the AWS SDK for JavaScript v3 (nodejs18.x and
+    later; lambda-nodejs.html, "Runtime-included SDK versions")."""
+    return (node_major(runtime) or 0) >= 18
+
+
+def node_extra_ca_certs(runtime: str) -> bool:
+    """Whether AWS sets ``NODE_EXTRA_CA_CERTS`` for ``runtime``: nodejs16.x and nodejs18.x, to
+    ``/var/runtime/ca-cert.pem`` (their bootstrap; AWS's recorded test_introspection_invoke),
+    not nodejs20.x and later."""
+    return node_major(runtime) in (16, 18)
+
+
+def aws_node_path(runtime: str) -> str:
+    """``NODE_PATH`` exactly as AWS sets it for ``runtime`` (its recorded test_introspection_invoke):
+    ``/opt/nodejs/nodeXX/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task``."""
+    major = node_major(runtime)
+    versioned = [f"/opt/nodejs/node{major}/node_modules"] if major is not None else []
+    rest = ["/opt/nodejs/node_modules", f"{AWS_RUNTIME_DIR}/node_modules", AWS_RUNTIME_DIR, "/var/task"]
+    return ":".join(versioned + rest)
+
+
+def host_ca_bundle() -> Path | None:
+    """The system CA bundle of this host, or ``None`` (blocking: a few stat calls)."""
+    for candidate in _CA_BUNDLES:
+        path = Path(candidate)
+        if path.is_file():
+            return path
+    return None
+
+
 # What AWS's Python runtimes bundle besides the runtime client: the SDK and what it needs
 # (lambda-python.html, "Runtime-included SDK versions"); awslambdaric's own dependencies.
 BUNDLED_PYTHON = frozenset({
@@ -225,14 +319,15 @@ class _Bundled:
         return None
 sys.meta_path.append(_Bundled)
 del _Bundled
-runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
+{errors}runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
 """
 
 
-def python_bootstrap(site: str) -> str:
+def python_bootstrap(site: str, runtime: str = "") -> str:
     """The ``python -S -c`` program that starts awslambdaric with only the bundled packages of
-    ``site`` importable (after the function's own code and layers, which come first as on AWS)."""
-    return _PYTHON_BOOTSTRAP.format(bundled=sorted(BUNDLED_PYTHON), site=site)
+    ``site`` importable (after the function's own code and layers, which come first as on AWS),
+    its error payloads in ``runtime``'s shape (``python_errors.py``)."""
+    return _PYTHON_BOOTSTRAP.format(bundled=sorted(BUNDLED_PYTHON), site=site, errors=error_payload_shape(runtime))
 
 
 def with_exec_wrapper(argv: list[str], wrapper: str) -> list[str]:

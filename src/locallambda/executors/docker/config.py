@@ -15,6 +15,13 @@ out.
   ``/opt`` when the daemon is on this machine (hot reload comes for free); with a remote
   ``DOCKER_HOST``, or several layers (which must be merged into one ``/opt``, later ones
   winning, as on AWS), copied into the container before it starts.
+- **Environment.** AWS's variables, and nothing docker adds: a zip function's entrypoint starts
+  through a shell that unsets the ``HOME`` docker puts in every container (AWS's runtimes have
+  none: their recorded test_introspection_invoke). Node.js functions get AWS's ``NODE_PATH``;
+  in an image that is not AWS's own, which brings them itself, the bundled SDK of nodejs18.x and
+  later is mounted at ``/var/runtime/node_modules`` and, for nodejs16.x and nodejs18.x, the host's
+  CA bundle at ``/var/runtime/ca-cert.pem`` named by ``NODE_EXTRA_CA_CERTS`` (daemon on this
+  machine only; the only things here that look at this machine's files).
 - **Limits.** ``MemorySize`` is the memory limit, with no swap beyond it.
 - **Network.** With host networking (the default for a local daemon,
   ``LAMBDA_DOCKER_NETWORK=host``) the Runtime API's loopback address is used unchanged; on any
@@ -40,13 +47,21 @@ from locallambda.executors.docker.flags import DockerFlags
 from locallambda.executors.docker.images import ImageInfo
 from locallambda.executors.docker.output import OUTPUT_TARGET, redirected
 from locallambda.model.spec import FunctionSpec
-from locallambda.runtimes.catalogue import family
+from locallambda.runtimes.catalogue import default_image, family
+from locallambda.runtimes.commands import (
+    AWS_NODE_CA_CERTS,
+    aws_node_path,
+    host_ca_bundle,
+    node_bundles_sdk,
+    node_extra_ca_certs,
+)
 from locallambda.settings import Settings
 
 __all__ = [
     "OPT",
     "PROVIDED_ENTRYPOINT",
     "TASK_ROOT",
+    "WITHOUT_HOME",
     "ContainerConfig",
     "container_config",
     "container_name",
@@ -56,6 +71,8 @@ __all__ = [
 TASK_ROOT = "/var/task"
 OPT = "/opt"
 RUNTIME_DIR = "/var/runtime"
+# Runs the command after it without the HOME docker sets (from the image's user) when none is given.
+WITHOUT_HOME = ("/bin/sh", "-c", 'unset HOME; exec "$@"', "sh")
 GATEWAY_ALIAS = "host.docker.internal"
 # provided.* zip functions: the function's own bootstrap, as Lambda looks for it (task, then /opt).
 PROVIDED_ENTRYPOINT = (
@@ -152,7 +169,12 @@ def container_config(
         arguments["ulimits"] = [docker.types.Ulimit(name=n, soft=s, hard=h) for n, s, h in flags.ulimits]
     if api_host == GATEWAY_ALIAS:
         arguments["extra_hosts"].setdefault(GATEWAY_ALIAS, "host-gateway")
+    if spec.package_type != "Image" and family(spec.runtime or "") == "nodejs":
+        _node_runtime(spec.runtime or "", image, env, volumes, settings=settings, local=local)
     argv = _argv(spec, info, image)
+    if spec.package_type != "Image" and info.has_shell:
+        # An image function keeps its image's environment, HOME included when its ENV sets one.
+        argv = [*WITHOUT_HOME, *argv]
     if spec.package_type == "Image" and (spec.image_config or {}).get("WorkingDirectory"):
         arguments["working_dir"] = spec.image_config["WorkingDirectory"]
     if output_fifo is not None:
@@ -163,6 +185,33 @@ def container_config(
     if spec.package_type == "Image":
         return ContainerConfig(arguments)
     return ContainerConfig(arguments, _code_and_layers(spec, volumes, local=local))
+
+
+def _node_runtime(
+    runtime: str,
+    image: str,
+    env: dict[str, str],
+    volumes: dict[str, dict[str, str]],
+    *,
+    settings: Settings,
+    local: bool,
+) -> None:
+    """AWS's Node.js variables in ``env`` (a function's own NODE_PATH, or NODE_EXTRA_CA_CERTS even
+    empty, is kept, as AWS's bootstrap keeps them) and, for an image that is not AWS's, what AWS's
+    has in /var/runtime mounted into ``volumes``."""
+    if not env.get("NODE_PATH"):
+        env["NODE_PATH"] = aws_node_path(runtime)
+    if image.rpartition(":")[0] == default_image(runtime).rpartition(":")[0]:
+        return  # AWS's image: its SDK, its ca-cert.pem, its bootstrap setting NODE_EXTRA_CA_CERTS
+    if not local:
+        return  # nothing of this machine can be mounted
+    modules = (settings.nodejs_runtime_dir / "node_modules").absolute()
+    if node_bundles_sdk(runtime) and modules.is_dir():
+        volumes[str(modules)] = {"bind": f"{RUNTIME_DIR}/node_modules", "mode": "ro"}
+    ca = host_ca_bundle() if node_extra_ca_certs(runtime) else None
+    if ca is not None:
+        volumes[str(ca)] = {"bind": AWS_NODE_CA_CERTS, "mode": "ro"}
+        env.setdefault("NODE_EXTRA_CA_CERTS", AWS_NODE_CA_CERTS)
 
 
 def _argv(spec: FunctionSpec, info: ImageInfo, image: str) -> list[str]:

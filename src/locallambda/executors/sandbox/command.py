@@ -6,7 +6,8 @@ translated to ``/var/task`` and ``/opt``. The program is resolved to a host path
 PATH first, then the server's), and the host directories it needs (its installation's prefix;
 for a Python, its prefixes and where awslambdaric is) are named so that they can be bound at
 their own path. The environment is AWS's, less the runtime-image directories that do not exist
-here.
+here: no ``HOME`` (AWS sets none), Node.js's ``NODE_PATH`` and ``NODE_EXTRA_CA_CERTS`` with AWS's
+very values, the bundled SDK of nodejs18.x and later at ``/var/runtime/node_modules``.
 
 Raises ``InvalidEntrypointError`` as the process executor's exec would, with the sandbox's
 paths: ``fork/exec /var/task/bootstrap: permission denied`` or ``...: exec format error``
@@ -26,7 +27,16 @@ from pathlib import Path
 from locallambda.errors import InvalidEntrypointError
 from locallambda.executors.sandbox.mounts import OPT, TASK_ROOT, HostLayout, code_translator, is_under, prefix_of
 from locallambda.model.spec import FunctionSpec
-from locallambda.runtimes.commands import RuntimeCommands, exec_wrapper, extension_commands, with_exec_wrapper
+from locallambda.runtimes.catalogue import family
+from locallambda.runtimes.commands import (
+    AWS_NODE_CA_CERTS,
+    RuntimeCommands,
+    aws_node_path,
+    exec_wrapper,
+    extension_commands,
+    node_bundles_sdk,
+    with_exec_wrapper,
+)
 
 __all__ = ["SANDBOX_LD_LIBRARY_PATH", "SANDBOX_PATH", "SandboxCommand", "check_entrypoint", "sandbox_command"]
 
@@ -64,7 +74,6 @@ async def sandbox_command(
     base = {
         "PATH": SANDBOX_PATH,
         "LD_LIBRARY_PATH": SANDBOX_LD_LIBRARY_PATH,
-        "HOME": "/tmp",
         **environment,
         "LAMBDA_TASK_ROOT": TASK_ROOT,
     }
@@ -81,6 +90,7 @@ async def sandbox_command(
     # own tree is used, the function's modules are compiled in memory.
     keep_pycache = "PYTHONPYCACHEPREFIX" in spec.environment
     extra = {k: translate(v) for k, v in extra_env.items() if keep_pycache or k != "PYTHONPYCACHEPREFIX"}
+    runtime_roots = _node_runtime(commands, spec.runtime or "", extra, layout)
     env = {**base, **extra, "LAMBDA_TASK_ROOT": TASK_ROOT}
     inside = [translate(a) for a in argv]
     inside[0], program_roots, ask_python = _resolve(inside[0], env["PATH"], layout, host_path)
@@ -91,7 +101,29 @@ async def sandbox_command(
     if wrapper is not None:  # named as inside the sandbox, where /var/task and /opt are real
         inside = with_exec_wrapper(inside, wrapper)
     extensions = tuple(translate(str(p)) for p in extension_commands(list(spec.layers)))
-    return SandboxCommand(tuple(inside), env, (*layout.shared, *program_roots), extensions)
+    return SandboxCommand(tuple(inside), env, (*layout.shared, *program_roots, *runtime_roots), extensions)
+
+
+def _node_runtime(commands: RuntimeCommands, runtime: str, extra: dict[str, str], layout: HostLayout) -> list[str]:
+    """A Node.js runtime's variables named as AWS names them (``extra`` holds them only when the
+    function does not set them itself), and the host directory to bind for its bundled SDK.
+
+    Inside, ``/var/runtime`` is what AWS's images have there: ``ca-cert.pem`` and, for nodejs18.x
+    and later, ``node_modules`` with the SDK (the layout's link to it, bound at its own path).
+    """
+    if family(runtime) != "nodejs":
+        return []
+    if "NODE_PATH" in extra:
+        extra["NODE_PATH"] = aws_node_path(runtime)
+    if "NODE_EXTRA_CA_CERTS" in extra:
+        extra["NODE_EXTRA_CA_CERTS"] = AWS_NODE_CA_CERTS
+    if commands.nodejs_runtime is None or not node_bundles_sdk(runtime):
+        return []
+    modules = (commands.nodejs_runtime / "node_modules").absolute()
+    if not modules.is_dir():
+        return []  # bootstrap.sh did not install it: an import fails as Node words it
+    layout.link_runtime_modules(modules)
+    return [str(modules)]
 
 
 def _resolve(program: str, path: str, layout: HostLayout, host_path: str) -> tuple[str, list[str], bool]:

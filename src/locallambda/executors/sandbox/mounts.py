@@ -3,7 +3,8 @@
 The host's ``/usr``, ``/etc`` and ``/bin``, ``/lib*`` (links kept as links) read-only; the entries
 of ``/etc`` that other users may not read masked with empty ones; an ``/etc/passwd`` that knows
 the sandbox user; the function's code at ``/var/task``; its layers at ``/opt`` (one merged
-directory, or each layer's top-level entries); host files the runtime's command line names.
+directory, or each layer's top-level entries); ``/var/runtime`` as AWS's Node.js images have it
+(``ca-cert.pem``, ``node_modules``); host files the runtime's command line names.
 These helpers compute bwrap arguments and paths from what is on the host (they look at the file
 system, which is why they are not in the pure ``args.py``); the command lines are ``args.py``'s.
 """
@@ -20,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from locallambda.runtimes.commands import NODE_BOOTSTRAP
+from locallambda.runtimes.commands import AWS_RUNTIME_DIR, NODE_BOOTSTRAP, host_ca_bundle
 
 __all__ = [
     "OPT",
@@ -110,7 +111,16 @@ class HostLayout:
 
     def __init__(self, workdir: Path) -> None:
         self.bwrap = shutil.which("bwrap") or "bwrap"
-        self.system = system_binds()
+        # /var/runtime: the CA certificates that nodejs16.x and nodejs18.x name in
+        # NODE_EXTRA_CA_CERTS (/var/runtime/ca-cert.pem on AWS: a copy of the host's bundle) and
+        # node_modules, a link to the bundled SDK once a function needs it (``link_runtime_modules``).
+        self._runtime_dir = workdir / "runtime"
+        self._runtime_dir.mkdir(exist_ok=True)
+        self._runtime_modules: Path | None = None
+        ca = host_ca_bundle()
+        if ca is not None:
+            shutil.copyfile(ca, self._runtime_dir / "ca-cert.pem")
+        self.system = [*system_binds(), "--ro-bind", str(self._runtime_dir), AWS_RUNTIME_DIR]
         self.system_roots = [p for p in (*_SYSTEM_DIRS, *_SYSTEM_LINKS) if os.path.isdir(p)]
         empty_file = workdir / "empty"
         empty_file.write_bytes(b"")
@@ -137,6 +147,17 @@ class HostLayout:
         self.shared: list[str] = [str(NODE_BOOTSTRAP.parent.parent)]
         self._python: dict[str, list[str]] = {}
         self._python[os.path.realpath(sys.executable)] = self._own_python_roots()
+
+    def link_runtime_modules(self, modules: Path) -> None:
+        """Make ``/var/runtime/node_modules`` of every sandbox lead to ``modules``, the host
+        directory of the SDK that Node.js 18 and later bundle (the server has one: the first call
+        decides). It is found only where ``modules`` is bound at its own path too, which the
+        command of such a runtime does: for other runtimes the link leads nowhere."""
+        if self._runtime_modules is None:
+            link = self._runtime_dir / "node_modules"
+            with contextlib.suppress(FileExistsError):
+                os.symlink(modules, link)
+            self._runtime_modules = modules
 
     def _own_python_roots(self) -> list[str]:
         roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
