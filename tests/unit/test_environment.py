@@ -1,6 +1,7 @@
 """One execution environment (invoke/environment.py) in process: its state machine, an invocation's
-result and log lines, and the faults AWS reports as results (timeout, runtime exit, init error,
-the init phase going on within the invocation), driven by the manual clock and the fake executor."""
+result and log lines, the faults AWS reports as results (timeout, runtime exit, init error, the
+init phase going on within the invocation) and the reset that follows a failed invocation,
+driven by the manual clock and the fake executor."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from locallambda.errors import ExecutorError, RuntimeExit, RuntimeOutOfMemory, S
 from locallambda.invoke.environment import INIT_PHASE_S, ExecutionEnvironment
 from locallambda.model.clock import iso_millis
 from locallambda.model.lifecycle import EnvState, IllegalTransition
-from locallambda.model.spec import Invocation
+from locallambda.model.spec import Invocation, InvocationResult
 from locallambda.model.tasks import TaskScope
 from locallambda.testing import (
     EPOCH,
+    ExitRuntime,
     FakeExecutor,
     Faults,
     ManualClock,
@@ -48,16 +50,23 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def rig(handler: Any = None, faults: Faults | None = None, **spec: Any) -> AsyncIterator[Rig]:
+async def rig(
+    handler: Any = None, faults: Faults | None = None, *, in_place: bool = True, **spec: Any
+) -> AsyncIterator[Rig]:
     clock = ManualClock()
-    executor = FakeExecutor({"fn": handler} if handler else None, faults={"fn": faults or Faults()}, clock=clock)
+    executor = FakeExecutor(
+        {"fn": handler} if handler else None,
+        faults={"fn": faults or Faults()},
+        clock=clock,
+        restarts_in_place=in_place,
+    )
     lines: list[str] = []
     tasks = TaskScope("test")
     env = ExecutionEnvironment(
         function_spec("fn", **spec),
         executor,
         endpoint_url=None,
-        log_line=lambda _key, line: lines.append(line),
+        log_line=lambda _key, line, *_: lines.append(line),
         tasks=tasks,
         clock=clock,
     )
@@ -87,7 +96,8 @@ def test_env_state_moves_are_those_of_the_table_and_nothing_leaves_stopped() -> 
     legal = {
         (EnvState.STARTING, EnvState.IDLE), (EnvState.STARTING, EnvState.BUSY), (EnvState.STARTING, EnvState.STOPPED),
         (EnvState.IDLE, EnvState.BUSY), (EnvState.IDLE, EnvState.STOPPED),
-        (EnvState.BUSY, EnvState.IDLE), (EnvState.BUSY, EnvState.STOPPED),
+        (EnvState.BUSY, EnvState.IDLE), (EnvState.BUSY, EnvState.RESET), (EnvState.BUSY, EnvState.STOPPED),
+        (EnvState.RESET, EnvState.BUSY), (EnvState.RESET, EnvState.STOPPED),
     }  # fmt: skip
     for old, new in itertools.product(EnvState, EnvState):
         assert old.can_become(new) == ((old, new) in legal), (old, new)
@@ -198,7 +208,8 @@ async def test_a_timeout_is_sandbox_timedout_by_the_manual_clock() -> None:
         assert not task.done()
         await r.clock.advance(0.1)
         result = await task
-        assert r.env.state is EnvState.STOPPED and r.executor.kills == 1
+        # AWS resets the environment: the runtime is killed, the environment kept.
+        assert r.env.state is EnvState.RESET and (r.executor.kills, r.executor.resets) == (0, 1)
     rid = inv.request_id
     assert result.function_error == "Unhandled"
     assert result.payload == SandboxTimeout(rid, 3).payload()
@@ -227,7 +238,7 @@ async def test_a_runtime_exit_mid_invocation_is_reported_as_aws_words_it(
         await r.env.start()
         inv = invocation()
         result = await r.env.invoke(inv)
-        assert r.env.state is EnvState.STOPPED
+        assert r.env.state is EnvState.RESET  # a crash during an invocation resets the environment
     assert result.function_error == "Unhandled"
     assert fault(result.payload) == {
         "errorType": error_type,
@@ -323,3 +334,93 @@ async def test_an_invalid_entrypoint_is_the_invocations_result() -> None:
         "errorType": "Runtime.InvalidEntrypoint",
         "errorMessage": f"RequestId: {inv.request_id} Error: {reason}",
     }
+
+
+# -- the reset after a failed invocation -------------------------------------------------------
+
+
+async def remembers(event: bytes, context: dict[str, Any]) -> bytes:
+    """Appends to the environment's ``tmp`` on every invocation; then hangs, exits or answers."""
+    tmp = context["tmp"]
+    tmp["marker"] = tmp.get("marker", "") + event.decode()
+    if event == b"h":
+        await asyncio.get_running_loop().create_future()
+    if event == b"x":
+        raise ExitRuntime(1)
+    if event == b"m":
+        raise ExitRuntime(out_of_memory=True)
+    return json.dumps({"marker": tmp["marker"], "start": context["start"]}).encode()
+
+
+async def fail_then_invoke(r: Rig, how: bytes) -> InvocationResult:
+    """Invoke once (initialized), fail the second invocation by ``how``, return the third's result."""
+    await r.env.start()
+    assert fault((await r.env.invoke(invocation(b"a"))).payload) == {"marker": "a", "start": 1}
+    failing = asyncio.ensure_future(r.env.invoke(invocation(how)))
+    await r.executor.wait_for_invocations(2)
+    await r.clock.advance(3)  # past the timeout when the function hangs
+    assert (await failing).function_error == "Unhandled"
+    assert r.env.state is EnvState.RESET
+    return await r.env.invoke(invocation(b"b"))
+
+
+@pytest.mark.parametrize("how", [b"h", b"x", b"m"], ids=["timeout", "exit", "out-of-memory"])
+@async_test
+async def test_after_a_failed_invocation_the_runtime_starts_again_in_the_kept_environment(how: bytes) -> None:
+    async with rig(remembers, timeout_s=3) as r:
+        result = await fail_then_invoke(r, how)
+        assert r.env.state is EnvState.IDLE
+        assert (r.executor.starts, r.executor.kills, r.executor.resets) == (1, 0, 1)
+    # What was written before the failure is still there; the runtime is a new start.
+    assert fault(result.payload) == {"marker": "a" + how.decode() + "b", "start": 2}
+    assert result.function_error is None
+
+
+@async_test
+async def test_the_init_after_a_reset_is_suppressed_its_time_counted_in_the_duration() -> None:
+    # AWS: a suppressed init is not reported apart; the REPORT's Duration includes it
+    # (lambda-runtime-environment.html, "Failures during the invoke phase").
+    async with rig(remembers, Faults(init_seconds=0.25), timeout_s=3) as r:
+        await r.env.start()
+        first = asyncio.ensure_future(r.env.invoke(invocation(b"a")))
+        await r.clock.advance(0.25)
+        assert "\tInit Duration: 250.00 ms" in (await first).log
+        failing = asyncio.ensure_future(r.env.invoke(invocation(b"x")))
+        await r.executor.wait_for_invocations(2)
+        await failing
+        third = asyncio.ensure_future(r.env.invoke(invocation(b"b")))
+        await r.clock.advance(0.25)  # the runtime's init, again
+        result = await third
+    assert result.init_duration_ms is None and "Init Duration" not in result.log
+    assert "\tDuration: 250.00 ms\t" in result.log
+
+
+@async_test
+async def test_where_the_environment_is_only_its_processes_the_executor_starts_the_runtime_anew() -> None:
+    async with rig(remembers, timeout_s=3, in_place=False) as r:
+        result = await fail_then_invoke(r, b"x")
+        assert (r.executor.starts, r.executor.kills) == (2, 1)
+        assert r.env.state is EnvState.IDLE
+    assert fault(result.payload) == {"marker": "b", "start": 1}  # the fake's tmp went with it
+    assert "Init Duration" not in result.log
+
+
+@async_test
+async def test_an_init_that_fails_after_a_reset_ends_the_environment() -> None:
+    async with rig(remembers, Faults(reinit_exit=3), timeout_s=3) as r:
+        result = await fail_then_invoke(r, b"x")
+        assert r.env.state is EnvState.STOPPED
+    assert fault(result.payload)["errorMessage"].endswith("Runtime exited with error: exit status 3")
+
+
+@async_test
+async def test_a_reset_environment_stopped_before_its_next_invocation_leaves_nothing() -> None:
+    async with rig(hang, timeout_s=1) as r:
+        await r.env.start()
+        task = asyncio.ensure_future(r.env.invoke(invocation()))
+        await r.executor.wait_for_invocations(1)
+        await r.clock.advance(1)
+        await task
+        r.env.stop()
+        await r.env.wait_stopped()
+        assert r.env.state is EnvState.STOPPED and r.executor.kills == 1

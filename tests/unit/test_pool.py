@@ -13,7 +13,7 @@ from locallambda.invoke.pool import EnvironmentPool
 from locallambda.model.lifecycle import EnvState
 from locallambda.model.spec import FunctionSpec, Invocation
 from locallambda.model.tasks import TaskScope
-from locallambda.testing import FakeExecutor, ManualClock, async_test, function_spec
+from locallambda.testing import FakeExecutor, ManualClock, async_test, echo, exits, function_spec
 
 _ids = itertools.count(1)
 
@@ -39,7 +39,7 @@ async def rig(
     executor = FakeExecutor(clock=clock, reuse=reuse)
     pool = EnvironmentPool(
         lambda _spec: executor, keepalive_ms=keepalive_ms, stay_open=stay_open, endpoint_url=None,
-        log_line=lambda _key, _line: None, tasks=TaskScope("pool"), clock=clock,
+        log_line=lambda _key, _line, *_: None, tasks=TaskScope("pool"), clock=clock,
     )  # fmt: skip
     if start:
         pool.start()
@@ -208,3 +208,28 @@ async def test_a_deleted_versions_environments_are_stopped() -> None:
         r.pool.update(one.key, one.incarnation, 0, frozenset({"$LATEST", "2"}))  # version 1 deleted
         assert stopped(env_one) and not stopped(env_two)
         assert await r.invoke(two) is env_two
+
+
+@async_test
+async def test_a_reset_environment_goes_back_to_the_pool_and_serves_the_next_invocation() -> None:
+    # AWS reuses an environment reset after a crash: the next invocation starts its runtime
+    # again there (lambda-runtime-environment.html, "Failures during the invoke phase").
+    async with rig() as r:
+        r.executor.handlers["crash"] = exits(1)
+        crash = function_spec("crash")
+        first = await r.invoke(crash)
+        assert first.state is EnvState.RESET and r.pool.environments == {first}
+        r.executor.handlers["crash"] = echo
+        second = await r.invoke(crash)
+        assert second is first and second.state is EnvState.IDLE
+        assert (r.executor.starts, r.executor.kills, r.executor.resets) == (1, 0, 1)
+
+
+@async_test
+async def test_a_reset_environment_past_the_keep_alive_is_reaped() -> None:
+    async with rig(keepalive_ms=1000) as r:
+        r.executor.handlers["crash"] = exits(1)
+        env = await r.invoke(function_spec("crash"))
+        await r.clock.advance(1)
+        r.pool.reap()
+        assert stopped(env) and not r.pool.environments

@@ -3,6 +3,13 @@
 An executor only starts and stops execution environments. It launches the runtime's client with
 ``AWS_LAMBDA_RUNTIME_API`` pointing at the environment's own Runtime API address; everything
 else (delivering events, collecting results) goes through that API — there is no second protocol.
+
+After a timeout or a crash during an invocation AWS resets the environment: the runtime and its
+extensions are shut down, the environment (its ``/tmp`` above all) is kept, and the next
+invocation starts them again in it (lambda-runtime-environment.html, "Failures during the invoke
+phase"). A ``RuntimeProcess`` whose environment outlives its processes (a sandbox, a container)
+does that with ``reset``, ``stopped`` and ``restart``; one that is no more than its processes (a child of the
+host, whose ``/tmp`` is the host's) keeps the defaults, and the executor starts it anew.
 """
 
 from __future__ import annotations
@@ -18,15 +25,35 @@ OutputSink = Callable[[bytes], None]
 
 
 class RuntimeProcess(abc.ABC):
-    """A started environment: a process, a sandbox or a container."""
+    """A started environment: a process, a sandbox or a container, and the runtime in it."""
 
     @abc.abstractmethod
     async def wait(self) -> int:
-        """Wait for it to end; returns the exit status (negative: killed by that signal)."""
+        """Wait for the runtime to end (the one ``restart`` started, after a restart); returns
+        its exit status (negative: killed by that signal). Called once per start."""
 
     @abc.abstractmethod
     def kill(self) -> None:
-        """Stop it now (and everything it started). Idempotent, never raises."""
+        """Stop the environment now (and everything it started). Idempotent, never raises."""
+
+    def reset(self) -> None:
+        """Kill the runtime and everything it started (its extensions too) but keep the
+        environment for ``restart``; ``wait`` then returns. Idempotent, never raises. The
+        default kills the whole environment (``restart`` then answers False)."""
+        self.kill()
+
+    async def stopped(self) -> None:
+        """Until what ``reset`` killed is gone (nothing of that runtime can speak any more)."""
+        await self.wait()
+
+    async def restart(self) -> bool:
+        """Start the runtime again in this environment once ``stopped``, with the command and
+        variables of its first start; its output goes where the first one's went.
+
+        False when this environment cannot (the default; or it is gone): the caller then starts
+        a new one. Raises ``ExecutorError``.
+        """
+        return False
 
     def max_memory_mb(self) -> int | None:
         """Peak memory used so far, if the executor can tell."""

@@ -1,18 +1,26 @@
 """One execution environment: a runtime (started by an executor) and its own Runtime API.
 
 The environment's state follows ``model.lifecycle.EnvState`` (STARTING → IDLE ⇄ BUSY →
-STOPPED). An invocation is handed to the runtime's parked ``/next`` (or to its next ``/next``);
-the answer comes back on ``/response`` or ``/error``. Timeouts, init failures and a runtime that
-dies become the ``Fault`` AWS reports as the invocation's result, and the environment is then
-discarded. Docs: lambda-runtime-environment.html (init phase, timeouts, shutdown).
+STOPPED, BUSY → RESET → BUSY). An invocation is handed to the runtime's parked ``/next`` (or to
+its next ``/next``); the answer comes back on ``/response`` or ``/error``. Timeouts, init failures
+and a runtime that dies become the ``Fault`` AWS reports as the invocation's result.
+Docs: lambda-runtime-environment.html (init phase, timeouts, shutdown).
+
+What follows a fault is AWS's ("Failures during the invoke phase"): after a timeout, a crash or
+an out-of-memory kill during an invocation the environment is *reset*: its extensions get
+SHUTDOWN (reason ``timeout`` or ``failure``, runtimes-extensions-api.html), the runtime and the
+extensions are killed, and the environment itself (its ``/tmp``) is kept. The next invocation
+starts them again in it (``RuntimeProcess.restart``, or a new start where the executor's
+environment is no more than its processes) and waits for their init; that init is not reported
+apart (a *suppressed init*: no Init Duration, its time counted in the invocation's Duration).
+A runtime that fails its init, or that exits between invocations, ends the environment instead:
+the next invocation gets a new one, as AWS retries an init.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import random
 import uuid
 from collections.abc import Callable
 
@@ -28,13 +36,14 @@ from locallambda.errors import (
 )
 from locallambda.executors.base import Executor, RuntimeProcess
 from locallambda.invoke.envvars import function_environment, log_stream_name
-from locallambda.invoke.invocation_log import InvocationLog
-from locallambda.model.clock import Clock, within
+from locallambda.invoke.invocation_log import InvocationLog, LogDestination
+from locallambda.invoke.pending import InitFailure, Pending, error_document, event_headers, expire
+from locallambda.model.clock import Clock, Timer, within
 from locallambda.model.lifecycle import EnvState, IllegalTransition
 from locallambda.model.spec import FunctionSpec, Invocation, InvocationResult
 from locallambda.model.tasks import TaskScope
 from locallambda.runtime_api.extensions import ExtensionsHub
-from locallambda.runtime_api.http import Exchange, HttpServer
+from locallambda.runtime_api.http import Exchange, HttpServer, Routes
 from locallambda.runtime_api.runtime import runtime_routes
 from locallambda.runtimes.commands import extension_commands
 
@@ -45,28 +54,10 @@ log = logging.getLogger(__name__)
 INIT_PHASE_S = 10.0  # AWS's init phase limit for on-demand functions
 SHUTDOWN_GRACE_S = 2.0  # how long extensions may work after SHUTDOWN (runtimes-extensions-api.html)
 
-_Answer = tuple[bytes, str | None]  # (payload, function error)
-
-
-class _InitFailure(Exception):
-    """The init ended without the runtime asking for an event; ``fault`` words it per request."""
-
-    def __init__(self, fault: Callable[[str], Fault], lines: Callable[[str], tuple[str, ...]] | None = None) -> None:
-        super().__init__("init failed")
-        self.fault = fault
-        self.lines = lines or (lambda _rid: ())
-
-
-class _Pending:
-    __slots__ = ("delivered", "future", "invocation")
-
-    def __init__(self, invocation: Invocation, future: asyncio.Future[_Answer]) -> None:
-        self.invocation = invocation
-        self.future = future
-        self.delivered = False
-
 
 class ExecutionEnvironment:
+    """One environment of ``spec`` on ``executor``; ``start`` it, then ``invoke`` it."""
+
     def __init__(
         self,
         spec: FunctionSpec,
@@ -91,14 +82,21 @@ class ExecutionEnvironment:
         self.last_used = clock.monotonic()
         self._bind_host = bind_host
         self._startup_timeout_s = startup_timeout_s
-        self.extensions = ExtensionsHub(
-            tasks, clock, function_name=spec.name, function_version=spec.version, handler=spec.handler or ""
-        )
-        self._api = HttpServer(runtime_routes(self).extend(self.extensions.routes()))
-        self.log = InvocationLog(spec.key, spec.version, spec.memory_mb, log_line, self.extensions.logs)
+        self._log_line = log_line
+        self.log_stream = log_stream_name(spec)  # before the log, which writes to this stream
+        # The extensions (and log subscriptions) of one start of the runtime: a restart after a
+        # reset makes new ones, as the extensions it starts register and subscribe anew.
+        self.extensions, self.log, self._routes = self._runtime_api()
+        self._api = HttpServer(self._route)
         self._process: RuntimeProcess | None = None
+        self._env: dict[str, str] = {}
+        self._generation = 0  # the start of the runtime whose end is news (0: none is)
+        self._watcher: asyncio.Task[None] | None = None
+        self._shutdown_timer: Timer | None = None  # the reset's kill, after the extensions' grace
+        self._shutdown_ends = 0.0
+        self._live = True  # False from a reset until the runtime is started again
         self._parked_next: Exchange | None = None
-        self._pending: _Pending | None = None
+        self._pending: Pending | None = None
         loop = asyncio.get_running_loop()
         self._initialized: asyncio.Future[None] = loop.create_future()
         self._exited: asyncio.Future[int] = loop.create_future()
@@ -106,8 +104,27 @@ class ExecutionEnvironment:
         self.init_duration_ms: float | None = None
         self._init_reported = False
         self._provisioned = provisioned
-        self.log_stream = log_stream_name(spec.version)
-        self._expected_extensions = len(extension_commands(list(spec.layers))) if executor.starts_extensions else 0
+        self._expected_extensions = self._extension_count()
+
+    def _runtime_api(self) -> tuple[ExtensionsHub, InvocationLog, Routes]:
+        spec = self.spec
+        hub = ExtensionsHub(
+            self._tasks, self._clock, function_name=spec.name, function_version=spec.version, handler=spec.handler or ""
+        )
+        destination = LogDestination.of(spec, self.log_stream)
+        log_ = InvocationLog(spec.key, spec.version, spec.memory_mb, self._log_line, hub.logs, destination)
+        return hub, log_, runtime_routes(self).extend(hub.routes())
+
+    def _extension_count(self) -> int:
+        if not self._executor.starts_extensions:
+            return 0
+        return len(extension_commands(list(self.spec.layers)))
+
+    def _output(self, chunk: bytes) -> None:
+        self.log.output(chunk)  # the log of the runtime's current start
+
+    def _route(self, exchange: Exchange) -> None:
+        self._routes(exchange)  # the routes of the runtime's current start
 
     @property
     def provisioned(self) -> bool:
@@ -116,6 +133,12 @@ class ExecutionEnvironment:
     @property
     def executor(self) -> Executor:
         return self._executor
+
+    @property
+    def credentials(self) -> tuple[str, str, str] | None:
+        """(access key, secret key, session token) its processes got; ``None`` before its start."""
+        env = self._env
+        return (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]) if env else None
 
     def mark_ready(self) -> None:
         """A pre-started (provisioned) environment joins the pool as idle; its init is not
@@ -135,7 +158,7 @@ class ExecutionEnvironment:
             await within(self._clock, self._initialized, timeout)
         except TimeoutError as exc:
             raise ExecutorError(f"the runtime did not initialize within {timeout:.0f}s") from exc
-        except _InitFailure as exc:
+        except InitFailure as exc:
             raise ExecutorError(f"the runtime failed to initialize: {exc.fault('-').message}") from exc
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -149,7 +172,7 @@ class ExecutionEnvironment:
         """Start the Runtime API and the runtime. Raises ``ExecutorError`` (also when the
         executor takes longer than ``LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT`` to start it)."""
         await self._api.start(self._bind_host, 0)
-        env = function_environment(
+        self._env = function_environment(
             self.spec,
             runtime_api=self._api.address,
             task_root=str(self.spec.code_dir) if self.spec.code_dir else "/var/task",
@@ -161,7 +184,7 @@ class ExecutionEnvironment:
         self._started_at = self._clock.monotonic()
         try:
             self._process = await asyncio.wait_for(
-                self._executor.start(self.spec, self._api.address, env, self.log.output), self._startup_timeout_s
+                self._executor.start(self.spec, self._api.address, self._env, self._output), self._startup_timeout_s
             )
         except InvalidEntrypointError as exc:
             # Not a platform failure: AWS answers the invocation with Runtime.InvalidEntrypoint
@@ -169,7 +192,7 @@ class ExecutionEnvironment:
             self._api.close()
             reason = str(exc)
             self._fail_init(
-                _InitFailure(
+                InitFailure(
                     lambda rid: InvalidEntrypoint(rid, reason),
                     lambda rid: (f"RequestId: {rid} Error: {reason}", "Runtime.InvalidEntrypoint"),
                 )
@@ -183,34 +206,125 @@ class ExecutionEnvironment:
             self._api.close()
             self._move(EnvState.STOPPED)
             raise
-        self._tasks.spawn(self._watch(self._process), name=f"environment {self.id}")
+        self._watch_runtime(self._process)
 
-    def _fail_init(self, failure: _InitFailure) -> None:
+    def _watch_runtime(self, process: RuntimeProcess) -> None:
+        self._generation += 1
+        self._watcher = self._tasks.spawn(self._watch(process, self._generation), name=f"environment {self.id}")
+
+    def _fail_init(self, failure: InitFailure) -> None:
         if not self._initialized.done():
             self._initialized.set_exception(failure)
             self._initialized.exception()  # retrieved: an invocation reports it, if one comes
 
-    async def _watch(self, process: RuntimeProcess) -> None:
+    async def _watch(self, process: RuntimeProcess, generation: int) -> None:
+        """Until the runtime's start ``generation`` ends (0: until the stopped environment is
+        gone); what its end means, when it is still news."""
         code = await process.wait()
-        if not self._exited.done():
+        if generation == self._generation and self.state is not EnvState.RESET:
+            self._runtime_ended(process, code)
+        if self.state is EnvState.STOPPED and process is self._process and not self._exited.done():
             self._exited.set_result(code)
+
+    def _runtime_ended(self, process: RuntimeProcess, code: int) -> None:
+        """The runtime ended (killed with its stopped environment, or by itself): the invocation
+        in progress gets the fault. A crash during an invocation resets the environment (AWS:
+        lambda-runtime-environment.html, "Failures during the invoke phase"); an exit during its
+        init or between invocations ends it (the next invocation gets a new one)."""
         self.log.flush_partial()
-        self._fail_init(_InitFailure(lambda rid: RuntimeExit.for_status(rid, code)))
+        initialized = self._initialized.done() and self._initialized.exception() is None
+        self._fail_init(InitFailure(lambda rid: RuntimeExit.for_status(rid, code)))
         pending = self._pending
-        if pending is not None and not pending.future.done():
+        crashed = pending is not None and not pending.future.done()
+        if pending is not None and crashed:
             rid = pending.invocation.request_id
             fault = RuntimeOutOfMemory(rid) if process.out_of_memory() else RuntimeExit.for_status(rid, code)
             pending.future.set_result((fault.payload(), "Unhandled"))
-        self.stop()
+        if crashed and initialized and self.state is EnvState.BUSY:
+            # shutdownReason FAILURE: "Error condition, such as an out-of-memory event".
+            self._reset("failure")
+        else:
+            self.stop()
+
+    def _reset(self, reason: str) -> None:
+        """AWS's reset after a failed invocation: SHUTDOWN to the extensions that asked for it
+        (their 2 s of grace first), then the runtime and the extensions killed; the environment
+        kept for the next invocation, which starts them again (``_restart``)."""
+        self._move(EnvState.RESET)
+        self._generation += 1  # the end of this start of the runtime is no longer news
+        self._live = False
+        self._parked_next = None
+        self.extensions.logs.flush_all()
+        process = self._process
+        if process is None:
+            return
+        if self.extensions.shutdown(reason, grace_s=SHUTDOWN_GRACE_S):
+            self._shutdown_timer = self._clock.call_later(SHUTDOWN_GRACE_S, process.reset)
+            self._shutdown_ends = self._clock.monotonic() + SHUTDOWN_GRACE_S
+        else:
+            process.reset()
+
+    async def _restart(self) -> None:
+        """Start the runtime and its extensions again after a reset (still RESET meanwhile): in
+        the same environment when the executor can, else in a new one. Raises ``ExecutorError``
+        (the environment is then stopped)."""
+        if self._shutdown_timer is not None:
+            # The reset behaves like a Shutdown phase: the extensions keep the rest of their grace.
+            await self._clock.sleep(self._shutdown_ends - self._clock.monotonic())
+            self._shutdown_timer.cancel()
+            self._shutdown_timer = None
+        process = self._process
+        assert process is not None
+        process.reset()
+        try:
+            await asyncio.wait_for(process.stopped(), self._startup_timeout_s)
+            stopped = True
+        except TimeoutError:
+            stopped = False
+            log.warning("environment %s: the reset runtime did not end; starting a new environment", self.id)
+        # Nothing of the reset runtime speaks any more: what comes to the Runtime API from here
+        # is the new start's (its init, its extensions' registrations).
+        self.log.flush_partial()
+        self.extensions, self.log, self._routes = self._runtime_api()
+        self._initialized = asyncio.get_running_loop().create_future()
+        self._expected_extensions = self._extension_count()
+        self._live = True
+        self._started_at = self._clock.monotonic()
+        try:
+            in_place = stopped and self.state is EnvState.RESET
+            if in_place and not await asyncio.wait_for(process.restart(), self._startup_timeout_s):
+                in_place = False
+            if not in_place and self.state is EnvState.RESET:
+                process.kill()
+                self._process = process = await asyncio.wait_for(
+                    self._executor.start(self.spec, self._api.address, self._env, self._output),
+                    self._startup_timeout_s,
+                )
+        except (ExecutorError, InvalidEntrypointError, TimeoutError) as exc:
+            self.stop()
+            raise ExecutorError(f"the runtime could not be started again: {exc or 'not in time'}") from exc
+        self._watch_runtime(process)
+        if self.state is not EnvState.RESET:  # stopped meanwhile: so is what was started
+            process.kill()
+            raise ExecutorError("the environment was stopped")
 
     def stop(self) -> None:
         """Kill the runtime and close the API. Idempotent."""
         if self.state is EnvState.STOPPED:
             return
+        was = self.state
         self._move(EnvState.STOPPED)
         self._parked_next = None
         self.extensions.logs.flush_all()
-        if self.extensions.shutdown(grace_s=SHUTDOWN_GRACE_S):
+        if was is EnvState.RESET:
+            # The runtime is shut down already (or its extensions are in their grace): the
+            # environment goes now, and is watched until it is gone.
+            if self._shutdown_timer is not None:
+                self._shutdown_timer.cancel()
+            self._kill()
+            if self._process is not None and (self._watcher is None or self._watcher.done()):
+                self._watcher = self._tasks.spawn(self._watch(self._process, 0), name=f"environment {self.id}")
+        elif self.extensions.shutdown(grace_s=SHUTDOWN_GRACE_S):
             # Extensions that asked for SHUTDOWN get their grace period before the kill.
             self._clock.call_later(SHUTDOWN_GRACE_S, self._kill)
         else:
@@ -232,11 +346,16 @@ class ExecutionEnvironment:
     # -- invoking -------------------------------------------------------------------------
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
-        """Run one invocation to its end: the function's answer, its error, or AWS's fault result."""
+        """Run one invocation to its end: the function's answer, its error, or AWS's fault result.
+
+        Raises ``ExecutorError`` when the runtime of a reset environment cannot be started again."""
+        resumed = self.state is EnvState.RESET
+        if resumed:
+            await self._restart()
         self._move(EnvState.BUSY)
         self.invocations += 1
         rid = invocation.request_id
-        pending = _Pending(invocation, asyncio.get_running_loop().create_future())
+        pending = Pending(invocation, asyncio.get_running_loop().create_future())
         self._pending = pending
         self.log.begin()
         timeout = self.spec.timeout_s
@@ -248,22 +367,24 @@ class ExecutionEnvironment:
                 await within(self._clock, self._initialized, INIT_PHASE_S + timeout)
             except TimeoutError:
                 return self._init_failed(pending, SandboxTimeout(rid, timeout), ())
-            except _InitFailure as failure:
+            except InitFailure as failure:
                 return self._init_failed(pending, failure.fault(rid), failure.lines(rid))
         if self._expected_extensions:
             await self._wait_extensions()
         self.log.start(rid)
-        started = self._clock.monotonic()
+        # A suppressed init (after a reset) is not reported apart: AWS counts it in the
+        # invocation's Duration (lambda-runtime-environment.html, "Failures during the invoke phase").
+        started = self._started_at if resumed else self._clock.monotonic()
         invocation.deadline_ms = int((self._clock.time() + timeout) * 1000)
         self._deliver(pending)
         # A timer rather than asyncio.wait_for: no extra task per invocation on the hot path.
-        timer = self._clock.call_later(timeout, _expire, pending.future)
+        timer = self._clock.call_later(timeout, expire, pending.future)
         try:
             payload, function_error = await pending.future
         except TimeoutError:
             payload, function_error = SandboxTimeout(rid, timeout).payload(), "Unhandled"
             self.log.timed_out(rid, timeout, self._clock.time())
-            self.stop()
+            self._reset("timeout")  # shutdownReason TIMEOUT: "Duration limit timed out"
         finally:
             timer.cancel()
         duration = (self._clock.monotonic() - started) * 1000
@@ -287,7 +408,7 @@ class ExecutionEnvironment:
             )
         self._expected_extensions = 0
 
-    def _init_failed(self, pending: _Pending, fault: Fault, lines: tuple[str, ...]) -> InvocationResult:
+    def _init_failed(self, pending: Pending, fault: Fault, lines: tuple[str, ...]) -> InvocationResult:
         """The result of an invocation whose environment never became ready; the environment is
         discarded (the next invocation starts a new one, as AWS retries the init)."""
         self._pending = None
@@ -299,7 +420,7 @@ class ExecutionEnvironment:
         return self._finish(pending, fault.payload(), "Unhandled", 0.0)
 
     def _finish(
-        self, pending: _Pending, payload: bytes, function_error: str | None, duration: float
+        self, pending: Pending, payload: bytes, function_error: str | None, duration: float
     ) -> InvocationResult:
         init = None
         if not self._init_reported and self.init_duration_ms is not None:
@@ -318,26 +439,16 @@ class ExecutionEnvironment:
             duration_ms=duration,
         )
 
-    def _deliver(self, pending: _Pending) -> None:
+    def _deliver(self, pending: Pending) -> None:
         nxt = self._parked_next
         if nxt is not None and nxt.connected:
             self._parked_next = None
             self._send_event(nxt, pending)
 
-    def _send_event(self, exchange: Exchange, pending: _Pending) -> None:
+    def _send_event(self, exchange: Exchange, pending: Pending) -> None:
         inv = pending.invocation
-        headers = [
-            ("Lambda-Runtime-Aws-Request-Id", inv.request_id),
-            ("Lambda-Runtime-Deadline-Ms", str(inv.deadline_ms)),
-            ("Lambda-Runtime-Invoked-Function-Arn", inv.invoked_arn),
-            ("Lambda-Runtime-Trace-Id", inv.trace_id or _trace_id(self._clock.time())),
-        ]
-        if inv.client_context:
-            headers.append(("Lambda-Runtime-Client-Context", inv.client_context))
-        if inv.cognito_identity:
-            headers.append(("Lambda-Runtime-Cognito-Identity", inv.cognito_identity))
         pending.delivered = True
-        exchange.respond(200, inv.payload, headers)
+        exchange.respond(200, inv.payload, event_headers(inv, self._clock.time()))
         self.extensions.invoke_event(inv)
 
     # -- the Runtime API's host (runtime_api.runtime.RuntimeHost) --------------------------
@@ -348,6 +459,8 @@ class ExecutionEnvironment:
             self._initialized.set_result(None)
 
     def next_invocation(self, exchange: Exchange) -> None:
+        if not self._live:
+            return  # the reset runtime, in its last moments: it gets no event
         self._mark_initialized()
         pending = self._pending
         if (
@@ -365,31 +478,15 @@ class ExecutionEnvironment:
         if pending is None or pending.invocation.request_id != request_id or pending.future.done():
             return False
         if failed:
-            pending.future.set_result((body or _error_document(error_type or "Unhandled"), "Unhandled"))
+            pending.future.set_result((body or error_document(error_type or "Unhandled"), "Unhandled"))
         else:
             pending.future.set_result((body, None))
         return True
 
     def init_error(self, body: bytes, error_type: str | None) -> None:
-        document = body or _error_document(error_type or "Runtime.Unknown")
+        document = body or error_document(error_type or "Runtime.Unknown")
         if not self._initialized.done():
             self.init_duration_ms = (self._clock.monotonic() - self._started_at) * 1000
-            self._fail_init(_InitFailure(lambda rid: FunctionInitError(rid, document)))
+            self._fail_init(InitFailure(lambda rid: FunctionInitError(rid, document)))
         elif self._pending is not None and not self._pending.future.done():
             self._pending.future.set_result((document, "Unhandled"))
-
-
-def _error_document(error_type: str) -> bytes:
-    """What a runtime that reports an error without a body is taken to have said."""
-    return json.dumps({"errorType": error_type, "errorMessage": ""}).encode()
-
-
-def _trace_id(now: float) -> str:
-    # X-Ray's format; the ids need to be unique, not secret, so a fast PRNG is enough.
-    bits = random.getrandbits(160)
-    return f"Root=1-{int(now):08x}-{bits >> 64:024x};Parent={bits & 0xFFFFFFFFFFFFFFFF:016x};Sampled=0"
-
-
-def _expire(future: asyncio.Future[_Answer]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())

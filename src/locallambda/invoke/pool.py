@@ -4,7 +4,10 @@ Idle environments wait in a LIFO stack per (function, version); an invoke leases
 recently used one (the warmest) or starts a new one, and gives it back when done.
 ``LAMBDA_KEEPALIVE_MS`` stops environments idle for longer (0: none is kept);
 ``LAMBDA_STAY_OPEN_MODE=0`` discards every environment after one invoke. Environments of an
-older generation of a function (before an update) are never reused.
+older generation of a function (before an update) are never reused. An environment reset after a
+failed invocation (``EnvState.RESET``: its runtime shut down, its ``/tmp`` kept) goes back to the
+stack like an idle one, and the invocation that leases it starts its runtime again, as AWS reuses
+a reset environment (lambda-runtime-environment.html, "Failures during the invoke phase").
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from collections.abc import AsyncIterator, Callable
 from locallambda.executors.base import Executor
 from locallambda.invoke.environment import ExecutionEnvironment
 from locallambda.model.clock import Clock
-from locallambda.model.lifecycle import EnvState
 from locallambda.model.refs import LATEST
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
@@ -88,7 +90,7 @@ class EnvironmentPool:
         while stack:
             env = stack.pop()
             if (
-                env.state is EnvState.IDLE
+                env.state.leasable
                 and env.spec.incarnation == spec.incarnation
                 and env.spec.generation == spec.generation
             ):
@@ -137,9 +139,10 @@ class EnvironmentPool:
         return env
 
     def release(self, env: ExecutionEnvironment) -> None:
-        """Give an environment back after an invoke (stopped ones are dropped)."""
+        """Give an environment back after an invoke (stopped ones are dropped; reset ones are
+        kept, as idle ones are)."""
         if (
-            env.state is not EnvState.IDLE
+            not env.state.leasable
             or not env.executor.reuse
             or (not env.provisioned and (not self._stay_open or self._keepalive_s <= 0))
             or self._closing

@@ -43,21 +43,35 @@ class UpdateStatus(enum.Enum):
 
 
 class EnvState(enum.Enum):
-    """An execution environment: STARTING → IDLE ⇄ BUSY → STOPPED; nothing leaves STOPPED."""
+    """An execution environment: STARTING → IDLE ⇄ BUSY → STOPPED; BUSY → RESET → BUSY;
+    nothing leaves STOPPED.
+
+    RESET: an invocation timed out or its runtime crashed, and the environment was reset as AWS
+    resets it: its runtime and extensions shut down, the environment itself (its ``/tmp``) kept;
+    the next invocation starts them again (lambda-runtime-environment.html, "Failures during the
+    invoke phase"). Such an environment is leased like an idle one.
+    """
 
     STARTING = "starting"
     IDLE = "idle"
     BUSY = "busy"
+    RESET = "reset"
     STOPPED = "stopped"
 
     def can_become(self, new: EnvState) -> bool:
         return new in _ENV_MOVES[self]
 
+    @property
+    def leasable(self) -> bool:
+        """Whether an invocation may take an environment in this state from the pool."""
+        return self in (EnvState.IDLE, EnvState.RESET)
+
 
 _ENV_MOVES: Mapping[EnvState, frozenset[EnvState]] = {
     EnvState.STARTING: frozenset({EnvState.IDLE, EnvState.BUSY, EnvState.STOPPED}),
     EnvState.IDLE: frozenset({EnvState.BUSY, EnvState.STOPPED}),
-    EnvState.BUSY: frozenset({EnvState.IDLE, EnvState.STOPPED}),
+    EnvState.BUSY: frozenset({EnvState.IDLE, EnvState.RESET, EnvState.STOPPED}),
+    EnvState.RESET: frozenset({EnvState.BUSY, EnvState.STOPPED}),
     EnvState.STOPPED: frozenset(),
 }
 

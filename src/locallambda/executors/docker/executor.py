@@ -15,6 +15,11 @@ The runtime reaches its Runtime API: with host networking (the default for a loc
 host part becomes ``HOSTNAME_FROM_LAMBDA`` or the network's gateway, and the API must listen
 beyond loopback (``runtime_api_host``).
 
+After a timeout or a crash during an invocation, the environment is reset as AWS resets it
+(lambda-runtime-environment.html, "Failures during the invoke phase"): the container's processes
+are killed (``halt``) and the container kept, with its ``/tmp``; the next invocation starts the
+same container again (``container.py``).
+
 Lifetime: the first use connects to the daemon and removes the orphans of a run that died
 without cleaning up (``LAMBDA_REMOVE_CONTAINERS=0`` keeps them). Creations and removals run in
 the executor's ``TaskScope``; ``close()`` waits for them, then removes whatever carries this
@@ -203,7 +208,17 @@ class DockerExecutor(Executor):
                 pipe.close()
             raise
         log.debug("docker executor: started %s (%s) for %s", name, container_id[:12], spec.key)
-        return DockerContainer(client.api, container_id, name, output, pipe, discard=self.discard, local=self._local)
+        return DockerContainer(
+            client.api,
+            container_id,
+            name,
+            output,
+            pipe,
+            discard=self.discard,
+            halt=self.halt,
+            start=self._start_again,
+            local=self._local,
+        )
 
     async def _create(self, client: Any, config: ContainerConfig, name: str) -> str:
         """Create and start the container in the executor's scope; its id. Raises ``ExecutorError``.
@@ -280,6 +295,30 @@ class DockerExecutor(Executor):
             threading.Thread(
                 target=remove_container, args=(api, container_id), kwargs={"remove": remove}, daemon=True
             ).start()
+
+    def halt(self, container_id: str) -> None:
+        """Kill a container's processes in the background, keeping the container (a reset). Never raises."""
+        try:
+            self._scope.spawn(
+                finished(remove_container, self._client.api, container_id, remove=False),
+                name=f"docker halt {container_id[:12]}",
+            )
+        except RuntimeError:  # the scope is closed: the server is going, and the container with it
+            pass
+
+    async def _start_again(self, container_id: str) -> bool:
+        """Start a halted container again; False when it cannot be (gone, or the executor closes)."""
+        if self._closed:
+            return False
+        api = self._client.api
+
+        def start() -> bool:
+            with tolerated(f"starting {container_id[:12]} again", level=logging.WARNING):
+                api.start(container_id)
+                return True
+            return False
+
+        return await finished(start) and not self._closed
 
     async def close(self) -> None:
         """Remove every container this server started, within ``CLOSE_TIMEOUT_S`` in all.

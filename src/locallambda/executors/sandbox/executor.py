@@ -34,10 +34,16 @@ be started before the function is known. One launcher is kept waiting, already i
 cgroup (entering a cgroup costs an RCU grace period, ~10 ms): a cold start then costs bwrap's
 namespace setup (~3 ms) and a shell that execs the runtime, on top of the runtime's own start.
 
+The sandbox's first process is a supervisor (``supervisor.py``) that starts the runtime (its
+extensions first) and, after a reset, starts it again in the same sandbox: AWS keeps ``/tmp``
+when it resets an environment after a timeout or a crash (lambda-runtime-environment.html,
+"Failures during the invoke phase"), and this ``/tmp`` lives as long as the sandbox's namespaces.
+
 The parts: ``probe.py`` (can this host do it; what the sandboxes share), ``command.py`` (the
 runtime's command inside), ``mounts.py`` (the binds), ``args.py`` (bwrap's arguments, pure),
-``launcher.py`` (the spare launcher), ``memory.py`` (the guard), ``process.py`` (a running
-sandbox), and ``executors/cgroups.py`` (shared with the local executor). This class only connects them: ``prepare``, ``start``, ``close``.
+``launcher.py`` (the spare launcher), ``supervisor.py`` (the sandbox's first process),
+``memory.py`` (the guard), ``process.py`` (a running sandbox), and ``executors/cgroups.py``
+(shared with the local executor). This class only connects them: ``prepare``, ``start``, ``close``.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from collections.abc import Mapping
 
 from locallambda.errors import ExecutorError
 from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
+from locallambda.executors.extensions import with_extensions
 from locallambda.executors.process import ChildProcess
 from locallambda.executors.sandbox.args import sandbox_args
 from locallambda.executors.sandbox.command import sandbox_command
@@ -56,6 +63,7 @@ from locallambda.executors.sandbox.memory import MemoryGuard, cgroup_memory_limi
 from locallambda.executors.sandbox.mounts import OPT, TASK_ROOT, argv_binds, layer_binds, own_path_binds
 from locallambda.executors.sandbox.probe import SandboxHost, supported
 from locallambda.executors.sandbox.process import SandboxProcess
+from locallambda.executors.sandbox.supervisor import Supervisor, supervised
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
 from locallambda.runtimes.commands import RuntimeCommands
@@ -146,6 +154,10 @@ class SandboxExecutor(Executor):
         command = await sandbox_command(
             self._commands, spec, spec.code_dir, environment, layout, self._settings.host_path
         )
+        # The supervisor starts the extensions and the runtime, and starts them again after a reset.
+        runtime = list(command.argv)
+        if command.extensions:
+            runtime = with_extensions(runtime, list(command.extensions), OPT)
         args = sandbox_args(
             system=layout.system,
             masks=layout.masks,
@@ -155,15 +167,17 @@ class SandboxExecutor(Executor):
             code_dir=str(spec.code_dir),
             opt=layer_binds([str(p) for p in spec.layers]),
             env=command.env,
-            argv=command.argv,
-            extensions=command.extensions,
+            argv=supervised(runtime),
         )
         notice = self._commands.notice(spec)
         if notice is not None:
             output(notice.encode() + b"\n")
         launcher = await launchers.start(args, cgroup_memory_limit(spec.memory_mb, spec.ephemeral_mb))
         child = ChildProcess(launcher.proc, output, self._scope)
-        return SandboxProcess(child, launcher.cgroup, spec.memory_mb * 1024 * 1024, self._guard)
+        supervisor = Supervisor(launcher.take_control())
+        return SandboxProcess(
+            child, supervisor, launcher.cgroup, spec.memory_mb * 1024 * 1024, self._guard, self._scope
+        )
 
     async def close(self) -> None:
         """Stop the guard, dispose of the spare launcher, remove the cgroup tree and the work

@@ -7,6 +7,9 @@ fresh cgroup and replaced as soon as used: the wait then falls between cold star
 inside one, and a cold start costs bwrap's namespace setup (~3 ms) and a shell that execs the
 runtime, on top of the runtime's own start.
 
+A launcher's stdin is one end of a socket pair whose other end it keeps (``control``): the
+sandbox's first process, the supervisor (``supervisor.py``), reads its orders there.
+
 ``LauncherPool.start`` is the one place where a failure to start a sandbox (a process that cannot
 be spawned, a pipe that cannot be written, an argument holding a NUL) becomes ``ExecutorError``
 ("Could not start the sandbox: ..."). The spare is made in the pool's task scope; a launcher
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import subprocess
 from collections.abc import Sequence
 
@@ -38,16 +42,36 @@ PIDS_MAX = 1024
 
 class Launcher(Waiting):
     """A bwrap started (in its cgroup) and blocked reading its arguments (``args.args_payload``)
-    from a pipe."""
+    from a pipe; ``control`` is the server's end of the socket that is its stdin."""
 
     what = "sandbox launcher"
 
+    def __init__(
+        self, proc: asyncio.subprocess.Process, cgroup: EnvCgroup | None, input_fd: int, control: socket.socket
+    ) -> None:
+        super().__init__(proc, cgroup, input_fd)
+        self.control: socket.socket | None = control
+
+    def take_control(self) -> socket.socket:
+        """The control socket, now the caller's to close (once)."""
+        control, self.control = self.control, None
+        assert control is not None, "a launcher's control socket is taken once"
+        return control
+
+    def kill(self) -> None:
+        super().kill()
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+
 
 async def _spawn(bwrap: str, cgroup: EnvCgroup | None) -> Launcher:
-    """A bwrap in ``cgroup`` (when given), blocked until it is sent its arguments.
+    """A bwrap in ``cgroup`` (when given), blocked until it is sent its arguments, its stdin one
+    end of a socket pair (the other is the launcher's ``control``).
 
-    Raises ``OSError`` (the pipe is closed again then).
+    Raises ``OSError`` (the pipe and the sockets are closed again then).
     """
+    control, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     read_fd, write_fd = os.pipe()
     argv = launcher_argv(bwrap, read_fd, cgroup.procs_files if cgroup is not None else ())
     try:
@@ -55,7 +79,7 @@ async def _spawn(bwrap: str, cgroup: EnvCgroup | None) -> Launcher:
             *argv,
             cwd="/",
             env={},
-            stdin=subprocess.DEVNULL,
+            stdin=inside.fileno(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -63,10 +87,12 @@ async def _spawn(bwrap: str, cgroup: EnvCgroup | None) -> Launcher:
         )
     except BaseException:  # OSError, or cancelled: a bwrap already started reads EOF and exits
         os.close(write_fd)
+        control.close()
         raise
     finally:
         os.close(read_fd)
-    return Launcher(proc, cgroup, write_fd)
+        inside.close()
+    return Launcher(proc, cgroup, write_fd, control)
 
 
 class LauncherPool(SparePool[Launcher]):

@@ -1,171 +1,44 @@
-"""Test helpers shipped with the package: a manual clock, a fake executor, an in-process app.
+"""A fake executor: environments whose runtime is a task of this process.
 
-- ``ManualClock``: a ``model.clock.Clock`` whose time moves only by ``await clock.advance(s)``,
-  which fires due timers in time order (also those scheduled by fired callbacks) and gives the
-  loop a few turns after each. Progress that needs real I/O (a runtime on loopback) is awaited
-  (``FakeExecutor.wait_for_invocations``, the invocation's task), not advanced.
-- ``FakeExecutor``: environments whose runtime is a task of this process speaking the real
-  Runtime API over HTTP to the environment's own address, running a Python callable per function
-  name, ``handler(event: bytes, context: dict) -> bytes`` (or async). ``Faults`` script the rest:
-  a failing preparation, a slow or failing init, an exit.
-- ``running_app``: an ``Application`` with both, its operation handlers called in process.
-- ``async_test``: an ``async def`` test under ``asyncio.run``, with a real-time deadline.
-
-Nothing here sleeps real seconds; the only real-time waits are deadlines for loopback I/O.
+The runtime speaks the real Runtime API over HTTP to the environment's own address and runs a
+Python callable per function name, ``handler(event: bytes, context: dict) -> bytes`` (or async).
+``Faults`` script the rest: a failing preparation, a slow or failing init, an exit. Delays are
+manual-clock seconds; the only real-time waits are deadlines for loopback I/O.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import functools
-import heapq
 import inspect
-import io
-import itertools
 import json
 import signal
 import traceback
-import uuid
-import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
-from typing import Any, ParamSpec
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-from locallambda.app import Application, build_app
 from locallambda.errors import ExecutorError, InvalidEntrypointError
 from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
 from locallambda.model.clock import Clock, SystemClock
-from locallambda.model.operations import RequestContext
 from locallambda.model.refs import LATEST, function_arn
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
 from locallambda.runtime_api.runtime import PREFIX
-from locallambda.settings import Settings
 
 __all__ = [
-    "EPOCH",
-    "ROLE",
-    "AppHarness",
+    "KILLED",
     "ExitRuntime",
     "FakeExecutor",
     "FakeRuntime",
     "Faults",
     "Handler",
-    "ManualClock",
-    "ManualTimer",
-    "async_test",
-    "code_zip",
     "echo",
     "exits",
     "function_spec",
     "hang",
-    "running_app",
 ]
 
-EPOCH = 1_700_000_000.0  # 2023-11-14T22:13:20Z: where every manual clock starts
-_MONOTONIC_BASE = 10_000.0  # not 0, so that no code can mistake "the start" for "unset"
 KILLED = -signal.SIGKILL  # what ``wait`` returns after ``kill``, as for a real process
-ROLE = "arn:aws:iam::000000000000:role/lambda-role"
-
-_P = ParamSpec("_P")
-
-
-# -- the manual clock -----------------------------------------------------------------------
-
-
-class ManualTimer:
-    """A timer of a ``ManualClock``; ``cancel`` before it is due and it never fires."""
-
-    __slots__ = ("_args", "_callback", "cancelled", "when")
-
-    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self.when = when
-        self._callback = callback
-        self._args = args
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def fire(self) -> None:
-        self.cancel()  # spent
-        self._callback(*self._args)
-
-
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-class ManualClock:
-    """A ``Clock`` whose time moves only by ``advance``; starts at ``EPOCH``.
-
-    ``yields`` is how many turns the event loop gets after each fired timer (and before and after
-    an ``advance``): enough for a chain of woken tasks that do no I/O.
-    """
-
-    def __init__(self, start: float = EPOCH, *, yields: int = 20) -> None:
-        self._start = start
-        self._elapsed = 0.0
-        self._heap: list[tuple[float, int, ManualTimer]] = []
-        self._order = itertools.count()
-        self._yields = yields
-
-    def time(self) -> float:
-        return self._start + self._elapsed
-
-    def monotonic(self) -> float:
-        return _MONOTONIC_BASE + self._elapsed
-
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> ManualTimer:
-        timer = ManualTimer(self._elapsed + max(0.0, delay), callback, args)
-        heapq.heappush(self._heap, (timer.when, next(self._order), timer))
-        return timer
-
-    async def sleep(self, delay: float) -> None:
-        if delay <= 0:
-            await asyncio.sleep(0)
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        timer = self.call_later(delay, _wake, future)
-        try:
-            await future
-        finally:
-            timer.cancel()
-
-    @property
-    def pending(self) -> int:
-        """Timers scheduled and neither fired nor cancelled."""
-        return sum(1 for _, _, timer in self._heap if not timer.cancelled)
-
-    async def settle(self) -> None:
-        """Give the event loop ``yields`` turns (tasks woken without I/O run to their next wait)."""
-        for _ in range(self._yields):
-            await asyncio.sleep(0)
-
-    async def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds``, firing every timer due on the way in time order.
-
-        A callback's exception propagates to the caller (it is a bug the test should see).
-        Raises ``ValueError`` for a negative amount: time never goes back.
-        """
-        if seconds < 0:
-            raise ValueError("time never goes back")
-        target = self._elapsed + seconds
-        await self.settle()
-        while self._heap and self._heap[0][0] <= target:
-            when, _, timer = heapq.heappop(self._heap)
-            if timer.cancelled:
-                continue
-            self._elapsed = max(self._elapsed, when)
-            timer.fire()
-            await self.settle()
-        self._elapsed = target
-        await self.settle()
-
-
-# -- the fake executor ----------------------------------------------------------------------
 
 Handler = Callable[[bytes, dict[str, Any]], bytes | Awaitable[bytes]]
 
@@ -193,6 +66,7 @@ class Faults:
     init_seconds: float = 0.0  # the init takes this long before the first ``/next``
     init_error: tuple[str, str] | None = None  # (errorType, errorMessage) to ``/init/error``; exit 1
     init_exit: int | None = None  # the runtime exits with this status during its init
+    reinit_exit: int | None = None  # ... during an init after a reset (its first one succeeds)
 
 
 def echo(event: bytes, context: dict[str, Any]) -> bytes:
@@ -215,7 +89,12 @@ def exits(status: int = 1, *, out_of_memory: bool = False) -> Handler:
 
 
 class FakeRuntime(RuntimeProcess):
-    """One fake environment's runtime: a task polling ``/next`` on the environment's address."""
+    """One fake environment and its runtime: a task polling ``/next`` on the environment's address.
+
+    ``tmp`` stands for the environment's ``/tmp``: handlers find it in their context, and it
+    survives a reset when the executor restarts runtimes in place (``restarts_in_place``), as a
+    sandbox's or a container's does. ``context["start"]`` counts the runtime's starts.
+    """
 
     def __init__(
         self, executor: FakeExecutor, spec: FunctionSpec, runtime_api: str, env: Mapping[str, str], output: OutputSink
@@ -225,6 +104,10 @@ class FakeRuntime(RuntimeProcess):
         self.environment = dict(env)
         self.invocations = 0
         self.killed = False
+        self.resets = 0
+        self.starts = 1
+        self._reset_start = 0
+        self.tmp: dict[str, Any] = {}
         self._host, self._port = host.strip("[]"), int(port)
         self._output = output
         self._executor = executor
@@ -238,12 +121,32 @@ class FakeRuntime(RuntimeProcess):
         return self._task.done()
 
     async def wait(self) -> int:
-        await asyncio.wait({self._task})
-        return KILLED if self.killed or self._task.cancelled() else self._task.result()
+        task = self._task
+        await asyncio.wait({task})
+        return KILLED if self.killed or task.cancelled() else task.result()
 
     def kill(self) -> None:
         self.killed = True
         self._task.cancel()  # the handler too, wherever it waits
+
+    def reset(self) -> None:
+        if not self._executor.restarts_in_place:
+            self.kill()
+            return
+        if self._reset_start < self.starts:  # counted once per start (reset is idempotent)
+            self._reset_start = self.starts
+            self.resets += 1
+        self._task.cancel()
+
+    async def restart(self) -> bool:
+        if self.killed or not self._executor.restarts_in_place:
+            return False
+        self.starts += 1
+        self._oom = False
+        self._handler = self._executor.handlers.get(self.spec.name, self._executor.default)
+        self._faults = self._executor.faults_for(self.spec)
+        self._task = self._executor.tasks.spawn(self._main(), name=f"fake runtime of {self.spec.name}")
+        return True
 
     def out_of_memory(self) -> bool:
         return self._oom
@@ -255,6 +158,8 @@ class FakeRuntime(RuntimeProcess):
                 await self._executor.clock.sleep(self._faults.init_seconds)
             if self._faults.init_exit is not None:
                 return self._faults.init_exit
+            if self._faults.reinit_exit is not None and self.starts > 1:
+                return self._faults.reinit_exit
             if self._faults.init_error is not None:
                 error_type, message = self._faults.init_error
                 doc = {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
@@ -284,6 +189,8 @@ class FakeRuntime(RuntimeProcess):
             "function_version": self.spec.version,
             "environment": self.environment,
             "log": self._log,
+            "tmp": self.tmp,
+            "start": self.starts,
         }
         self._executor.received_event(event, context)
         try:
@@ -333,9 +240,11 @@ class FakeExecutor(Executor):
     """Environments whose runtime is a task of this process running a Python handler.
 
     ``handlers`` and ``faults`` are by function name (``default`` serves the others), read when
-    an environment starts. ``clock`` times the scripted delays (pass the app's ``ManualClock``).
-    ``starts``, ``kills`` and ``running`` count environments; ``received`` holds every (event,
-    context) given to a handler."""
+    a runtime starts. ``clock`` times the scripted delays (pass the app's ``ManualClock``).
+    ``restarts_in_place``: a reset environment keeps its ``tmp`` and starts its runtime again in
+    place (False: the environment is killed, and a new one started). ``starts``, ``kills``,
+    ``resets`` and ``running`` count environments; ``received`` holds every (event, context)
+    given to a handler."""
 
     name = "fake"
 
@@ -347,12 +256,14 @@ class FakeExecutor(Executor):
         faults: Mapping[str, Faults] | None = None,
         clock: Clock | None = None,
         reuse: bool = True,
+        restarts_in_place: bool = True,
     ) -> None:
         self.handlers: dict[str, Handler] = dict(handlers or {})
         self.default = default
         self.faults: dict[str, Faults] = dict(faults or {})
         self.clock: Clock = clock or SystemClock()
         self.reuse = reuse
+        self.restarts_in_place = restarts_in_place
         self.runtimes: list[FakeRuntime] = []
         self.received: list[tuple[bytes, dict[str, Any]]] = []
         self.tasks = TaskScope("fake-executor")  # the runtimes' tasks
@@ -365,6 +276,10 @@ class FakeExecutor(Executor):
     @property
     def kills(self) -> int:
         return sum(1 for r in self.runtimes if r.killed)
+
+    @property
+    def resets(self) -> int:
+        return sum(r.resets for r in self.runtimes)
 
     @property
     def running(self) -> int:
@@ -424,77 +339,3 @@ def function_spec(name: str = "fn", **changes: Any) -> FunctionSpec:
     )
     # fmt: on
     return dataclasses.replace(spec, **changes)
-
-
-# -- the app, in process --------------------------------------------------------------------
-
-
-def code_zip(files: Mapping[str, str] | None = None) -> bytes:
-    """A function's deployment package (by default an ``index.py`` with ``handler``)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in (files or {"index.py": "def handler(event, context):\n    return event\n"}).items():
-            zf.writestr(name, text)
-    return buf.getvalue()
-
-
-class AppHarness:
-    """An ``Application`` running in this process with a ``ManualClock`` and a ``FakeExecutor``."""
-
-    def __init__(self, app: Application, clock: ManualClock, executor: FakeExecutor) -> None:
-        self.app = app
-        self.clock = clock
-        self.executor = executor
-
-    async def call(self, operation: str, /, **params: Any) -> dict[str, Any]:
-        """Run one operation's handler as the dispatcher would after parsing and validation
-        (members by their model names, blobs as bytes). Raises what the handler raises."""
-        settings = self.app.settings
-        ctx = RequestContext(operation, settings.region, settings.account_id, str(uuid.uuid4()), {})
-        return dict(await self.app.handlers[operation](ctx, params) or {})
-
-    async def create_function(self, name: str, **params: Any) -> dict[str, Any]:
-        """CreateFunction of a python3.12 zip function (``params`` override the defaults)."""
-        params = {"Runtime": "python3.12", "Handler": "index.handler", "Role": ROLE, **params}
-        params.setdefault("Code", {"ZipFile": code_zip()})
-        return await self.call("CreateFunction", FunctionName=name, **params)
-
-    async def invoke(self, name: str, payload: bytes = b"{}", **params: Any) -> dict[str, Any]:
-        return await self.call("Invoke", FunctionName=name, Payload=payload, **params)
-
-
-@contextlib.asynccontextmanager
-async def running_app(
-    settings: Settings | None = None,
-    *,
-    handlers: Mapping[str, Handler] | None = None,
-    faults: Mapping[str, Faults] | None = None,
-    clock: ManualClock | None = None,
-    executor: FakeExecutor | None = None,
-) -> AsyncIterator[AppHarness]:
-    """An app started for the block, shut down after it (``settings`` default to
-    ``Settings(synchronous_create=True)``). Without ``executor``, a ``FakeExecutor`` of
-    ``handlers`` and ``faults`` on ``clock`` is made; one passed in should share ``clock``."""
-    clock = clock or ManualClock()
-    executor = executor or FakeExecutor(handlers, faults=faults, clock=clock)
-    app = build_app(settings or Settings(synchronous_create=True), clock=clock, executors={"process": executor})
-    await app.startup()
-    try:
-        yield AppHarness(app, clock, executor)
-    finally:
-        await app.shutdown()
-
-
-def async_test(fn: Callable[_P, Coroutine[Any, Any, None]], *, deadline: float = 10.0) -> Callable[_P, None]:
-    """Run an ``async def`` test under ``asyncio.run``, failing it after ``deadline`` real seconds
-    rather than hanging (pytest-asyncio is not needed)."""
-
-    @functools.wraps(fn)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> None:
-        async def bounded() -> None:  # one task: the test's own (asyncio.wait_for would add one)
-            async with asyncio.timeout(deadline):
-                await fn(*args, **kwargs)
-
-        asyncio.run(bounded())
-
-    return run

@@ -1,0 +1,117 @@
+"""The sandbox's first process: a shell that starts the runtime, and starts it again on request.
+
+After a timeout or a crash during an invocation AWS resets the environment: the runtime and its
+extensions are shut down, the environment and its ``/tmp`` are kept, and the next invocation
+starts them again (lambda-runtime-environment.html, "Failures during the invoke phase"). A
+sandbox's ``/tmp`` is a tmpfs of its mount namespace, which lives as long as the sandbox: so the
+sandbox does not run the runtime itself but ``SUPERVISOR``, a POSIX shell (the host's
+``/bin/sh``, as the launcher's), which needs no privilege beyond the sandbox's own.
+
+It talks to the server over its stdin, one end of a socket pair (``Supervisor`` holds the
+other), one line at a time:
+
+- it starts the runtime's command (its extensions first, in the same command) at once, with
+  stdin from ``/dev/null``; when that command ends it says ``exit <status>`` (128+N for a signal);
+- ``stop``: it kills every other process of the sandbox (``kill -KILL -1``: in a pid namespace
+  that is everything but its pid 1, bwrap's reaper, and the caller), reaps its own children and
+  says ``stopped``;
+- ``start``: it starts the runtime's command again;
+- at the end of its input (the server closed its end, or died) it exits, and bwrap with it:
+  the kernel then kills whatever is left in the sandbox's pid namespace.
+
+``Supervisor`` reads the lines on the event loop (no task of its own) and hands them to a
+callback; ``send`` and ``close`` never block. Nothing here raises but ``send`` (``OSError``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Sequence
+
+__all__ = ["SUPERVISOR", "Supervisor", "supervised"]
+
+log = logging.getLogger(__name__)
+
+# fd 3: the control socket (stdin is /dev/null for everything it starts, as it is for a
+# non-interactive shell's background jobs anyway); the runtime does not inherit it.
+SUPERVISOR = """exec 3<&0 0</dev/null
+run() { ( "$@" 3>&- & wait $!; echo "exit $?" >&3 ) & }
+run "$@"
+while read -r order <&3; do
+  case $order in
+    start) run "$@" ;;
+    stop) kill -KILL -1 2>/dev/null; kill -KILL -1 2>/dev/null; wait; echo stopped >&3 ;;
+  esac
+done
+"""
+
+Report = Callable[[str, int | None], None]  # ("exit", status) | ("stopped", None) | ("closed", None)
+
+
+def supervised(argv: Sequence[str]) -> list[str]:
+    """The command that runs ``argv`` under ``SUPERVISOR``, talking over its stdin."""
+    return ["/bin/sh", "-c", SUPERVISOR, "supervisor", *argv]
+
+
+class Supervisor:
+    """The server's end of a supervisor's control socket (non-blocking, read on the loop)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self._sock: socket.socket | None = sock
+        self._buffer = b""
+        self._report: Report | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, report: Report) -> None:
+        """Hand every line the supervisor says to ``report``, from the running event loop;
+        ``("closed", None)`` once, when the socket ends."""
+        self._report = report
+        if self._sock is not None:
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self._sock.fileno(), self._read)
+
+    def send(self, order: str) -> None:
+        """Say ``start`` or ``stop``. Raises ``OSError`` when the supervisor is gone."""
+        if self._sock is None:
+            raise ConnectionResetError("the supervisor's socket is closed")
+        data = order.encode() + b"\n"
+        sent = self._sock.send(data)  # a few bytes into an empty socket buffer: never short
+        if sent != len(data):
+            raise BlockingIOError("the supervisor does not read its orders")
+
+    def _read(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            chunk = sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.debug("supervisor socket: %s", exc)
+            chunk = b""
+        if not chunk:
+            self.close()
+            return
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            kind, _, value = line.decode("ascii", "replace").partition(" ")
+            if self._report is not None:
+                self._report(kind, int(value) if value.strip().isdigit() else None)
+
+    def close(self) -> None:
+        """Close the socket (the supervisor then ends, and the sandbox with it). Idempotent."""
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        if self._loop is not None:
+            with contextlib.suppress(Exception):  # the loop may be closed already
+                self._loop.remove_reader(sock.fileno())
+        sock.close()
+        if self._report is not None:
+            self._report("closed", None)
