@@ -1,6 +1,6 @@
 """Neighbour services benchmark: the cost of sharing the port, side by side in one run.
 
-    python bench/neighbours.py [--n 200]
+    python bench/neighbours.py [--n 200] [--persistence]
 
 Starts a locallambda server and a standalone ``moto_server`` on loopback and prints, for each:
 a bare HTTP round trip (a GET the server answers without any service: our health endpoint,
@@ -8,7 +8,8 @@ moto's ``/moto-api/data.json``), S3 PutObject/GetObject of 1 KB and 1 MB, SQS Se
 ReceiveMessage, DynamoDB PutItem and GetItem — p50 and p99 in milliseconds through boto3 with
 a keep-alive connection. The two columns differ only by what serves the request: moto inside
 our edge (request classified, body handed to a worker thread) or moto's own werkzeug server.
-No thresholds: figures only.
+No thresholds: figures only. ``--persistence`` runs our server with ``PERSISTENCE=1`` on a
+temporary data dir: each write then also snapshots the service it touched before it answers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -122,13 +124,19 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--persistence", action="store_true", help="our server with PERSISTENCE=1")
     args = parser.parse_args()
+    env = {"LAMBDA_EXECUTOR": "local"}
+    data = tempfile.TemporaryDirectory(prefix="bench-neighbours-")
+    if args.persistence:
+        env |= {"PERSISTENCE": "1", "LOCALLAMBDA_DATA_DIR": data.name}
     moto_port = free_port()
     moto = start_moto(moto_port)
-    ours = Server(env={"LAMBDA_EXECUTOR": "local"}).start()
+    ours = Server(env=env).start()
     try:
         mine = cases(ours.url, ours.port, "/_localstack/health")
         theirs = cases(f"http://127.0.0.1:{moto_port}", moto_port, "/moto-api/data.json")
+        print(f"locallambda persistence: {'on' if args.persistence else 'off'}")
         print(
             f"{'operation':24} {'locallambda p50':>16} {'p99':>8}   {'moto_server p50':>16} {'p99':>8}   (ms, n={args.n})"
         )
@@ -143,6 +151,7 @@ def main() -> None:
         ours.stop()
         moto.terminate()
         moto.wait(10)
+        data.cleanup()
 
 
 if __name__ == "__main__":

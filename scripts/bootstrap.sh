@@ -83,7 +83,7 @@ fi
 
 # The AWS CDK (its CLI and library, and cdklocal), for tests/neighbours/test_cdk_deploy.py: the
 # versions scripts/cdk/package-lock.json pins, in .venv/cdk.
-if [ "${LOCALLAMBDA_WITH_TEST_TOOLS:-0}" = "1" ] && command -v npm >/dev/null 2>&1; then
+if [ "${LOCALLAMBDA_WITH_TEST_TOOLS:-0}" = "1" ] && [ -f scripts/cdk/package-lock.json ] && command -v npm >/dev/null 2>&1; then
   cdk_dir=.venv/cdk
   cdk_stamp="$cdk_dir/.installed-$(cat scripts/cdk/package.json scripts/cdk/package-lock.json | sha256sum | cut -c1-16)"
   if [ ! -f "$cdk_stamp" ]; then

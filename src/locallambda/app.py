@@ -9,6 +9,7 @@ share nothing (tests rely on it).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import shutil
@@ -32,6 +33,7 @@ from locallambda.control.urls import UrlsApi
 from locallambda.control.versions import VersionsApi
 from locallambda.edge.app import EdgeApp
 from locallambda.edge.callers import origin_of
+from locallambda.edge.credentials import local_keys
 from locallambda.edge.function_urls import FunctionUrls
 from locallambda.edge.internal import internal_routes
 from locallambda.executors.base import Executor
@@ -49,8 +51,11 @@ from locallambda.model.spec import FunctionSpec, InvocationResult
 from locallambda.model.tasks import TaskScope
 from locallambda.neighbours.bridge import LambdaBridge
 from locallambda.neighbours.catalogue import parse_services_setting
+from locallambda.neighbours.cloudformation import install_lambda_resources
 from locallambda.neighbours.embedded import Neighbours
+from locallambda.neighbours.log_delivery import LogDelivery, moto_logs, ships_logs
 from locallambda.neighbours.objects import ObjectReader
+from locallambda.neighbours.persistence import Snapshots
 from locallambda.neighbours.schedules import Scheduler
 from locallambda.protocol.dispatch import Dispatcher
 from locallambda.protocol.model import Router, load_service_model
@@ -95,8 +100,11 @@ class Application:
         self.layer_store = LayerStore(self.store, self.code)
 
         # -- execution
-        self.logs = LogStore(settings.truncate_stdout)
-        self.runtime_commands = RuntimeCommands(settings.cache_dir, settings.java_home)
+        # Function logs also go to CloudWatch Logs (the embedded moto, loaded by the shipper's own
+        # thread), unless SERVICES leaves logs out.
+        self.log_delivery = LogDelivery(moto_logs(self._load_neighbours)) if ships_logs(settings.services) else None
+        self.logs = LogStore(settings.truncate_stdout, ship=self.log_delivery.put if self.log_delivery else None)
+        self.runtime_commands = RuntimeCommands(settings.cache_dir, settings.java_home, settings.nodejs_runtime_dir)
         if executors is not None:
             self.executors, self.executor_name = dict(executors), "process"
         else:
@@ -117,11 +125,19 @@ class Application:
 
         # -- the services around Lambda, on the same port
         self.schedules = Scheduler()
+        # With persistence on, moto's state is snapshotted under the data dir, restored at load.
+        self.snapshots = Snapshots(data_dir / "neighbours") if settings.persistence else None
         self.neighbours = Neighbours(
             settings.account_id,
             (settings.host, settings.port),
             parse_services_setting(settings.services),
-            on_load=[LambdaBridge(settings.host, settings.port, settings.account_id).install, self.schedules.start],
+            after_call=self.snapshots.after_call if self.snapshots else None,
+            on_load=[
+                *([self.snapshots.restore] if self.snapshots else []),
+                LambdaBridge(settings.host, settings.port, settings.account_id).install,
+                self.schedules.start,
+                functools.partial(install_lambda_resources, settings.endpoint_url),
+            ],
         )
 
         # -- control plane, its seams filled by the engine
@@ -189,7 +205,9 @@ class Application:
             internal_routes(self.code, self.health, self.logs),
             startup=self.startup,
             shutdown=self.shutdown,
-            function_urls=FunctionUrls(self.functions, self.engine),
+            function_urls=FunctionUrls(
+                self.functions, self.engine, local_keys(settings.account_id, self.engine.pool, self.functions)
+            ),
             neighbours=self.neighbours,
         )
 
@@ -218,6 +236,9 @@ class Application:
         if mode is ExecutorMode.AUTO and sandbox_problem is not None:
             log.info("sandbox executor unavailable (%s): using the process executor", sandbox_problem)
         return executors, "process"
+
+    def _load_neighbours(self) -> None:
+        self.neighbours.load()
 
     def _code_in_use(self) -> list[Path]:
         """The code directories and /opt trees of every live environment: kept even when their
@@ -257,6 +278,10 @@ class Application:
         await self.lifecycle.resume()
         await self.collector.start()
         self.events.start()
+        if self.snapshots is not None:
+            if self.snapshots.exist():  # restored before the first neighbour request is answered
+                self.tasks.spawn(asyncio.to_thread(self._load_neighbours), name="neighbours-restore")
+            self.tasks.spawn(self.snapshots.periodically(self.neighbours.run), name="neighbours-snapshots")
         log.info("locallambda ready on %s (data: %s)", self.settings.endpoint_url, self.data_dir)
 
     async def shutdown(self) -> None:
@@ -269,6 +294,10 @@ class Application:
             await executor.close()
         await self.tasks.close()
         self.schedules.stop()
+        if self.log_delivery is not None:
+            await self.log_delivery.close()
+        if self.snapshots is not None:
+            await asyncio.to_thread(self.snapshots.save_all)
         self.neighbours.close()
         self.store.close()
         if self._temp_dir is not None:

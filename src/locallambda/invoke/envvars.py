@@ -16,10 +16,14 @@ from locallambda.runtimes.catalogue import family
 __all__ = ["function_environment", "log_stream_name"]
 
 
-def log_stream_name(version: str) -> str:
-    """``YYYY/MM/DD/[$LATEST]<32 hex>`` as Lambda names a log stream per environment."""
+def log_stream_name(spec: FunctionSpec) -> str:
+    """The log stream of a new environment as Lambda names it: ``YYYY/MM/DD/[<version>]<32 hex>``
+    (the date in UTC), and ``YYYY/MM/DD/<function name>[<version>]<32 hex>`` in a custom log group,
+    which other functions may share (monitoring-cloudwatchlogs-loggroups.html, "the log streams
+    Lambda creates include the function name and function version")."""
     today = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
-    return f"{today}/[{version}]{uuid.uuid4().hex}"
+    owner = "" if spec.log_group == f"/aws/lambda/{spec.name}" else spec.name
+    return f"{today}/{owner}[{spec.version}]{uuid.uuid4().hex}"
 
 
 def function_environment(

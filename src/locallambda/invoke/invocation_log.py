@@ -19,19 +19,29 @@ DataDog/datadog-serverless-functions#462: CloudWatch lines from Lambda cut at ~2
 characters). We cut at the same size, backing off to a UTF-8 character boundary so that no
 character is torn in two. CloudWatch Logs has taken 1 MB events since April 2025; Lambda's
 cut has been reported unchanged since (newrelic/newrelic-lambda-layers#350, May 2025).
+
+CloudWatch Logs: an environment given a ``LogDestination`` (its function's log group and its own
+stream) hands each line to the log store with it, and the store passes it on to the shipper. With
+``LoggingConfig.LogFormat`` JSON, Lambda writes its platform lines there as JSON records
+(``{"time", "type": "platform.start" | "platform.report", "record"}``) and no END line; the
+function's own lines go as the runtime wrote them (monitoring-cloudwatchlogs-logformat.html,
+"JSON format for system logs"; the records' fields as CloudWatch Logs shows them). The tail and
+the history keep the text lines.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from locallambda.model.clock import iso_millis
+from locallambda.model.spec import FunctionSpec
 from locallambda.runtime_api.telemetry import LogSubscriptions
 
-__all__ = ["MAX_EVENT_BYTES", "TAIL_KEPT", "InvocationLog", "split_event"]
+__all__ = ["MAX_EVENT_BYTES", "TAIL_KEPT", "InvocationLog", "LogDestination", "split_event"]
 
 # The largest log event: 256 KB less the 26 bytes PutLogEvents counts for each event.
 MAX_EVENT_BYTES = 256 * 1024 - 26
@@ -57,20 +67,45 @@ def split_event(data: bytes | memoryview, limit: int = MAX_EVENT_BYTES) -> Itera
         yield data[start:end]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogDestination:
+    """Where an environment's lines go in CloudWatch Logs: the function's log group
+    (``LoggingConfig.LogGroup``, ``/aws/lambda/<name>`` by default) and the environment's own
+    stream; ``json``: ``LoggingConfig.LogFormat`` is JSON."""
+
+    account_id: str
+    region: str
+    group: str
+    stream: str
+    json: bool
+    function_arn: str
+
+    @classmethod
+    def of(cls, spec: FunctionSpec, stream: str) -> LogDestination:
+        return cls(spec.account_id, spec.region, spec.log_group, stream, spec.log_format.upper() == "JSON", spec.arn)
+
+
 class InvocationLog:
     def __init__(
         self,
         function_key: str,
         version: str,
         memory_mb: int,
-        log_line: Callable[[str, str], None],
+        log_line: Callable[..., None],
         subscriptions: LogSubscriptions,
+        destination: LogDestination | None = None,
     ) -> None:
+        """``log_line`` is the log store's ``line``: called ``(key, text)``, and with a
+        ``destination`` ``(key, text, destination, record)`` for the lines CloudWatch Logs gets
+        (``record``: the JSON record it gets instead of the text, or None)."""
         self._key = function_key
         self._version = version
         self._memory_mb = memory_mb
-        self._log_line = log_line  # (function key, line) → the log store
+        self._log_line = log_line
         self._subscriptions = subscriptions
+        self._destination = destination
+        self._json = destination is not None and destination.json
+        self._timed_out = False
         # The init's own output belongs to the first invocation's log (AWS shows it in its tail):
         # lines are collected from the start, and the first ``begin`` keeps them.
         self._buffer: collections.deque[str] = collections.deque()
@@ -128,14 +163,19 @@ class InvocationLog:
             self.line(self._partial.decode("utf-8", "replace").rstrip("\r"))
             self._partial.clear()
 
-    def line(self, text: str) -> None:
+    def line(self, text: str, record: dict[str, Any] | None = None, shipped: bool = True) -> None:
+        """One line of the log; ``record``: what CloudWatch Logs gets instead (JSON format),
+        ``shipped=False``: it gets nothing."""
         if self._collecting:
             self._buffer.append(text)
             self._buffered += len(text) + 1
             # Only the tail is wanted: the oldest lines go once the rest covers TAIL_KEPT.
             while self._buffered - len(self._buffer[0]) - 1 >= TAIL_KEPT:
                 self._buffered -= len(self._buffer.popleft()) + 1
-        self._log_line(self._key, text)
+        if self._destination is None or not shipped:
+            self._log_line(self._key, text)
+        else:
+            self._log_line(self._key, text, self._destination, record)
 
     # -- the platform's lines ---------------------------------------------------------------
 
@@ -158,10 +198,17 @@ class InvocationLog:
         self._buffered = 0
 
     def start(self, request_id: str) -> None:
-        self.line(f"START RequestId: {request_id} Version: {self._version}")
+        record = None
+        if self._json:
+            assert self._destination is not None
+            start = {"requestId": request_id, "functionArn": self._destination.function_arn, "version": self._version}
+            record = {"type": "platform.start", "record": start}
+        self._timed_out = False
+        self.line(f"START RequestId: {request_id} Version: {self._version}", record)
         self.platform("platform.start", {"requestId": request_id, "version": self._version})
 
     def timed_out(self, request_id: str, timeout_s: float, now: float) -> None:
+        self._timed_out = True
         self.line(f"{iso_millis(now)} {request_id} Task timed out after {timeout_s:.2f} seconds")
 
     def end(
@@ -171,7 +218,7 @@ class InvocationLog:
         whole lines, at least its last ``TAIL_KEPT`` characters (the first lines of a longer log
         are gone)."""
         self.flush_partial()
-        self.line(f"END RequestId: {request_id}")
+        self.line(f"END RequestId: {request_id}", shipped=not self._json)  # JSON has no END record
         billed = max(1, math.ceil(duration_ms))
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
@@ -179,10 +226,10 @@ class InvocationLog:
         )
         if init_ms is not None:
             report += f"\tInit Duration: {init_ms:.2f} ms"
-        self.line(report + "\t")
-        if self._subscriptions.active:
-            status = "error" if failed else "success"
-            metrics: dict[str, Any] = {
+        status = "error" if failed else "success"
+        metrics: dict[str, Any] = {}
+        if self._json or self._subscriptions.active:
+            metrics = {
                 "durationMs": round(duration_ms, 3),
                 "billedDurationMs": billed,
                 "memorySizeMB": self._memory_mb,
@@ -190,6 +237,14 @@ class InvocationLog:
             }
             if init_ms is not None:
                 metrics["initDurationMs"] = round(init_ms, 3)
+        record = None
+        if self._json:
+            done: dict[str, Any] = {"requestId": request_id, "metrics": metrics, "status": status}
+            if self._timed_out:
+                done.update(status="timeout", errorType="Sandbox.Timedout")
+            record = {"type": "platform.report", "record": done}
+        self.line(report + "\t", record)
+        if self._subscriptions.active:
             self.platform("platform.runtimeDone", {"requestId": request_id, "status": status})
             self.platform("platform.report", {"requestId": request_id, "status": status, "metrics": metrics})
         text = "\n".join(self._buffer) + "\n"

@@ -10,6 +10,10 @@ lines (``history``) and in bytes (``function_bytes``), and across every function
 newest line is kept whatever its size (the invocation log cuts lines at 256 KB, so that is
 bounded too). A line never takes longer to store than to count: eviction is amortised O(1).
 Nothing here raises.
+
+A line that comes with a ``LogDestination`` is also handed to ``ship`` (the CloudWatch Logs
+shipper the factory connects): with the time it was stored, its text and the JSON record that
+replaces the text there, if any. ``ship`` must return at once; it never sees a line without one.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ import itertools
 import logging
 import sys
 import time
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-__all__ = ["FUNCTION_BYTES", "HISTORY_LINES", "TOTAL_BYTES", "LogStore"]
+from locallambda.invoke.invocation_log import LogDestination
+
+__all__ = ["FUNCTION_BYTES", "HISTORY_LINES", "TOTAL_BYTES", "LogStore", "Ship"]
 
 console = logging.getLogger("locallambda.functions")
 
@@ -31,6 +38,9 @@ _PLATFORM = ("START RequestId:", "END RequestId:", "REPORT RequestId:")
 HISTORY_LINES = 5000  # recent lines kept per function
 FUNCTION_BYTES = 4 * 1024 * 1024  # memory kept per function
 TOTAL_BYTES = 64 * 1024 * 1024  # memory kept across every function
+
+# (destination, time, text, JSON record or None) → CloudWatch Logs
+Ship = Callable[[LogDestination, float, str, "dict[str, Any] | None"], None]
 
 
 class _Line(NamedTuple):
@@ -47,8 +57,10 @@ class LogStore:
         history: int = HISTORY_LINES,
         function_bytes: int = FUNCTION_BYTES,
         total_bytes: int = TOTAL_BYTES,
+        ship: Ship | None = None,
     ) -> None:
         self._truncate = truncate
+        self._ship = ship
         self._history = history
         self._function_bytes = function_bytes
         self._total_bytes = total_bytes
@@ -63,8 +75,12 @@ class LogStore:
         self._seq = itertools.count()
         self._followers: dict[str, set[asyncio.Queue[str]]] = {}
 
-    def line(self, key: str, text: str) -> None:
-        self._store(key, text)
+    def line(
+        self, key: str, text: str, destination: LogDestination | None = None, record: dict[str, Any] | None = None
+    ) -> None:
+        now = self._store(key, text)
+        if destination is not None and self._ship is not None:
+            self._ship(destination, now, text, record)
         followers = self._followers.get(key)
         if followers:
             for q in followers:
@@ -77,7 +93,8 @@ class LogStore:
             shown = text if len(text) <= self._truncate else text[: self._truncate] + "..."
             console.info("[%s] %s", key.split("/", 1)[1], shown)
 
-    def _store(self, key: str, text: str) -> None:
+    def _store(self, key: str, text: str) -> float:
+        """Keep the line; returns its time."""
         lines = self._lines.get(key)
         if lines is None:
             lines = self._lines[key] = collections.deque()
@@ -97,6 +114,7 @@ class LogStore:
                 self._drop_oldest(oldest, kept)
         if len(self._order) > 2 * self._count + 1024:
             self._sweep()
+        return entry.time
 
     def _drop_oldest(self, key: str, lines: collections.deque[_Line]) -> None:
         entry = lines.popleft()

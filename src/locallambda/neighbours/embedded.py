@@ -55,6 +55,7 @@ class Neighbours:
         served: frozenset[str] | None = None,
         on_load: Callable[[], None] | Sequence[Callable[[], None]] = (),
         workers: int = 8,
+        after_call: Callable[[str, str, dict[str, Any], int], None] | None = None,
     ) -> None:
         self._account_id = account_id
         self._server = server
@@ -64,6 +65,7 @@ class Neighbours:
         self._lock = threading.Lock()
         self._caller: WsgiCaller | None = None
         self._used: set[str] = set()
+        self._after_call = after_call  # (service, method, environ, status), in the worker thread
 
     def serves(self, service: str) -> bool:
         return self._served is None or service in self._served
@@ -102,7 +104,10 @@ class Neighbours:
         fixed = [(k, _moto_host(v)) if k == "host" else (k, v) for k, v in fixed]
         environ = build_environ(method, raw_path, query_string, fixed, body, self._server, client)
         caller = self._caller or await _loaded(self)
-        return await caller.call(environ)
+        answer = await caller.call(environ)
+        if self._after_call is not None:  # before the answer leaves: what it acknowledged is kept
+            await caller.run(self._after_call, name, method, environ, answer.status)
+        return answer
 
     def load(self) -> WsgiCaller:
         """Import moto and build its application (once; blocking: call from a worker thread)."""

@@ -1,0 +1,250 @@
+"""Function logs delivered where AWS puts them: CloudWatch Logs, served here by the embedded moto.
+
+What AWS does ("Working with Lambda function logs", monitoring-cloudwatchlogs.html; "Configuring
+CloudWatch log groups", monitoring-cloudwatchlogs-loggroups.html): every execution environment
+writes to a log stream of its own in the function's log group, ``/aws/lambda/<name>`` or
+``LoggingConfig.LogGroup``, and the group is created at the first write when it is missing. An
+event's message is the line with its newline (LocalStack's AWS-recorded
+``TestCloudwatchLogs::test_multi_line_prints``: ``"START RequestId: … Version: $LATEST\\n"``,
+``"multi\\n"``, ``"REPORT …\\t\\n"``); a JSON platform record (LogFormat JSON) is written compact,
+with the line's time first. An event's timestamp is the line's time in milliseconds; the events of
+one PutLogEvents are in time order, at most 10,000 of them and 1,048,576 bytes counting 26 bytes
+per event (API_PutLogEvents.html; sizes are counted here in characters: moto sets no limit).
+
+Contract: ``put`` is called on the event loop, takes O(1) and never blocks, waits or raises. What
+waits is bounded, in lines (``max_lines``) and in memory (``max_bytes``): past either, the oldest
+lines are dropped and counted (``dropped``), so a flood of output slows no invocation. One worker
+thread, started by the first line, takes what waits in batches (``linger_s`` after the first line
+of a batch, so that an invocation's lines travel together), loads the neighbours when it first
+needs them (moto is imported there, never on the event loop) and writes straight into moto's
+backend. A line moto refuses (a group deleted meanwhile, say) is counted in ``failed`` and logged.
+A server whose ``SERVICES`` leaves ``logs`` out ships nothing: the factory connects no shipper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from operator import itemgetter
+from typing import Any, NamedTuple, Protocol
+
+from locallambda.model.clock import iso_millis
+from locallambda.neighbours.catalogue import parse_services_setting
+
+__all__ = ["MAX_BYTES", "MAX_LINES", "Destination", "LogDelivery", "LogsBackend", "moto_logs", "ships_logs"]
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 50_000  # lines waiting for delivery, across every function
+MAX_BYTES = 32 * 1024 * 1024  # memory those lines may hold
+LINGER_S = 0.05  # how long a batch gathers lines after its first one
+
+# PutLogEvents' quotas (API_PutLogEvents.html).
+_BATCH_EVENTS = 10_000
+_BATCH_BYTES = 1_048_576
+_EVENT_OVERHEAD = 26
+
+
+class Destination(Protocol):
+    """Where a line goes (``invoke.invocation_log.LogDestination`` is one)."""
+
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+
+
+class LogsBackend(Protocol):
+    """What is used of moto's ``LogsBackend``."""
+
+    def ensure_log_group(self, log_group_name: str) -> None: ...
+    def ensure_log_stream(self, log_group_name: str, log_stream_name: str) -> None: ...
+    def put_log_events(self, log_group_name: str, log_stream_name: str, log_events: list[dict[str, Any]]) -> object: ...
+
+
+BackendFor = Callable[[str, str], LogsBackend]  # (account, region) → its backend; may block
+
+
+def ships_logs(services: str | None) -> bool:
+    """Whether function logs go to CloudWatch Logs: ``SERVICES`` serves ``logs`` (or everything)."""
+    served = parse_services_setting(services)
+    return served is None or "logs" in served
+
+
+def moto_logs(load: Callable[[], object]) -> BackendFor:
+    """moto's CloudWatch Logs backends, reached after ``load`` (the neighbours' ``load``, which
+    imports moto once and wires it to this server) has run: in the worker thread only."""
+
+    def backend_for(account_id: str, region: str) -> LogsBackend:
+        load()
+        from moto.logs.models import logs_backends
+
+        backend: LogsBackend = logs_backends[account_id][region]
+        return backend
+
+    return backend_for
+
+
+class _Line(NamedTuple):
+    destination: Destination
+    time: float  # seconds since the epoch
+    text: str
+    record: dict[str, Any] | None  # the JSON record written instead of the text
+    size: int
+
+
+class LogDelivery:
+    """Ships log lines to CloudWatch Logs in batches, from a worker thread of its own."""
+
+    def __init__(
+        self,
+        backend_for: BackendFor,
+        *,
+        max_lines: int = MAX_LINES,
+        max_bytes: int = MAX_BYTES,
+        linger_s: float = LINGER_S,
+    ) -> None:
+        self._backend_for = backend_for
+        self._max_lines = max_lines
+        self._max_bytes = max_bytes
+        self._linger_s = linger_s
+        self._lock = threading.Lock()  # guards the queue, its size and the counters put changes
+        self._queue: collections.deque[_Line] = collections.deque()
+        self._bytes = 0
+        self._wake = threading.Event()  # set when the queue stops being empty, and at close
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._backends: dict[tuple[str, str], LogsBackend] = {}
+        self._broken: str | None = None  # why nothing can be delivered (moto would not load)
+        self._reported_drops = 0
+        self.dropped = 0  # lines dropped because the queue was full (or delivery impossible)
+        self.delivered = 0  # events written
+        self.failed = 0  # events moto refused
+
+    # -- the event loop's side ----------------------------------------------------------------
+
+    def put(self, destination: Destination, time: float, text: str, record: dict[str, Any] | None = None) -> None:
+        """Queue one line (``time`` in seconds); the oldest lines go when the queue is full."""
+        line = _Line(destination, time, text, record, sys.getsizeof(text))
+        with self._lock:
+            if self._closing.is_set() or self._broken is not None:
+                self.dropped += 1
+                return
+            was_empty = not self._queue
+            self._queue.append(line)
+            self._bytes += line.size
+            while len(self._queue) > 1 and (len(self._queue) > self._max_lines or self._bytes > self._max_bytes):
+                self._bytes -= self._queue.popleft().size
+                self.dropped += 1
+        if was_empty:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="cloudwatch-logs", daemon=True)
+                self._thread.start()
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        """Lines waiting for the worker."""
+        return len(self._queue)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Deliver what waits (for at most ``timeout`` seconds, off the event loop) and stop;
+        lines put afterwards are dropped."""
+        await asyncio.to_thread(self.stop, timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """``close`` for a thread that may block."""
+        self._closing.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("CloudWatch Logs delivery still busy after %.0fs: the rest of the log is lost", timeout)
+
+    # -- the worker's side --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()  # before the queue is taken: a line put after it wakes us again
+            if not self._closing.is_set():
+                self._closing.wait(self._linger_s)
+            batch = self._take()
+            if batch:
+                self._deliver(batch)
+            if self._closing.is_set() and not self._queue:
+                return
+
+    def _take(self) -> list[_Line]:
+        with self._lock:
+            batch = list(self._queue)
+            self._queue.clear()
+            self._bytes = 0
+            drops = self.dropped - self._reported_drops
+            self._reported_drops = self.dropped
+        if drops:
+            log.warning("%d log lines were not sent to CloudWatch Logs: more were waiting than it holds", drops)
+        return batch
+
+    def _deliver(self, batch: list[_Line]) -> None:
+        streams: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}
+        for line in batch:
+            d = line.destination
+            events = streams.setdefault((d.account_id, d.region, d.group, d.stream), [])
+            events.append((int(line.time * 1000), _message(line)))
+        for (account_id, region, group, stream), events in streams.items():
+            events.sort(key=itemgetter(0))  # stable: lines of one millisecond keep their order
+            backend = self._backend(account_id, region)
+            if backend is None:
+                with self._lock:
+                    self.dropped += len(events)
+                continue
+            try:
+                backend.ensure_log_group(group)
+                backend.ensure_log_stream(group, stream)
+                for chunk in _chunks(events):
+                    backend.put_log_events(group, stream, [{"timestamp": t, "message": m} for t, m in chunk])
+                    self.delivered += len(chunk)
+            except Exception:  # moto's own errors: the one place they are caught
+                self.failed += len(events)
+                log.warning("CloudWatch Logs refused %d events for %s %s", len(events), group, stream, exc_info=True)
+
+    def _backend(self, account_id: str, region: str) -> LogsBackend | None:
+        backend = self._backends.get((account_id, region))
+        if backend is None and self._broken is None:
+            try:
+                backend = self._backends[account_id, region] = self._backend_for(account_id, region)
+            except Exception as exc:  # moto would not load: nothing will be delivered
+                self._broken = f"{type(exc).__name__}: {exc}"
+                log.error("function logs cannot go to CloudWatch Logs: %s", self._broken, exc_info=True)
+        return backend
+
+
+def _message(line: _Line) -> str:
+    if line.record is None:
+        return line.text + "\n"
+    return json.dumps({"time": iso_millis(line.time), **line.record}, separators=(",", ":"), ensure_ascii=False)
+
+
+def _chunks(events: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+    """``events`` in PutLogEvents-sized pieces."""
+    chunk: list[tuple[int, str]] = []
+    size = 0
+    for event in events:
+        cost = len(event[1]) + _EVENT_OVERHEAD
+        if chunk and (len(chunk) >= _BATCH_EVENTS or size + cost > _BATCH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(event)
+        size += cost
+    if chunk:
+        yield chunk
