@@ -71,3 +71,30 @@ def test_python_function_in_docker_uses_s3_sqs_sts() -> None:
         assert got == b"written by a function"
     finally:
         stop_checked(server)
+
+
+NODE_CODE = """
+import { S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
+import { SQSClient, CreateQueueCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+
+export const handler = async (event) => {
+  const s3 = new S3Client({ forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: event.bucket }));
+  await s3.send(new PutObjectCommand({ Bucket: event.bucket, Key: "node.txt", Body: "written by node" }));
+  const got = await s3.send(new GetObjectCommand({ Bucket: event.bucket, Key: "node.txt" }));
+  const sqs = new SQSClient({});
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: event.bucket }));
+  await sqs.send(new SendMessageCommand({ QueueUrl: queue.QueueUrl, MessageBody: "from node" }));
+  return { body: await got.Body.transformToString(), queue: queue.QueueUrl };
+};
+"""
+
+
+def test_node_function_uses_the_bundled_sdk_v3(srv: Server, functions: Functions) -> None:
+    """The AWS SDK v3 that nodejs18.x+ bundle reaches the neighbours through AWS_ENDPOINT_URL."""
+    name = functions.create({"index.mjs": NODE_CODE}, runtime="nodejs20.x", handler="index.handler", timeout=30)
+    out = functions.invoke_json(name, {"bucket": "from-node"})
+    assert out["body"] == "written by node"
+    assert srv.client("s3").get_object(Bucket="from-node", Key="node.txt")["Body"].read() == b"written by node"
+    messages = srv.client("sqs").receive_message(QueueUrl=out["queue"], WaitTimeSeconds=1)["Messages"]
+    assert messages[0]["Body"] == "from node"
