@@ -304,7 +304,9 @@ def test_provided_runtime_runs_in_the_sandbox(functions: Functions) -> None:
         {"bootstrap": bootstrap}, runtime="provided.al2023", handler="x", modes={"bootstrap": 0o755}
     )
     out = functions.invoke_json(name, {"n": 1})
-    assert out == {"pid": 2, "uid": 993, "task": "read-only", "event": {"n": 1}}
+    # Its own pid namespace: a small pid (bwrap's init is 1, the supervisor that starts it 2).
+    assert out.pop("pid") < 10
+    assert out == {"uid": 993, "task": "read-only", "event": {"n": 1}}
 
 
 # -- layers ---------------------------------------------------------------------------------------

@@ -55,11 +55,17 @@ import json, os, urllib.request
 
 api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension/"
 
-def note(text):
-    with open(os.environ["MARKER"] + ".ext", "a") as fh:
+def note(text, create=False):
+    # A SHUTDOWN after the test (its function deleted) finds the file gone and leaves it so.
+    flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(os.environ["MARKER"] + ".ext", flags, 0o644)
+    except FileNotFoundError:
+        return
+    with os.fdopen(fd, "w") as fh:
         fh.write(text + "\\n")
 
-note(f"start {os.getpid()}")
+note(f"start {os.getpid()}", create=True)
 register = urllib.request.Request(api + "register", data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
                                   headers={"Lambda-Extension-Name": "reset-ext"}, method="POST")
 with urllib.request.urlopen(register) as r:
@@ -105,7 +111,7 @@ def failing(functions: Functions, name: str, how: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("how", ["hang", "exit"], ids=["timeout", "runtime-exit"])
 def test_tmp_survives_the_reset_and_the_runtime_starts_again(functions: Functions, marker: str, how: str) -> None:
-    name = functions.python(MARKER, timeout=1, env={"MARKER": marker})
+    name = functions.python(MARKER, timeout=1 if how == "hang" else 30, env={"MARKER": marker})
     first = functions.invoke(name, {"write": "before"}, LogType="Tail")
     assert json.loads(first["Payload"])["marker"] == ["before"]
     assert "\tInit Duration: " in first["Log"]
@@ -131,7 +137,7 @@ def test_extensions_get_shutdown_and_start_again_after_a_reset(
         LayerName=f"reset-ext-{uuid.uuid4().hex[:8]}",
         Content={"ZipFile": make_zip({"extensions/reset-ext": EXTENSION}, {"extensions/reset-ext": 0o755})},
     )["LayerVersionArn"]
-    name = functions.python(MARKER, timeout=1, env={"MARKER": marker}, Layers=[layer])
+    name = functions.python(MARKER, timeout=1 if how == "hang" else 30, env={"MARKER": marker}, Layers=[layer])
     first = functions.invoke_json(name, {"write": "before"})
     assert [line.split()[0] for line in first["extension"]] == ["start"]
     failing(functions, name, how)

@@ -42,9 +42,10 @@ class RuntimeProcess(abc.ABC):
         default kills the whole environment (``restart`` then answers False)."""
         self.kill()
 
-    async def stopped(self) -> None:
-        """Until what ``reset`` killed is gone (nothing of that runtime can speak any more)."""
-        await self.wait()
+    async def stopped(self) -> None:  # noqa: B027 - the default has nothing more to wait for
+        """Until what the last ``reset`` or ``kill`` killed is gone, beyond the runtime whose end
+        ``wait`` reports (what it started, the environment). The default has nothing more to
+        wait for."""
 
     async def restart(self) -> bool:
         """Start the runtime again in this environment once ``stopped``, with the command and

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 INIT_PHASE_S = 10.0  # AWS's init phase limit for on-demand functions
 SHUTDOWN_GRACE_S = 2.0  # how long extensions may work after SHUTDOWN (runtimes-extensions-api.html)
+KILLED = -9  # the exit status of a runtime killed with its environment
 
 
 class ExecutionEnvironment:
@@ -218,13 +219,15 @@ class ExecutionEnvironment:
             self._initialized.exception()  # retrieved: an invocation reports it, if one comes
 
     async def _watch(self, process: RuntimeProcess, generation: int) -> None:
-        """Until the runtime's start ``generation`` ends (0: until the stopped environment is
-        gone); what its end means, when it is still news."""
-        code = await process.wait()
+        """Until the runtime's start ``generation`` ends (none: the stopped environment's end,
+        after a reset); what its end means, when it is still news."""
+        code = await process.wait() if generation else KILLED
         if generation == self._generation and self.state is not EnvState.RESET:
             self._runtime_ended(process, code)
-        if self.state is EnvState.STOPPED and process is self._process and not self._exited.done():
-            self._exited.set_result(code)
+        if self.state is EnvState.STOPPED and process is self._process:
+            await process.stopped()  # killed: until the environment is gone
+            if not self._exited.done():
+                self._exited.set_result(code)
 
     def _runtime_ended(self, process: RuntimeProcess, code: int) -> None:
         """The runtime ended (killed with its stopped environment, or by itself): the invocation
@@ -273,11 +276,11 @@ class ExecutionEnvironment:
             await self._clock.sleep(self._shutdown_ends - self._clock.monotonic())
             self._shutdown_timer.cancel()
             self._shutdown_timer = None
-        process = self._process
-        assert process is not None
+        process, watcher = self._process, self._watcher
+        assert process is not None and watcher is not None
         process.reset()
         try:
-            await asyncio.wait_for(process.stopped(), self._startup_timeout_s)
+            await asyncio.wait_for(asyncio.gather(asyncio.shield(watcher), process.stopped()), self._startup_timeout_s)
             stopped = True
         except TimeoutError:
             stopped = False

@@ -158,6 +158,7 @@ class SandboxExecutor(Executor):
         runtime = list(command.argv)
         if command.extensions:
             runtime = with_extensions(runtime, list(command.extensions), OPT)
+        supervisor_argv, supervisor_env = supervised(runtime)
         args = sandbox_args(
             system=layout.system,
             masks=layout.masks,
@@ -166,8 +167,8 @@ class SandboxExecutor(Executor):
             argv_binds=argv_binds(list(command.argv[1:]), [*layout.system_roots, *command.roots, TASK_ROOT, OPT]),
             code_dir=str(spec.code_dir),
             opt=layer_binds([str(p) for p in spec.layers]),
-            env=command.env,
-            argv=supervised(runtime),
+            env={**command.env, **supervisor_env},
+            argv=supervisor_argv,
         )
         notice = self._commands.notice(spec)
         if notice is not None:

@@ -149,9 +149,7 @@ class SandboxProcess(RuntimeProcess):
             self.reset()
 
     async def wait(self) -> int:
-        if self._killed:
-            await asyncio.shield(self._gone)  # after kill: until the sandbox is gone
-        return await asyncio.shield(self._start.ended)
+        return await asyncio.shield(self._start.ended)  # after kill: when the sandbox is gone
 
     def reset(self) -> None:
         start = self._start
@@ -165,7 +163,10 @@ class SandboxProcess(RuntimeProcess):
             self.kill()
 
     async def stopped(self) -> None:
-        await asyncio.shield(self._start.stopped)  # the supervisor's "stopped", or the sandbox's end
+        if self._killed:
+            await asyncio.shield(self._gone)  # the sandbox's end, its cgroup removed
+        else:
+            await asyncio.shield(self._start.stopped)  # the supervisor's "stopped"
 
     async def restart(self) -> bool:
         if self._ended or self._killed or not self._start.stopped.done():

@@ -11,7 +11,9 @@ It talks to the server over its stdin, one end of a socket pair (``Supervisor`` 
 other), one line at a time:
 
 - it starts the runtime's command (its extensions first, in the same command) at once, with
-  stdin from ``/dev/null``; when that command ends it says ``exit <status>`` (128+N for a signal);
+  stdin from ``/dev/null``; when that command ends it says ``exit <status>`` (128+N for a signal).
+  The command comes shell-quoted in ``RUNTIME_VAR``, which it takes out of the environment: the
+  supervisor's own command line does not name the runtime's (``ps`` shows the runtime once);
 - ``stop``: it kills every other process of the sandbox (``kill -KILL -1``: in a pid namespace
   that is everything but its pid 1, bwrap's reaper, and the caller), reaps its own children and
   says ``stopped``;
@@ -28,32 +30,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import socket
 from collections.abc import Callable, Sequence
 
-__all__ = ["SUPERVISOR", "Supervisor", "supervised"]
+__all__ = ["RUNTIME_VAR", "SUPERVISOR", "Supervisor", "supervised"]
 
 log = logging.getLogger(__name__)
 
+RUNTIME_VAR = "LOCALLAMBDA_RUNTIME_COMMAND"
 # fd 3: the control socket (stdin is /dev/null for everything it starts, as it is for a
 # non-interactive shell's background jobs anyway); the runtime does not inherit it.
-SUPERVISOR = """exec 3<&0 0</dev/null
-run() { ( "$@" 3>&- & wait $!; echo "exit $?" >&3 ) & }
-run "$@"
+SUPERVISOR = f"""exec 3<&0 0</dev/null
+runtime=${RUNTIME_VAR}
+unset {RUNTIME_VAR}
+run() {{ ( eval "$runtime" 3>&-; echo "exit $?" >&3 ) & }}
+run
 while read -r order <&3; do
   case $order in
-    start) run "$@" ;;
+    start) run ;;
     stop) kill -KILL -1 2>/dev/null; kill -KILL -1 2>/dev/null; wait; echo stopped >&3 ;;
   esac
 done
 """
+_ARGV = ("/bin/sh", "-c", SUPERVISOR, "supervisor")
 
 Report = Callable[[str, int | None], None]  # ("exit", status) | ("stopped", None) | ("closed", None)
 
 
-def supervised(argv: Sequence[str]) -> list[str]:
-    """The command that runs ``argv`` under ``SUPERVISOR``, talking over its stdin."""
-    return ["/bin/sh", "-c", SUPERVISOR, "supervisor", *argv]
+def supervised(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The command that runs ``argv`` under ``SUPERVISOR`` (talking over its stdin), and the
+    variable that hands ``argv`` to it."""
+    return list(_ARGV), {RUNTIME_VAR: shlex.join(argv)}
 
 
 class Supervisor:
