@@ -308,19 +308,40 @@ class _Destination:
         self.account_id, self.region, self.group, self.stream = "000000000000", "us-east-1", group, stream
 
 
-class _Backend:
+class _Event:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class _Stream:
     def __init__(self) -> None:
-        self.groups: set[str] = set()
+        self.events: list[_Event] = []
+        self.stored_bytes = 0
+
+
+class _Group:
+    def __init__(self) -> None:
+        self.streams: dict[str, _Stream] = {}
+
+
+class _Backend:
+    """What the shipper uses of moto's LogsBackend, recording each put."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, _Group] = {}
         self.puts: list[tuple[str, str, list[dict[str, Any]]]] = []
 
     def ensure_log_group(self, log_group_name: str) -> None:
-        self.groups.add(log_group_name)
+        self.groups.setdefault(log_group_name, _Group())
 
     def ensure_log_stream(self, log_group_name: str, log_stream_name: str) -> None:
-        assert log_group_name in self.groups
+        self.groups[log_group_name].streams.setdefault(log_stream_name, _Stream())
 
     def put_log_events(self, log_group_name: str, log_stream_name: str, log_events: list[dict[str, Any]]) -> object:
         self.puts.append((log_group_name, log_stream_name, log_events))
+        stream = self.groups[log_group_name].streams[log_stream_name]
+        stream.events += [_Event(e["message"]) for e in log_events]
+        stream.stored_bytes += sum(len(e["message"]) for e in log_events)
         return None
 
 
@@ -382,3 +403,28 @@ def test_logs_that_cannot_be_delivered_are_dropped_quietly() -> None:
     delivery.put(_Destination("s"), 2.0, "two")  # refused at once from now on
     assert delivery.dropped == 2
     delivery.stop()
+
+
+def test_what_moto_keeps_is_bounded_the_oldest_forgotten_first() -> None:
+    backend = _Backend()
+    delivery = _delivery(backend, max_retained=5)
+    for i in range(6):
+        delivery.put(_Destination("a"), 1.0 + i, f"a{i}")
+    for i in range(3):
+        delivery.put(_Destination("b"), 10.0 + i, f"b{i}")
+    delivery.stop()  # one batch: a's six events, then b's three
+    streams = backend.groups["/aws/lambda/fn"].streams
+    assert [e.message for e in streams["a"].events] == ["a4\n", "a5\n"]
+    assert [e.message for e in streams["b"].events] == ["b0\n", "b1\n", "b2\n"]
+    assert streams["a"].stored_bytes == 6 and delivery.delivered == 9
+
+
+def test_what_moto_keeps_is_bounded_in_bytes_too() -> None:
+    """Few but long lines: the character bound forgets whole puts, the oldest first."""
+    backend = _Backend()
+    delivery = _delivery(backend, max_retained=1000, max_retained_bytes=250)
+    for i in range(3):
+        delivery.put(_Destination(f"s{i}"), 2.0 + i, str(i) * 100)
+    delivery.stop()  # one batch, a put per stream: 3 × 101 characters > 250
+    streams = backend.groups["/aws/lambda/fn"].streams
+    assert [len(streams[f"s{i}"].events) for i in range(3)] == [0, 1, 1]

@@ -19,6 +19,11 @@ of a batch, so that an invocation's lines travel together), loads the neighbours
 needs them (moto is imported there, never on the event loop) and writes straight into moto's
 backend. A line moto refuses (a group deleted meanwhile, say) is counted in ``failed`` and logged.
 A server whose ``SERVICES`` leaves ``logs`` out ships nothing: the factory connects no shipper.
+
+What moto keeps is bounded too: at most ``max_retained`` of the events delivered here and
+``max_retained_bytes`` of their text, the oldest forgotten first (where CloudWatch Logs expires events by a group's retention in days). Without a
+bound a busy function would grow the server's memory, and the garbage collector's pauses on the
+event loop with it, for as long as the server runs.
 """
 
 from __future__ import annotations
@@ -29,20 +34,32 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from locallambda.model.clock import iso_millis
 from locallambda.neighbours.catalogue import parse_services_setting
 
-__all__ = ["MAX_BYTES", "MAX_LINES", "Destination", "LogDelivery", "LogsBackend", "moto_logs", "ships_logs"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_LINES",
+    "MAX_RETAINED",
+    "MAX_RETAINED_BYTES",
+    "Destination",
+    "LogDelivery",
+    "LogsBackend",
+    "moto_logs",
+    "ships_logs",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_LINES = 50_000  # lines waiting for delivery, across every function
 MAX_BYTES = 32 * 1024 * 1024  # memory those lines may hold
-LINGER_S = 0.05  # how long a batch gathers lines after its first one
+MAX_RETAINED = 100_000  # events delivered here that moto keeps, across every stream
+MAX_RETAINED_BYTES = 64 * 1024 * 1024  # and the characters of their messages
+LINGER_S = 0.5  # how long a batch gathers lines after its first one (moto pays ~50 µs a put)
 
 # PutLogEvents' quotas (API_PutLogEvents.html).
 _BATCH_EVENTS = 10_000
@@ -69,6 +86,8 @@ class LogsBackend(Protocol):
     def ensure_log_group(self, log_group_name: str) -> None: ...
     def ensure_log_stream(self, log_group_name: str, log_stream_name: str) -> None: ...
     def put_log_events(self, log_group_name: str, log_stream_name: str, log_events: list[dict[str, Any]]) -> object: ...
+    @property
+    def groups(self) -> Mapping[str, Any]: ...  # name → group, whose .streams[name].events is a list
 
 
 BackendFor = Callable[[str, str], LogsBackend]  # (account, region) → its backend; may block
@@ -111,12 +130,21 @@ class LogDelivery:
         *,
         max_lines: int = MAX_LINES,
         max_bytes: int = MAX_BYTES,
+        max_retained: int = MAX_RETAINED,
+        max_retained_bytes: int = MAX_RETAINED_BYTES,
         linger_s: float = LINGER_S,
     ) -> None:
         self._backend_for = backend_for
         self._max_lines = max_lines
         self._max_bytes = max_bytes
         self._linger_s = linger_s
+        self._max_retained = max_retained
+        self._max_retained_bytes = max_retained_bytes
+        # What moto holds of ours, oldest first: (backend, group, stream, events in one put,
+        # their characters).
+        self._retained: collections.deque[tuple[LogsBackend, str, str, int, int]] = collections.deque()
+        self._retained_total = 0
+        self._retained_bytes = 0
         self._lock = threading.Lock()  # guards the queue, its size and the counters put changes
         self._queue: collections.deque[_Line] = collections.deque()
         self._bytes = 0
@@ -214,9 +242,34 @@ class LogDelivery:
                 for chunk in _chunks(events):
                     backend.put_log_events(group, stream, [{"timestamp": t, "message": m} for t, m in chunk])
                     self.delivered += len(chunk)
+                    self._retain(backend, group, stream, len(chunk), sum(len(m) for _, m in chunk))
             except Exception:  # moto's own errors: the one place they are caught
                 self.failed += len(events)
                 log.warning("CloudWatch Logs refused %d events for %s %s", len(events), group, stream, exc_info=True)
+
+    def _retain(self, backend: LogsBackend, group: str, stream: str, count: int, size: int) -> None:
+        """Note a put; forget the oldest events while more than ``max_retained`` events or
+        ``max_retained_bytes`` characters are kept (by whole puts for the characters)."""
+        self._retained.append((backend, group, stream, count, size))
+        self._retained_total += count
+        self._retained_bytes += size
+        while self._retained and self._retained_bytes > self._max_retained_bytes:
+            old_backend, old_group, old_stream, old_count, old_size = self._retained.popleft()
+            _forget_oldest(old_backend, old_group, old_stream, old_count)
+            self._retained_total -= old_count
+            self._retained_bytes -= old_size
+        while self._retained_total > self._max_retained:
+            old_backend, old_group, old_stream, old_count, old_size = self._retained[0]
+            excess = min(old_count, self._retained_total - self._max_retained)
+            _forget_oldest(old_backend, old_group, old_stream, excess)
+            self._retained_total -= excess
+            if excess == old_count:
+                self._retained.popleft()
+                self._retained_bytes -= old_size
+            else:
+                kept = old_size * (old_count - excess) // old_count
+                self._retained_bytes -= old_size - kept
+                self._retained[0] = (old_backend, old_group, old_stream, old_count - excess, kept)
 
     def _backend(self, account_id: str, region: str) -> LogsBackend | None:
         backend = self._backends.get((account_id, region))
@@ -227,6 +280,18 @@ class LogDelivery:
                 self._broken = f"{type(exc).__name__}: {exc}"
                 log.error("function logs cannot go to CloudWatch Logs: %s", self._broken, exc_info=True)
         return backend
+
+
+def _forget_oldest(backend: LogsBackend, group: str, stream: str, count: int) -> None:
+    """Remove the ``count`` oldest events of a stream from moto (gone already: nothing to do)."""
+    try:
+        held = backend.groups[group].streams[stream]
+    except (KeyError, AttributeError):
+        return
+    events = held.events
+    gone = events[:count]
+    del events[:count]  # in place: a request reading the list meanwhile sees one or the other
+    held.stored_bytes = max(0, held.stored_bytes - sum(len(e.message) for e in gone))
 
 
 def _message(line: _Line) -> str:
