@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -183,6 +184,13 @@ def test_a_flood_of_output_does_not_grow_the_server(spawn_server: Callable[..., 
     fns = Functions(server)
     name = fns.python(WRITER, memory=256, timeout=60)
     fns.invoke(name, {"mb": 1})
+    # Function logs also go to CloudWatch Logs, whose embedded moto is loaded at the first
+    # delivery (~150 MB of its own): load it before measuring, so what is measured is the flood.
+    logs = server.client("logs")
+    deadline = time.monotonic() + 30
+    while not logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"]:
+        assert time.monotonic() < deadline, "the first invocation's logs never reached CloudWatch Logs"
+        time.sleep(0.1)
     assert server.proc is not None
     before = _status_mb(server.proc.pid, "VmRSS:")
     out = fns.invoke(name, {"mb": 300, "lines": True}, LogType="Tail")
