@@ -22,6 +22,7 @@ from locallambda.control.aliases import AliasesApi
 from locallambda.control.code_signing import CodeSigningApi
 from locallambda.control.concurrency import ConcurrencyApi
 from locallambda.control.event_invoke_config import EventInvokeConfigApi
+from locallambda.control.event_source_mappings import EventSourceMappingsApi, MappingSeams
 from locallambda.control.function_settings import FunctionSettingsApi
 from locallambda.control.functions import FunctionsApi
 from locallambda.control.layers import LayersApi
@@ -36,17 +37,19 @@ from locallambda.edge.callers import origin_of
 from locallambda.edge.credentials import local_keys
 from locallambda.edge.function_urls import FunctionUrls
 from locallambda.edge.internal import internal_routes
+from locallambda.event_sources.sources import EventSources
 from locallambda.executors.base import Executor
 from locallambda.executors.docker import DockerExecutor
 from locallambda.executors.process import ProcessExecutor
 from locallambda.executors.sandbox import SandboxExecutor
 from locallambda.invoke.api import InvocationsApi, event_config
 from locallambda.invoke.async_queue import EventQueue
+from locallambda.invoke.destinations import Destinations
 from locallambda.invoke.engine import InvokeEngine
 from locallambda.invoke.logs import LogStore
 from locallambda.model.clock import Clock, SystemClock
 from locallambda.model.operations import operations_of
-from locallambda.model.refs import FunctionRef
+from locallambda.model.refs import FunctionRef, parse_function_name
 from locallambda.model.spec import FunctionSpec, InvocationResult
 from locallambda.model.tasks import TaskScope
 from locallambda.neighbours.bridge import LambdaBridge
@@ -119,8 +122,18 @@ class Application:
             self.tasks.child("engine"),
             self.clock,
         )
+        # Finished events go to their destinations and dead-letter queues through our own endpoint.
+        self.destinations = Destinations(self.functions, settings.endpoint_url, settings.region)
+        base_delay = settings.lambda_retry_base_delay
         self.events = EventQueue(
-            self.run_event, event_config(self.functions), self.tasks.child("events"), self.clock, self.store
+            self.run_event,
+            event_config(self.functions),
+            self.tasks.child("events"),
+            self.clock,
+            self.store,
+            retry_delays=(base_delay, 2 * base_delay),
+            deliver=self.destinations.deliver,
+            blocked=self.destinations.blocked,
         )
 
         # -- the services around Lambda, on the same port
@@ -131,6 +144,7 @@ class Application:
             settings.account_id,
             (settings.host, settings.port),
             parse_services_setting(settings.services),
+            workers=32,  # event source pollers hold some in long polls
             after_call=self.snapshots.after_call if self.snapshots else None,
             on_load=[
                 *([self.snapshots.restore] if self.snapshots else []),
@@ -173,7 +187,23 @@ class Application:
             self.collector.on_change,
         ]
         self.plane.code_size_sources.append(layers.code_size)
+        # Event source mappings: the control plane's API, the pollers behind it.
+        self.event_sources = EventSources(
+            settings.event_source_endpoint or settings.endpoint_url,
+            settings.region,
+            self.invoke_mapped,
+            self._mapping_result,
+            self._function_role,
+            self.store,
+            self.tasks.child("event-sources"),
+            sqs_wait_seconds=settings.event_source_sqs_wait_seconds,
+        )
+        self.mappings = EventSourceMappingsApi(
+            self.plane,
+            MappingSeams(self.event_sources.check_source, self.event_sources.check_filters, self.event_sources.changed),
+        )
         apis = [
+            self.mappings,
             FunctionsApi(self.plane, self.layer_store, self.lifecycle),
             VersionsApi(self.plane),
             InvocationsApi(self.engine, self.events, response_limit=settings.limits_max_function_payload_size_bytes),
@@ -255,6 +285,19 @@ class Application:
             return self.executors["docker"]
         return self.executors[self.executor_name]
 
+    async def invoke_mapped(self, function_arn: str, payload: bytes) -> InvocationResult:
+        """The pollers' seam: a synchronous invoke of a mapping's function."""
+        ref = parse_function_name(function_arn, self.settings.region, self.settings.account_id)
+        return await self.engine.invoke(ref, payload)
+
+    def _mapping_result(self, uuid: str, result: str) -> None:
+        self.mappings.record_result(uuid, result)
+
+    def _function_role(self, function_arn: str) -> str | None:
+        ref = parse_function_name(function_arn, self.settings.region, self.settings.account_id)
+        record = self.functions.get(ref.region, ref.name)
+        return str(record.latest.config.get("Role")) if record is not None else None
+
     async def run_event(self, ref: FunctionRef, payload: bytes, request_id: str) -> InvocationResult:
         return await self.engine.invoke(ref, payload, request_id=request_id)
 
@@ -278,15 +321,22 @@ class Application:
         await self.lifecycle.resume()
         await self.collector.start()
         self.events.start()
+        self.mappings.resume()
+        self.tasks.spawn(self._start_pollers(), name="event-sources-start")
         if self.snapshots is not None:
             if self.snapshots.exist():  # restored before the first neighbour request is answered
                 self.tasks.spawn(asyncio.to_thread(self._load_neighbours), name="neighbours-restore")
             self.tasks.spawn(self.snapshots.periodically(self.neighbours.run), name="neighbours-snapshots")
         log.info("locallambda ready on %s (data: %s)", self.settings.endpoint_url, self.data_dir)
 
+    async def _start_pollers(self) -> None:
+        await asyncio.sleep(0)  # after the lifespan startup: the server answers the pollers' requests
+        self.event_sources.start()
+
     async def shutdown(self) -> None:
         """Stop everything this server started, in order, each step with a deadline."""
         self.collector.close()
+        await self.event_sources.close()
         await self.events.close()
         await self._control_tasks.close()
         await self.engine.close()

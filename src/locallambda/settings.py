@@ -53,6 +53,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
 def _split_listen(value: str) -> tuple[str, int]:
     # GATEWAY_LISTEN may hold several comma-separated addresses; the first one wins.
     first = value.split(",", maxsplit=1)[0].strip()
@@ -112,6 +125,13 @@ class Settings:
     hot_reload_roots: tuple[Path, ...] = ()
     # SERVICES (LocalStack's): the comma-separated services served besides Lambda; empty: all.
     services: str = ""
+    # LOCALLAMBDA_EVENT_SOURCE_ENDPOINT: where event source pollers read SQS, Kinesis and DynamoDB
+    # Streams (empty: this server); LOCALLAMBDA_SQS_WAIT_SECONDS: their long-poll wait (≤ 20).
+    event_source_endpoint: str = ""
+    event_source_sqs_wait_seconds: int = 20
+    # LAMBDA_RETRY_BASE_DELAY (LocalStack's, seconds): the wait before an Event invoke's first
+    # retry after a function error; the second waits twice as long (AWS: 1 and 2 minutes).
+    lambda_retry_base_delay: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -186,6 +206,9 @@ class Settings:
         if roots.strip():
             values["hot_reload_roots"] = tuple(Path(r).expanduser() for r in roots.split(os.pathsep) if r.strip())
         values["services"] = env.get("SERVICES", "")
+        values["event_source_endpoint"] = env.get("LOCALLAMBDA_EVENT_SOURCE_ENDPOINT", "")
+        values["event_source_sqs_wait_seconds"] = _int(env, "LOCALLAMBDA_SQS_WAIT_SECONDS", 20)
+        values["lambda_retry_base_delay"] = _float(env, "LAMBDA_RETRY_BASE_DELAY", 60.0)
         if env.get("JAVA_HOME"):
             values["java_home"] = Path(env["JAVA_HOME"])
         if env.get("LOCALLAMBDA_NODEJS_RUNTIME_DIR"):

@@ -34,6 +34,7 @@ RANK = {
     "runtime_api": 4,
     "control": 5,
     "invoke": 5,
+    "event_sources": 5,
     "protocol": 6,
     "edge": 7,
     "app": 8,

@@ -1,0 +1,249 @@
+"""The SQS poller of one mapping: receive, invoke synchronously, delete what succeeded.
+
+AWS's behaviour ("Using Lambda with Amazon SQS", Lambda developer guide):
+- batches of up to ``BatchSize`` messages, gathered for up to ``MaximumBatchingWindowInSeconds``
+  (0: what one receive returns); long polling, so an idle queue delivers within milliseconds;
+- on success the batch is deleted (DeleteMessageBatch); on a function error nothing is deleted and
+  the messages become visible again after the queue's visibility timeout; the queue's redrive
+  policy moves a message to its dead-letter queue once received ``maxReceiveCount`` times (the
+  queue does that on receive);
+- ``ReportBatchItemFailures``: only the successes are deleted (``responses.failed_items``);
+- records filtered out by FilterCriteria are deleted without invoking;
+- FIFO queues: the queue hands out one batch per message group at a time, so order per group
+  holds however many batches are in flight;
+- concurrency scales out while receives come back full, up to ``ScalingConfig.MaximumConcurrency``
+  (the function's own concurrency limits it too: throttled batches are not deleted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from locallambda.event_sources.clients import Clients, SourceClosed, region_of
+from locallambda.event_sources.filtering import Filter
+from locallambda.event_sources.responses import ALL_FAILED, failed_items
+from locallambda.model.spec import InvocationResult
+
+__all__ = ["Invoke", "SqsPoller", "queue_url_of", "sqs_record"]
+
+log = logging.getLogger(__name__)
+
+Invoke = Callable[[str, bytes], Awaitable[InvocationResult]]
+
+_MAX_RECEIVE = 10  # ReceiveMessage's limit per call
+_LONG_POLL = 20  # seconds, SQS's maximum
+_PAYLOAD_LIMIT = 6 * 1024 * 1024  # a synchronous invocation's request limit
+_DEFAULT_CONCURRENCY = 1000  # AWS scales an SQS mapping up to 1,250 concurrent invocations
+_BACKOFF = 1.0
+# AWS starts an SQS mapping with five concurrent batches and adds up to 300 a minute while the
+# queue has a backlog ("Scaling behaviour", Using Lambda with Amazon SQS).
+_INITIAL_CONCURRENCY = 5
+_GROWTH_INTERVAL = 60 / 300
+
+
+def queue_url_of(arn: str, endpoint_url: str) -> str:
+    parts = arn.split(":")
+    return f"{endpoint_url}/{parts[4]}/{parts[5]}"
+
+
+def _attribute_values(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Message attributes as the Lambda event shows them (lower-camel members, list members)."""
+    out: dict[str, Any] = {}
+    for name, value in attrs.items():
+        entry: dict[str, Any] = {}
+        if "StringValue" in value:
+            entry["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            entry["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+        entry["stringListValues"] = list(value.get("StringListValues") or [])
+        entry["binaryListValues"] = list(value.get("BinaryListValues") or [])
+        entry["dataType"] = value.get("DataType", "String")
+        out[name] = entry
+    return out
+
+
+_SYSTEM_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "AWSTraceHeader",
+    "DeadLetterQueueSourceArn",
+)
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """One message as a record of AWS's SQS event (the sample event of the developer guide)."""
+    attrs = message.get("Attributes") or {}
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": {k: attrs[k] for k in _SYSTEM_ATTRIBUTES if k in attrs},
+        "messageAttributes": _attribute_values(message.get("MessageAttributes") or {}),
+        "md5OfMessageAttributes": message.get("MD5OfMessageAttributes"),
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+class SqsPoller:
+    """Polls one queue for one mapping until cancelled."""
+
+    def __init__(self, mapping: dict[str, Any], clients: Clients, invoke: Invoke, wait_seconds: int) -> None:
+        self.uuid = str(mapping["UUID"])
+        self.queue_arn = str(mapping["EventSourceArn"])
+        self.function_arn = str(mapping["FunctionArn"])
+        self.batch_size = int(mapping.get("BatchSize") or 10)
+        self.window = float(mapping.get("MaximumBatchingWindowInSeconds") or 0)
+        self.report_failures = "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or [])
+        scaling = mapping.get("ScalingConfig") or {}
+        self.max_concurrency = int(scaling.get("MaximumConcurrency") or _DEFAULT_CONCURRENCY)
+        self.filter = Filter(mapping.get("FilterCriteria"), "sqs")
+        self.sqs = clients.client("sqs", region_of(self.queue_arn, clients.default_region))
+        self.clients = clients
+        self.invoke = invoke
+        self.wait_seconds = max(0, min(_LONG_POLL, wait_seconds))
+        self.queue_url = queue_url_of(self.queue_arn, clients.endpoint_url)
+        self._helpers = 0
+        self._allowed = min(_INITIAL_CONCURRENCY, self.max_concurrency)
+        self._grown_at = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        # One receive at a time per mapping: the embedded SQS marks messages received without a
+        # lock, so concurrent receives of one queue could hand out a message twice (a FIFO
+        # queue must not). Invocations still overlap.
+        self._receiving = asyncio.Lock()
+
+    async def run(self) -> None:
+        """The first receiver long-polls forever; helpers join while the queue has a backlog."""
+        try:
+            await self._receiver(lead=True)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _receiver(self, lead: bool) -> None:
+        while True:
+            try:
+                messages = await self._gather(long_poll=lead)
+            except SourceClosed:
+                return
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("event source mapping %s: receiving from %s failed: %s", self.uuid, self.queue_arn, exc)
+                await asyncio.sleep(_BACKOFF)
+                continue
+            if not messages:
+                if lead:
+                    continue
+                return  # a helper ends when the backlog is gone
+            if len(messages) >= min(self.batch_size, _MAX_RECEIVE):
+                self._scale_out()
+            await self._process(messages)
+
+    def _scale_out(self) -> None:
+        """One more concurrent batch while the backlog lasts, at AWS's pace."""
+        now = time.monotonic()
+        crowded = self._helpers + 1 >= self._allowed and self._allowed < self.max_concurrency
+        if crowded and now - self._grown_at >= _GROWTH_INTERVAL:
+            self._allowed += 1
+            self._grown_at = now
+        if self._helpers + 1 < self._allowed:
+            self._spawn_helper()
+
+    def _spawn_helper(self) -> None:
+        self._helpers += 1
+
+        async def helper() -> None:
+            try:
+                await self._receiver(lead=False)
+            finally:
+                self._helpers -= 1
+
+        task = asyncio.get_running_loop().create_task(helper())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
+        async with self._receiving:
+            return await self._receive_unlocked(count, wait)
+
+    async def _receive_unlocked(self, count: int, wait: int) -> list[dict[str, Any]]:
+        answer = await self.clients.call(
+            self.sqs.receive_message,
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max(1, min(_MAX_RECEIVE, count)),
+            WaitTimeSeconds=wait,
+            AttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(answer.get("Messages") or [])
+
+    async def _gather(self, long_poll: bool) -> list[dict[str, Any]]:
+        """One batch: the first receive waits (long poll); then, with a batching window, more
+        receives until the batch is full, the window closed, or the payload limit is near."""
+        first = await self._receive(self.batch_size, self.wait_seconds if long_poll else 0)
+        if not first or self.window <= 0:
+            return first
+        batch = first
+        size = sum(len(m.get("Body", "")) for m in batch)
+        deadline = time.monotonic() + self.window
+        while len(batch) < self.batch_size and size < _PAYLOAD_LIMIT // 2:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = await self._receive(self.batch_size - len(batch), min(_LONG_POLL, max(1, int(left))))
+            batch.extend(more)
+            size += sum(len(m.get("Body", "")) for m in more)
+            if not more and time.monotonic() >= deadline:
+                break
+        return batch
+
+    async def _process(self, messages: list[dict[str, Any]]) -> None:
+        records = [sqs_record(m, self.queue_arn) for m in messages]
+        kept = [r for r in records if self.filter.keeps(r)]
+        dropped = [r for r in records if r not in kept]
+        if dropped:  # AWS deletes messages that match no filter
+            await self._delete(dropped)
+        if not kept:
+            return
+        payload = json.dumps({"Records": kept}).encode()
+        try:
+            result = await self.invoke(self.function_arn, payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # not found, throttled, not active: the messages come back later
+            log.info("event source mapping %s: invoking %s failed: %s", self.uuid, self.function_arn, exc)
+            await asyncio.sleep(_BACKOFF)
+            return
+        if result.function_error:
+            return  # visible again after the visibility timeout
+        if self.report_failures:
+            failed = failed_items(result.payload, {r["messageId"] for r in kept})
+            if failed is ALL_FAILED:
+                return
+            kept = [r for r in kept if r["messageId"] not in failed]
+        await self._delete(kept)
+
+    async def _delete(self, records: list[dict[str, Any]]) -> None:
+        for start in range(0, len(records), _MAX_RECEIVE):
+            chunk = records[start : start + _MAX_RECEIVE]
+            entries = [{"Id": str(uuid.uuid4().hex), "ReceiptHandle": r["receiptHandle"]} for r in chunk]
+            try:
+                await self.clients.call(self.sqs.delete_message_batch, QueueUrl=self.queue_url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("event source mapping %s: deleting from %s failed: %s", self.uuid, self.queue_arn, exc)
