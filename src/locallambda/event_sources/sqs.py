@@ -118,6 +118,11 @@ class SqsPoller:
         self.clients = clients
         self.invoke = invoke
         self.wait_seconds = max(0, min(_LONG_POLL, wait_seconds))
+        if self.queue_arn.endswith(".fifo"):
+            # The embedded SQS decides which message groups are busy once per receive call, so
+            # a long poll begun while a group's batch was in flight would not see that group
+            # free up until it ends: short polls keep FIFO groups moving.
+            self.wait_seconds = min(self.wait_seconds, 1)
         self.queue_url = queue_url_of(self.queue_arn, clients.endpoint_url)
         self._helpers = 0
         self._allowed = min(_INITIAL_CONCURRENCY, self.max_concurrency)
