@@ -86,14 +86,20 @@ def _docker_problem() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def docker_ready() -> None:
+def require_docker() -> None:
+    """Skip the calling test when no Docker engine (or test image) is usable; under CI=true,
+    fail it instead: CI must test the docker executor."""
     problem = _docker_problem()
     if problem is None:
         return
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and the docker executor cannot be tested: {problem}")
     pytest.skip(problem)
+
+
+@pytest.fixture(scope="module")
+def docker_ready() -> None:
+    require_docker()
 
 
 def containers(label: str) -> list[str]:

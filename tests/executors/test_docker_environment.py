@@ -13,7 +13,6 @@ Node.js resolves modules with them is proved in the process and sandbox executor
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +24,7 @@ from locallambda.executors.docker.images import ImageInfo
 from locallambda.runtimes.catalogue import default_image
 from locallambda.settings import Settings
 from tests.conftest import ROLE, Server, make_zip, wait_active
-from tests.executors.test_docker import PYTHON_IMAGE, _docker_problem
+from tests.executors.test_docker import PYTHON_IMAGE, require_docker
 from tests.invoke.conftest import stop_checked
 from tests.unit.test_docker_config import IDENTITY, spec
 
@@ -54,11 +53,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def docker_server() -> Iterator[Server]:
-    problem = _docker_problem()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and the docker executor cannot be tested: {problem}")
-        pytest.skip(problem)
+    require_docker()
     server = Server(
         env={
             "LAMBDA_EXECUTOR": "docker-reuse",

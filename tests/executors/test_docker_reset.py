@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROLE, Server, make_zip, wait_active
-from tests.executors.test_docker import MAPPING, _docker_problem, containers
+from tests.executors.test_docker import MAPPING, containers, require_docker
 from tests.invoke.conftest import stop_checked
 
 pytestmark = pytest.mark.docker
@@ -50,11 +49,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def reuse_server() -> Iterator[Server]:
-    problem = _docker_problem()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and the docker executor cannot be tested: {problem}")
-        pytest.skip(problem)
+    require_docker()
     server = Server(
         env={
             "LAMBDA_EXECUTOR": "docker-reuse",

@@ -4,12 +4,11 @@ Python function writes to S3 and reads it back, sends to SQS and reads a DynamoD
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 from tests.conftest import ROLE, Server, make_zip, wait_active
-from tests.executors.test_docker import _docker_problem, _docker_server
+from tests.executors.test_docker import _docker_server, require_docker
 from tests.invoke.conftest import Functions, stop_checked
 
 CODE = """
@@ -45,11 +44,7 @@ def test_python_function_uses_s3_sqs_sts(srv: Server, functions: Functions) -> N
 @pytest.mark.docker
 def test_python_function_in_docker_uses_s3_sqs_sts() -> None:
     """The same from a container (docker-reuse, host network): AWS_ENDPOINT_URL leads back here."""
-    problem = _docker_problem()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and the docker executor cannot be tested: {problem}")
-        pytest.skip(problem)
+    require_docker()
     server = _docker_server("docker-reuse").start()
     try:
         client = server.client()

@@ -22,6 +22,7 @@ nothing.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -104,10 +105,11 @@ class Neighbours:
         fixed = [(k, _moto_host(v)) if k == "host" else (k, v) for k, v in fixed]
         environ = build_environ(method, raw_path, query_string, fixed, body, self._server, client)
         caller = self._caller or await _loaded(self)
-        answer = await caller.call(environ)
-        if self._after_call is not None:  # before the answer leaves: what it acknowledged is kept
-            await caller.run(self._after_call, name, method, environ, answer.status)
-        return answer
+        after_call = self._after_call
+        if after_call is None:
+            return await caller.call(environ)
+        # In the same worker thread, before the answer leaves: what it acknowledged is kept.
+        return await caller.call(environ, lambda answer: after_call(name, method, environ, answer.status))
 
     def load(self) -> WsgiCaller:
         """Import moto and build its application (once; blocking: call from a worker thread)."""
@@ -118,6 +120,11 @@ class Neighbours:
                 for hook in self._on_load:
                     hook()
                 self._caller = WsgiCaller(DomainDispatcherApplication(create_backend_app), self._workers)
+                # moto's modules are hundreds of thousands of long-lived objects: moved out of the
+                # collector's reach, so that full collections (and their pauses on the event
+                # loop) cost what they did before moto was loaded.
+                gc.collect()
+                gc.freeze()
                 log.info("neighbour services loaded (moto)")
             return self._caller
 

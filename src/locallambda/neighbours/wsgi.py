@@ -82,16 +82,18 @@ class WsgiCaller:
         self._app = app
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="neighbours")
 
-    async def call(self, environ: dict[str, Any]) -> WsgiAnswer:
+    async def call(self, environ: dict[str, Any], after: Callable[[WsgiAnswer], None] | None = None) -> WsgiAnswer:
+        """The application's answer; ``after`` runs with it in the same worker thread, before it
+        is returned (one thread hop per request, whatever ``after`` does)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._run, environ)
+        return await loop.run_in_executor(self._pool, self._run, environ, after)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run other blocking work on the application's state in the same pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, fn, *args)
 
-    def _run(self, environ: dict[str, Any]) -> WsgiAnswer:
+    def _run(self, environ: dict[str, Any], after: Callable[[WsgiAnswer], None] | None = None) -> WsgiAnswer:
         started: list[Any] = []
 
         def start_response(
@@ -112,7 +114,7 @@ class WsgiCaller:
         # The body's length is the edge's to write, except for HEAD, whose Content-Length is
         # that of the body a GET would give (S3's HeadObject reports the object's size by it).
         keep_length = environ["REQUEST_METHOD"] == "HEAD"
-        return WsgiAnswer(
+        answer = WsgiAnswer(
             int(status.split(" ", 1)[0]),
             [
                 (k.lower().encode("latin-1"), str(v).encode("latin-1"))
@@ -121,6 +123,9 @@ class WsgiCaller:
             ],
             b"".join(chunks),
         )
+        if after is not None:
+            after(answer)
+        return answer
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
