@@ -4,13 +4,11 @@ is loaded (its ``on_load``).
 moto's CloudFormation parses templates and creates resources in moto's backends; for
 ``AWS::Lambda::*`` that would be moto's mock Lambda, which nothing here can invoke. The
 installer puts this server's models in their place in moto's resource map (``Function``,
-``Version``, ``Alias``, ``Permission``, ``Url``, ``LayerVersion``: ``cfn_functions.py``,
-``cfn_versions.py``, ``cfn_access.py``), each bound to this server's Lambda API over loopback
-(``lambda_api.py``), and moto's stacks and change sets by ours (``cfn_stacks.py``: the SAM
-transform, change-set execution, rollbacks, GetTemplate stages).
-
-``AWS::Lambda::EventSourceMapping`` is left to moto: this server's Lambda API does not
-implement event source mappings yet.
+``Version``, ``Alias``, ``Permission``, ``Url``, ``LayerVersion``, ``EventSourceMapping``:
+``cfn_functions.py``, ``cfn_versions.py``, ``cfn_access.py``, ``cfn_mappings.py``), each bound
+to this server's Lambda API over loopback (``lambda_api.py``), and moto's stacks and change
+sets by ours (``cfn_stacks.py``: the SAM transform, change-set execution, rollbacks, GetTemplate
+stages).
 
 This module imports nothing of moto itself: the app imports it at start, moto is loaded at the
 first neighbour request.
@@ -39,11 +37,12 @@ def install_lambda_resources(endpoint: str) -> None:
     from locallambda.neighbours import cfn_stacks
     from locallambda.neighbours.cfn_access import Permission, Url
     from locallambda.neighbours.cfn_functions import Function, LayerVersion
+    from locallambda.neighbours.cfn_mappings import EventSourceMapping
     from locallambda.neighbours.cfn_versions import Alias, Version
     from locallambda.neighbours.lambda_api import LoopbackLambda
 
     api = LoopbackLambda(endpoint)
-    for model in (Function, Version, Alias, Permission, Url, LayerVersion):
+    for model in (Function, Version, Alias, Permission, Url, LayerVersion, EventSourceMapping):
         # a class attribute, not a subclass per server: stacks are pickled with their resources
         # when persistence is on, and pickle finds classes by their module and name
         model.api = api
