@@ -60,6 +60,7 @@ from locallambda.neighbours.log_delivery import LogDelivery, moto_logs, ships_lo
 from locallambda.neighbours.objects import ObjectReader
 from locallambda.neighbours.persistence import Snapshots
 from locallambda.neighbours.schedules import Scheduler
+from locallambda.neighbours.stream_patches import install as install_stream_patches
 from locallambda.protocol.dispatch import Dispatcher
 from locallambda.protocol.model import Router, load_service_model
 from locallambda.runtimes.commands import RuntimeCommands
@@ -151,6 +152,7 @@ class Application:
                 LambdaBridge(settings.host, settings.port, settings.account_id).install,
                 self.schedules.start,
                 functools.partial(install_lambda_resources, settings.endpoint_url),
+                install_stream_patches,
             ],
         )
 
@@ -287,14 +289,18 @@ class Application:
 
     async def invoke_mapped(self, function_arn: str, payload: bytes) -> InvocationResult:
         """The pollers' seam: a synchronous invoke of a mapping's function."""
-        ref = parse_function_name(function_arn, self.settings.region, self.settings.account_id)
+        ref = parse_function_name(
+            function_arn, _arn_region(function_arn, self.settings.region), self.settings.account_id
+        )
         return await self.engine.invoke(ref, payload)
 
     def _mapping_result(self, uuid: str, result: str) -> None:
         self.mappings.record_result(uuid, result)
 
     def _function_role(self, function_arn: str) -> str | None:
-        ref = parse_function_name(function_arn, self.settings.region, self.settings.account_id)
+        ref = parse_function_name(
+            function_arn, _arn_region(function_arn, self.settings.region), self.settings.account_id
+        )
         record = self.functions.get(ref.region, ref.name)
         return str(record.latest.config.get("Role")) if record is not None else None
 
@@ -352,6 +358,13 @@ class Application:
         self.store.close()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+
+def _arn_region(arn: str, default: str) -> str:
+    """The region an ARN names (a mapping's function is in the mapping's region, not always the
+    server's default one)."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[0] == "arn" and parts[3] else default
 
 
 def build_app(settings: Settings, **kwargs: Any) -> Application:

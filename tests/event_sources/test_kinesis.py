@@ -1,13 +1,18 @@
-"""Kinesis → function: records in order with AWS's shape, OnFailure after the retries."""
+"""Kinesis → function: records in order with AWS's shape, OnFailure after the retries,
+AT_TIMESTAMP, filters on the decoded data (the shared stream behaviours: test_stream_features.py,
+test_stream_failures.py)."""
 
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import time
 
 from tests.conftest import Server
 from tests.event_sources.conftest import Recorder
+from tests.event_sources.streams import KinesisStream, StreamRecorder
+from tests.invoke.conftest import Functions
 
 
 def test_records_arrive_in_order_with_aws_shape(srv: Server, recorder: Recorder) -> None:
@@ -61,3 +66,39 @@ def test_a_failing_batch_goes_to_the_on_failure_queue(srv: Server, recorder: Rec
     assert body["requestContext"]["approximateInvokeCount"] == 2
     assert body["responseContext"]["functionError"] == "Unhandled"
     assert body["KinesisBatchInfo"]["batchSize"] == 1 and body["KinesisBatchInfo"]["streamArn"] == arn
+
+
+def test_at_timestamp_starts_at_the_first_record_written_at_or_after_it(srv: Server, functions: Functions) -> None:
+    recorder = StreamRecorder(srv, functions)
+    stream = KinesisStream(srv)
+    stream.put_all([{"n": 0}, {"n": 1}])
+    time.sleep(0.2)  # the arrival times of the two groups apart
+    since = datetime.datetime.now(datetime.UTC)
+    time.sleep(0.2)
+    stream.put_all([{"n": 2}, {"n": 3}])
+    esm = srv.client().create_event_source_mapping(
+        EventSourceArn=stream.arn,
+        FunctionName=recorder.name,
+        StartingPosition="AT_TIMESTAMP",
+        StartingPositionTimestamp=since,
+        BatchSize=10,
+    )
+    assert esm["StartingPosition"] == "AT_TIMESTAMP"
+    assert [n for b in recorder.batches(1, settle=0.5) for n in b.ns] == [2, 3]
+
+
+def test_filter_criteria_on_the_decoded_data_keep_only_matching_records(srv: Server, functions: Functions) -> None:
+    recorder = StreamRecorder(srv, functions)
+    stream = KinesisStream(srv)
+    stream.put_all([{"n": 0, "color": "blue"}, {"n": 1, "color": "red"}, {"n": 2, "color": "green"}])
+    stream.client.put_record(StreamName=stream.name, Data=b"not json", PartitionKey="key")
+    pattern = {"data": {"color": ["red"]}}
+    srv.client().create_event_source_mapping(
+        EventSourceArn=stream.arn,
+        FunctionName=recorder.name,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps(pattern)}]},
+    )
+    batches = recorder.batches(1, settle=1.0)
+    assert [b.ns for b in batches] == [[1]]

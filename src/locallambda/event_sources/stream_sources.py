@@ -1,12 +1,18 @@
 """Reading Kinesis streams and DynamoDB Streams shard by shard, and their records as AWS's events
 show them (the sample events of the Lambda developer guide: "Using Lambda with Kinesis",
-"Using Lambda with DynamoDB")."""
+"Using Lambda with DynamoDB"; the AWS-recorded events of LocalStack's parity snapshots).
+
+What the poller asks of a record besides: its sequence number (the checkpoint, the
+``itemIdentifier`` of ``ReportBatchItemFailures``), its arrival time (``MaximumRecordAgeInSeconds``,
+tumbling windows; a DynamoDB record's ``ApproximateCreationDateTime``, whole seconds), and its key
+(``ParallelizationFactor`` keeps the records of one key in order: Kinesis's partition key, the
+item's key for DynamoDB).
+"""
 
 from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
 import json
 from typing import Any
 
@@ -57,9 +63,9 @@ class StreamSource:
     def arrival(self, record: dict[str, Any]) -> float:
         raise NotImplementedError
 
-    def partition(self, record: dict[str, Any], parts: int) -> int:
-        """Which of ``parts`` concurrent batches of a shard the record goes to (same key, same batch)."""
-        return 0
+    def key(self, record: dict[str, Any]) -> str:
+        """What orders the record: records of one key are processed in order, always."""
+        raise NotImplementedError
 
     def batch_info(self, shard_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -71,10 +77,6 @@ class StreamSource:
             "batchSize": len(records),
             "streamArn": self.arn,
         }
-
-
-def _key_part(key: str, parts: int) -> int:
-    return int.from_bytes(hashlib.md5(key.encode()).digest()[:4], "big") % parts if parts > 1 else 0
 
 
 class KinesisSource(StreamSource):
@@ -130,8 +132,8 @@ class KinesisSource(StreamSource):
     def arrival(self, record: dict[str, Any]) -> float:
         return float(record["kinesis"]["approximateArrivalTimestamp"])
 
-    def partition(self, record: dict[str, Any], parts: int) -> int:
-        return _key_part(str(record["kinesis"]["partitionKey"]), parts)
+    def key(self, record: dict[str, Any]) -> str:
+        return str(record["kinesis"]["partitionKey"])
 
 
 def _b64_binary(value: Any) -> Any:
@@ -178,14 +180,18 @@ class DynamoDBSource(StreamSource):
         out = []
         for raw in answer.get("Records") or []:
             change = _b64_binary(dict(raw["dynamodb"]))
-            change["ApproximateCreationDateTime"] = _epoch(raw["dynamodb"].get("ApproximateCreationDateTime"))
+            # "in UNIX epoch time format and rounded down to the closest second" (DynamoDB
+            # Streams API Reference, StreamRecord); the event shows it as a number.
+            created = _epoch(raw["dynamodb"].get("ApproximateCreationDateTime"))
+            change["ApproximateCreationDateTime"] = float(int(created))
             out.append(
                 {
                     "eventID": raw.get("eventID"),
                     "eventName": raw.get("eventName"),
-                    "eventVersion": raw.get("eventVersion", "1.1"),
+                    # 1.1 in AWS's recorded events (the endpoint's own value when it gives one)
+                    "eventVersion": raw.get("eventVersion") or "1.1",
                     "eventSource": "aws:dynamodb",
-                    "awsRegion": raw.get("awsRegion", self.region),
+                    "awsRegion": raw.get("awsRegion") or self.region,
                     "dynamodb": change,
                     "eventSourceARN": self.arn,
                 }
@@ -198,5 +204,5 @@ class DynamoDBSource(StreamSource):
     def arrival(self, record: dict[str, Any]) -> float:
         return float(record["dynamodb"]["ApproximateCreationDateTime"])
 
-    def partition(self, record: dict[str, Any], parts: int) -> int:
-        return _key_part(json.dumps(record["dynamodb"].get("Keys"), sort_keys=True), parts)
+    def key(self, record: dict[str, Any]) -> str:
+        return json.dumps(record["dynamodb"].get("Keys"), sort_keys=True)

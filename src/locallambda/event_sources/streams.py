@@ -1,21 +1,32 @@
 """The stream poller of one mapping (Kinesis, DynamoDB Streams): each shard in order.
 
-AWS's behaviour ("Using Lambda with Kinesis"/"with DynamoDB", Lambda developer guide):
-- a shard is read from its checkpoint (kept here across restarts) or ``StartingPosition``;
-  batches of up to ``BatchSize`` records, gathered for up to ``MaximumBatchingWindowInSeconds``;
-- a failed batch is retried, in order, blocking the shard, until it succeeds,
-  ``MaximumRetryAttempts`` retries were made or its records are older than
-  ``MaximumRecordAgeInSeconds`` (-1: forever); ``BisectBatchOnFunctionError`` splits a failing
-  batch in two before retrying; discarded batches go to ``DestinationConfig.OnFailure`` (SQS or
-  SNS) as AWS's invocation record with ``KinesisBatchInfo``/``DDBStreamBatchInfo``;
-- ``ReportBatchItemFailures``: the checkpoint moves to the first failed record, and the retry
-  starts there;
-- ``ParallelizationFactor``: up to 10 batches per shard at once, records of one partition key
-  always in the same one, in order;
-- ``TumblingWindowInSeconds``: records are grouped by windows of arrival time; the function's
-  ``state`` answer is passed to the next invocation of the window; a last invocation with
-  ``isFinalInvokeForWindow`` closes it;
+AWS's behaviour ("Using AWS Lambda with Amazon Kinesis" and "... with Amazon DynamoDB", Lambda
+developer guide; the AWS-recorded answers of LocalStack's parity snapshots):
+- a shard is read from its checkpoint (kept across restarts and reconfigurations) or
+  ``StartingPosition``; batches of up to ``BatchSize`` records, gathered for up to
+  ``MaximumBatchingWindowInSeconds``, and of at most 6 MB ("until it has gathered a full batch,
+  the batching window expires, or the batch reaches the payload limit of 6 MB");
+- a failed batch is retried, in order, blocking the shard, until it succeeds, its retries
+  (``MaximumRetryAttempts``) are used up or its records are older than
+  ``MaximumRecordAgeInSeconds`` (-1: forever); retries back off (AWS-recorded: eight
+  invocations in the minute before a record expired). A batch that did not reach the function
+  (throttled, the function missing or not active) is retried until its records expire, without
+  counting: "This doesn't apply to service errors or throttles where the batch didn't reach the
+  function";
+- ``BisectBatchOnFunctionError`` splits a batch that failed with a function error in two, and
+  "Splitting a batch does not count towards the retry quota";
+- discarded records go to ``DestinationConfig.OnFailure`` (SQS or SNS) as AWS's invocation
+  record with ``KinesisBatchInfo``/``DDBStreamBatchInfo``; a record past its maximum age has no
+  ``responseContext`` (AWS-recorded, ``test_kinesis_maximum_record_age_exceeded``);
+- ``ReportBatchItemFailures`` (``responses.failed_items``): the checkpoint moves to the lowest
+  reported sequence number and the retry starts there;
+- ``ParallelizationFactor``: up to that many batches of one shard at once, the records of one
+  key (partition key, item key) always in the same one, in order;
+- ``TumblingWindowInSeconds`` (``windows.py``): records grouped by windows of arrival time, the
+  function's ``state`` answer passed to the next invocation of the window, a last invocation with
+  ``isFinalInvokeForWindow`` when it ends;
 - records that match no filter are skipped (the checkpoint moves past them).
+Resharding is not followed: the shards are those listed when the poller starts.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from locallambda.event_sources.filtering import Filter
 from locallambda.event_sources.responses import ALL_FAILED, failed_items
 from locallambda.event_sources.sqs import Invoke, queue_url_of
 from locallambda.event_sources.stream_sources import DynamoDBSource, KinesisSource, StreamSource
+from locallambda.event_sources.windows import STATE_LIMIT, Window, WindowState
 from locallambda.model.spec import InvocationResult
 from locallambda.store.documents import DocumentStore
 from locallambda.store.functions import Registry
@@ -44,8 +56,13 @@ __all__ = ["Checkpoints", "StreamPoller", "dynamodb_source", "kinesis_source"]
 
 log = logging.getLogger(__name__)
 
-_POLL_INTERVAL = 0.1  # seconds between reads of an idle shard (AWS: about once a second)
-_RETRY_BACKOFF = 0.2
+_POLL_INTERVAL = 0.25  # seconds between reads of an idle shard (AWS: Kinesis once a second, DynamoDB four times)
+_RETRY_BASE = 0.25  # the first retry's delay, doubled at each retry up to _RETRY_MAX
+_RETRY_MAX = 8.0
+_READ_ERROR_MAX = 30.0  # the longest wait before a shard is read again after read errors
+_PAYLOAD_LIMIT = 6 * 1024 * 1024  # a synchronous invocation's request limit
+_ENVELOPE = len('{"Records": []}')
+_READ_LIMIT = 10_000  # records one read may return (Kinesis's GetRecords limit)
 
 
 def kinesis_source(mapping: dict[str, Any], clients: Clients, role: str | None) -> StreamSource:
@@ -99,7 +116,8 @@ class StreamPoller:
         self.max_age = int(mapping.get("MaximumRecordAgeInSeconds", -1))
         self.bisect = bool(mapping.get("BisectBatchOnFunctionError"))
         self.parallel = max(1, int(mapping.get("ParallelizationFactor") or 1))
-        self.tumbling = int(mapping.get("TumblingWindowInSeconds") or 0)
+        tumbling = int(mapping.get("TumblingWindowInSeconds") or 0)
+        self.windows = WindowState(tumbling, source) if tumbling else None
         self.report_failures = "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or [])
         self.on_failure = ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         self.filter = Filter(mapping.get("FilterCriteria"), str(mapping["_Kind"]))
@@ -122,130 +140,211 @@ class StreamPoller:
     # -- one shard --------------------------------------------------------------------------
 
     async def _shard(self, shard_id: str) -> None:
-        state = self.checkpoints.get(self.uuid, shard_id)
-        try:
-            iterator: str | None = await self.source.iterator(shard_id, state.get("seq"))
-            buffer: list[dict[str, Any]] = []
-            deadline = 0.0
-            while iterator is not None:
-                records, iterator = await self.source.records(iterator, self.batch_size - len(buffer), shard_id)
-                if records and not buffer:
-                    deadline = time.monotonic() + self.window
-                buffer.extend(records)
-                full = len(buffer) >= self.batch_size
-                if buffer and (full or time.monotonic() >= deadline or iterator is None):
-                    await self._batch(shard_id, buffer, state)
-                    buffer = []
-                elif self.tumbling and state.get("window") is not None:
-                    await self._close_window_if_over(shard_id, state)
-                if not records:
-                    await asyncio.sleep(_POLL_INTERVAL)
-        except SourceClosed:
-            return
-        except (ClientError, BotoCoreError) as exc:
-            log.warning("event source mapping %s: reading shard %s failed: %s", self.uuid, shard_id, exc)
+        """Read the shard until it ends; after a read error, again from its checkpoint."""
+        errors = 0
+        while True:
+            state = self.checkpoints.get(self.uuid, shard_id)
+            began = time.monotonic()
+            try:
+                await self._read(shard_id, state)
+                return
+            except SourceClosed:
+                return
+            except (ClientError, BotoCoreError) as exc:
+                # an expired iterator after a long retry, the stream gone for a moment: read again
+                errors = 1 if time.monotonic() - began > _READ_ERROR_MAX else errors + 1
+                (log.warning if errors == 1 else log.debug)(
+                    "event source mapping %s: reading shard %s failed: %s", self.uuid, shard_id, exc
+                )
+                await asyncio.sleep(min(_READ_ERROR_MAX, 0.5 * 2**errors))
+
+    async def _read(self, shard_id: str, state: dict[str, Any]) -> None:
+        iterator: str | None = await self.source.iterator(shard_id, state.get("seq"))
+        # up to ParallelizationFactor batches are read at once, and delivered side by side
+        limit = min(_READ_LIMIT, self.batch_size * self.parallel)
+        buffer: list[dict[str, Any]] = []
+        size = 0  # of the buffer's records as an event
+        deadline = 0.0
+        while iterator is not None:
+            records, iterator = await self.source.records(iterator, limit - len(buffer), shard_id)
+            if records and not buffer:
+                deadline = time.monotonic() + self.window
+            buffer.extend(records)
+            size += sum(_size(r) for r in records)
+            full = len(buffer) >= limit or size >= _PAYLOAD_LIMIT * self.parallel
+            if buffer and (full or time.monotonic() >= deadline or iterator is None):
+                await self._round(shard_id, buffer, state)
+                buffer, size = [], 0
+            elif not buffer and self.windows is not None and self.windows.over(state):
+                # nothing more of the window to come (records of it held by the batching window
+                # are delivered first)
+                await self._close_window(shard_id, state, self.windows)
+                self._save(shard_id, state, None)
+            if not records:
+                await asyncio.sleep(_POLL_INTERVAL)
 
     def _save(self, shard_id: str, state: dict[str, Any], last: dict[str, Any] | None) -> None:
         if last is not None:
             state["seq"] = self.source.sequence(last)
         self.checkpoints.put(self.uuid, shard_id, state)
 
-    async def _batch(self, shard_id: str, records: list[dict[str, Any]], state: dict[str, Any]) -> None:
+    async def _round(self, shard_id: str, records: list[dict[str, Any]], state: dict[str, Any]) -> None:
+        """Deliver what one read gathered, then checkpoint past it."""
         kept = [r for r in records if self.filter.keeps(r)]
-        if self.tumbling:
-            await self._windowed(shard_id, kept, state)
+        if self.windows is not None:
+            await self._windowed(shard_id, kept, state, self.windows)
         elif kept:
-            parts: dict[int, list[dict[str, Any]]] = {}
-            for record in kept:
-                parts.setdefault(self.source.partition(record, self.parallel), []).append(record)
-            await asyncio.gather(*(self._deliver(shard_id, part, None) for part in parts.values()))
+            try:
+                async with asyncio.TaskGroup() as lanes:
+                    for lane in self._lanes(kept):
+                        lanes.create_task(self._lane(shard_id, lane))
+            except* SourceClosed:
+                raise SourceClosed() from None
         self._save(shard_id, state, records[-1])
+
+    def _lanes(self, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The records in up to ``ParallelizationFactor`` lanes: all of one key in the same lane,
+        in order; the keys dealt to the lanes in the order they first appear."""
+        lanes: list[list[dict[str, Any]]] = [[] for _ in range(self.parallel)]
+        lane_of: dict[str, int] = {}
+        for record in records:
+            index = lane_of.setdefault(self.source.key(record), len(lane_of) % self.parallel)
+            lanes[index].append(record)
+        return [lane for lane in lanes if lane]
+
+    async def _lane(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        for batch in self._batches(records):
+            await self._deliver(shard_id, batch)
+
+    def _batches(self, records: list[dict[str, Any]], reserved: int = 0) -> list[list[dict[str, Any]]]:
+        """``records`` in batches of at most ``BatchSize`` records and 6 MB of event."""
+        out: list[list[dict[str, Any]]] = []
+        batch: list[dict[str, Any]] = []
+        size = _ENVELOPE + reserved
+        for record in records:
+            grows = _size(record)
+            if batch and (len(batch) >= self.batch_size or size + grows > _PAYLOAD_LIMIT):
+                out.append(batch)
+                batch, size = [], _ENVELOPE + reserved
+            batch.append(record)
+            size += grows
+        if batch:
+            out.append(batch)
+        return out
 
     # -- tumbling windows -------------------------------------------------------------------
 
-    def _window_of(self, record: dict[str, Any]) -> float:
-        return float(int(self.source.arrival(record) // self.tumbling) * self.tumbling)
-
-    async def _windowed(self, shard_id: str, records: list[dict[str, Any]], state: dict[str, Any]) -> None:
+    async def _windowed(
+        self, shard_id: str, records: list[dict[str, Any]], state: dict[str, Any], windows: WindowState
+    ) -> None:
+        """Records into their windows, in order: a window ends (its final invocation) before the
+        first record of a later one is delivered."""
+        pending: list[dict[str, Any]] = []
         for record in records:
-            start = self._window_of(record)
-            window = state.get("window")
-            if window is not None and window["start"] != start:
-                await self._final(shard_id, state)
-            state.setdefault("window", {"start": start, "state": {}, "records": []})
-            state["window"]["records"].append(record)
-        window = state.get("window")
-        if window and window["records"]:
-            batch, window["records"] = window["records"], []
-            answer = await self._deliver(shard_id, batch, self._window_event(shard_id, window, final=False))
-            if isinstance(answer, dict) and isinstance(answer.get("state"), dict):
-                window["state"] = answer["state"]
+            if windows.opens_later(state, record):
+                await self._aggregate(shard_id, pending, state, windows)
+                pending = []
+                await self._close_window(shard_id, state, windows)
+            windows.open(state, record)
+            pending.append(record)
+        await self._aggregate(shard_id, pending, state, windows)
 
-    async def _close_window_if_over(self, shard_id: str, state: dict[str, Any]) -> None:
-        if time.time() >= state["window"]["start"] + self.tumbling:
-            await self._final(shard_id, state)
-            self._save(shard_id, state, None)
+    async def _aggregate(
+        self, shard_id: str, records: list[dict[str, Any]], state: dict[str, Any], windows: WindowState
+    ) -> None:
+        if not records:
+            return
+        window = windows.current(state)
+        # room for the window's members and a state of up to its limit
+        for batch in self._batches(records, reserved=STATE_LIMIT + 1024):
+            await self._deliver(shard_id, batch, window)
+            if window.too_big():
+                # "Your state can be a maximum of 1 MB per shard. If it exceeds that size, Lambda
+                # terminates the window early" (its state ends; the window goes on, afresh).
+                await self._deliver(shard_id, [], window.closing(early=True))
+                window.state = {}
+        windows.keep(state, window)
 
-    async def _final(self, shard_id: str, state: dict[str, Any]) -> None:
-        window = state.pop("window")
-        await self._deliver(shard_id, [], self._window_event(shard_id, window, final=True))
-
-    def _window_event(self, shard_id: str, window: dict[str, Any], final: bool) -> dict[str, Any]:
-        def iso(epoch: float) -> str:
-            return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-        return {
-            "window": {"start": iso(window["start"]), "end": iso(window["start"] + self.tumbling)},
-            "state": window["state"],
-            "shardId": shard_id,
-            "eventSourceARN": self.source.arn,
-            "isFinalInvokeForWindow": final,
-            "isWindowTerminatedEarly": False,
-        }
+    async def _close_window(self, shard_id: str, state: dict[str, Any], windows: WindowState) -> None:
+        window = windows.current(state)
+        windows.drop(state)
+        await self._deliver(shard_id, [], window.closing(early=False))
 
     # -- delivering one batch ---------------------------------------------------------------
 
-    async def _deliver(self, shard_id: str, records: list[dict[str, Any]], extra: dict[str, Any] | None) -> Any:
-        """Invoke until the batch succeeds or is discarded; the function's answer when it succeeded."""
-        attempts = 0
+    async def _deliver(
+        self, shard_id: str, records: list[dict[str, Any]], window: Window | None = None, retries: int = 0
+    ) -> None:
+        """Invoke until the batch succeeds or is discarded (``retries``: used up before, by the
+        batch this one was split from). With a window, each success updates its state."""
+        attempts = 0  # invocations of this batch that reached the function
+        stalls = 0  # invocations that did not
+        result: InvocationResult | None = None
+        final = window is not None and window.final
         while True:
-            if self.max_age != -1 and records:
-                old = [r for r in records if time.time() - self.source.arrival(r) > self.max_age]
-                if old:
-                    await self._discard(shard_id, old, "RecordAgeExceeded", attempts, None)
-                    records = [r for r in records if r not in old]
-                    if not records:
-                        return None
-            attempts += 1
-            payload = json.dumps({"Records": records, **(extra or {})}).encode()
-            result: InvocationResult | None
+            records, expired = self._split_expired(records)
+            if expired:
+                await self._discard(shard_id, expired, "RecordAgeExceeded", max(1, attempts), result)
+            if not records and not final:
+                return
+            payload = json.dumps({"Records": records, **(window.event(shard_id) if window else {})}).encode()
             try:
                 result = await self.invoke(self.function_arn, payload)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # it did not reach the function: retried until the records expire
                 log.info("event source mapping %s: invoking %s failed: %s", self.uuid, self.function_arn, exc)
-                result = None
-            failed_from = self._first_failure(result, records)
+                self.report(self.uuid, "PROBLEM: Function call failed")
+                stalls += 1
+                await self._pause(_delay(stalls), records)
+                continue
+            attempts += 1
+            answer = _answer(result)
+            failed_from = self._first_failure(result, answer, records, window)
             if failed_from is None:
                 self.report(self.uuid, "OK")
-                return _answer(result)
+                if window is not None and not final:
+                    window.state = answer["state"] if isinstance(answer["state"], dict) else {}
+                return
             self.report(self.uuid, "PROBLEM: Function call failed")
             retry = records[failed_from:]
-            if self.bisect and len(retry) > 1 and result is not None and result.function_error:
+            if self.bisect and len(retry) > 1 and result.function_error:
                 half = len(retry) // 2
-                await self._deliver(shard_id, retry[:half], extra)
-                await self._deliver(shard_id, retry[half:], extra)
-                return None
-            if self.max_retries != -1 and attempts > self.max_retries:
+                await self._deliver(shard_id, retry[:half], window, retries)
+                await self._deliver(shard_id, retry[half:], window, retries)
+                return
+            if self.max_retries != -1 and retries >= self.max_retries:
                 await self._discard(shard_id, retry, "RetryAttemptsExhausted", attempts, result)
-                return None
+                return
+            retries += 1
             records = retry
-            await asyncio.sleep(_RETRY_BACKOFF)
+            await self._pause(_delay(attempts), records)
 
-    def _first_failure(self, result: InvocationResult | None, records: list[dict[str, Any]]) -> int | None:
+    def _split_expired(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(records still young enough, records past ``MaximumRecordAgeInSeconds``)."""
+        if self.max_age == -1 or not records:
+            return records, []
+        now = time.time()
+        young = [r for r in records if now - self.source.arrival(r) <= self.max_age]
+        old = [r for r in records if now - self.source.arrival(r) > self.max_age]
+        return young, old
+
+    async def _pause(self, delay: float, records: list[dict[str, Any]]) -> None:
+        """Wait before a retry, no longer than until the oldest record expires."""
+        if self.max_age != -1 and records:
+            expires = min(self.source.arrival(r) for r in records) + self.max_age
+            delay = min(delay, max(0.0, expires - time.time()) + 0.05)
+        await asyncio.sleep(delay)
+
+    def _first_failure(
+        self, result: InvocationResult, answer: Any, records: list[dict[str, Any]], window: Window | None
+    ) -> int | None:
         """None: success; else the index of the first record to retry from."""
-        if result is None or result.function_error:
+        if result.function_error:
+            return 0
+        if window is not None and not window.final and not (isinstance(answer, dict) and "state" in answer):
+            # "If the response does not contain a state property, Lambda considers this a failed
+            # invocation" (with-kinesis, "Time windows").
             return 0
         if not self.report_failures or not records:
             return None
@@ -255,6 +354,7 @@ class StreamPoller:
             return None
         if failed is ALL_FAILED:
             return 0
+        # "Lambda uses the record with the lowest sequence number as the checkpoint"
         return min(sequences.index(s) for s in failed)
 
     async def _discard(
@@ -267,28 +367,39 @@ class StreamPoller:
     ) -> None:
         if not self.on_failure or not records:
             return
-        message = {
+        message: dict[str, Any] = {
             "requestContext": {
                 "requestId": result.request_id if result else str(uuid.uuid4()),
                 "functionArn": self.function_arn,
                 "condition": condition,
                 "approximateInvokeCount": attempts,
             },
-            "responseContext": {
+        }
+        if condition != "RecordAgeExceeded":  # recorded: an expired record has no responseContext
+            message["responseContext"] = {
                 "statusCode": 200,
                 "executedVersion": result.executed_version if result else "$LATEST",
                 "functionError": result.function_error if result else None,
-            },
-            "version": "1.0",
-            "timestamp": _now_iso(),
-            self.source.batch_info_key: self.source.batch_info(shard_id, records),
-        }
+            }
+        message["version"] = "1.0"
+        message["timestamp"] = _now_iso()
+        message[self.source.batch_info_key] = self.source.batch_info(shard_id, records)
         await send_failure(self.clients, str(self.on_failure), message)
 
 
-def _answer(result: InvocationResult | None) -> Any:
+def _size(record: dict[str, Any]) -> int:
+    """What a record adds to an event's JSON."""
+    return len(json.dumps(record)) + 2
+
+
+def _delay(count: int) -> float:
+    """The wait before the next try after ``count`` failed ones: doubling, up to a limit."""
+    return float(min(_RETRY_MAX, _RETRY_BASE * 2 ** (count - 1)))
+
+
+def _answer(result: InvocationResult) -> Any:
     try:
-        return json.loads(result.payload) if result is not None and result.payload else None
+        return json.loads(result.payload) if result.payload.strip() else None
     except ValueError:
         return None
 
