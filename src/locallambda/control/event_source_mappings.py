@@ -1,7 +1,8 @@
 """Event source mappings: Create/Get/Update/Delete/ListEventSourceMappings and their tags.
 
 A mapping lives in ``plane.registry("event_source_mapping")`` under its UUID, in wire form plus
-private members (``_Kind``, ``_Region``, ``_Account``, ``_FunctionName``, ``_Tags``). What the
+private members (``_Kind``, ``_Region``, ``_Account``, ``_FunctionName``, ``_Tags``,
+``_Created``). What the
 control plane needs from the pollers arrives through ``MappingSeams`` (filled by the app
 factory): the source's existence check, the filter-criteria check, and ``changed`` — told after
 every change of a mapping (``None`` when it is gone), so that the pollers start, reconfigure or
@@ -11,9 +12,16 @@ States follow AWS (https://docs.aws.amazon.com/lambda/latest/dg/invocation-event
 Create answers ``Creating`` (``Disabled`` with ``Enabled: false``) and the mapping becomes
 ``Enabled`` in the background; Update answers ``Updating``, ``Enabling`` or ``Disabling`` and
 settles at ``Enabled``/``Disabled``; Delete answers ``Deleting`` and the mapping is gone
-shortly after. ``StateTransitionReason`` is ``USER_INITIATED`` for SQS and Kafka and ``User
-action`` for streams, as AWS records them. A mapping outlives its function (AWS keeps it; its
-invocations fail).
+shortly after. An update of a mapping still ``Creating``, ``Updating`` or ``Deleting``, and a
+delete while ``Updating``, answer ``ResourceInUseException``. ``StateTransitionReason`` is
+``USER_INITIATED`` for SQS and Kafka and ``User action`` for streams, as AWS records them. A
+mapping outlives its function (AWS keeps it; its invocations fail).
+
+Kafka (MSK and self-managed), Amazon MQ and DocumentDB mappings are checked, stored, listed and
+tagged as AWS does, but no broker client runs here: they settle ``Enabled`` with AWS's
+connection-error ``LastProcessingResult`` (``BROKER_UNREACHABLE``) and nothing polls them. Every
+mapping is persisted with the rest of the state; ``resume`` hands them to the pollers after a
+restart.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from locallambda.control.event_source_rules import (
     SETTABLE,
     SourceKind,
     apply_defaults,
+    check_members,
     check_request,
     kind_of,
     visible_members,
@@ -39,7 +48,12 @@ from locallambda.control.paging import paginate
 from locallambda.control.plane import ControlPlane
 from locallambda.control.seams import TaggableArn, TagTarget
 from locallambda.control.tags import check_tags
-from locallambda.errors import InvalidParameterValueError, ResourceConflictError, ResourceNotFoundError
+from locallambda.errors import (
+    InvalidParameterValueError,
+    ResourceConflictError,
+    ResourceInUseError,
+    ResourceNotFoundError,
+)
 from locallambda.model.operations import RequestContext, operation
 from locallambda.model.refs import LATEST, FunctionRef
 
@@ -50,8 +64,15 @@ _MISSING = "The resource you requested does not exist."
 # How long a transitional state (Creating, Updating, ...) lasts before it settles: AWS takes
 # seconds; a local server needs only to answer the transitional state first.
 _SETTLE_SECONDS = 0.05
-# What a mapping of a broker source says: this server runs no Kafka, MQ or DocumentDB client.
+# What a mapping of a broker source says once Enabled: this server runs no Kafka, MQ or
+# DocumentDB client, so nothing polls it. The wording is AWS's LastProcessingResult for a Kafka
+# cluster its pollers cannot reach ("Troubleshooting Kafka event source mapping errors").
 BROKER_UNREACHABLE = "PROBLEM: Connection error. Please check your event source connection configuration."
+# The transitional states in which AWS refuses a change with ResourceInUseException ("you tried
+# to update an event source mapping in the CREATING state, or you tried to delete an event source
+# mapping currently UPDATING", the API reference's errors of Update/DeleteEventSourceMapping).
+_UPDATE_REFUSED = ("Creating", "Updating", "Deleting")
+_DELETE_REFUSED = ("Updating",)
 
 
 @dataclasses.dataclass(slots=True)
@@ -73,10 +94,12 @@ def _esm_arn(region: str, account_id: str, uuid_: str) -> str:
     return f"arn:aws:lambda:{region}:{account_id}:event-source-mapping:{uuid_}"
 
 
-def _sources(doc: dict[str, Any]) -> set[str]:
+def _sources(doc: dict[str, Any]) -> list[str]:
+    """The source ARN, or a self-managed cluster's bootstrap servers in the order given."""
     if doc.get("EventSourceArn"):
-        return {str(doc["EventSourceArn"])}
-    return set(((doc.get("SelfManagedEventSource") or {}).get("Endpoints") or {}).get("KAFKA_BOOTSTRAP_SERVERS") or [])
+        return [str(doc["EventSourceArn"])]
+    servers = ((doc.get("SelfManagedEventSource") or {}).get("Endpoints") or {}).get("KAFKA_BOOTSTRAP_SERVERS")
+    return [str(s) for s in servers or []]
 
 
 class EventSourceMappingsApi:
@@ -148,7 +171,7 @@ class EventSourceMappingsApi:
     def _check_duplicate(self, kind: SourceKind, doc: dict[str, Any]) -> None:
         sources = _sources(doc)
         for key, other in self.mappings.items():
-            if other["FunctionArn"] != doc["FunctionArn"] or not sources & _sources(other):
+            if other["FunctionArn"] != doc["FunctionArn"] or not set(sources) & set(_sources(other)):
                 continue
             if kind is SourceKind.SQS:
                 raise ResourceConflictError(
@@ -156,10 +179,10 @@ class EventSourceMappingsApi:
                     f'(" {doc["_FunctionName"]} ") already exists. Please update or delete the existing mapping '
                     f"with UUID {key}"
                 )
-            if kind in (SourceKind.MSK, SourceKind.SELF_MANAGED_KAFKA):
+            if kind.is_kafka:
                 if set(other.get("Topics") or []) & set(doc.get("Topics") or []):
                     raise ResourceConflictError(
-                        f'An event source mapping with event source ("{",".join(sorted(_sources(doc)))}"), '
+                        f'An event source mapping with event source ("{",".join(sources)}"), '
                         f'function ("{doc["FunctionArn"]}"), topics ("{",".join(doc["Topics"])}") already exists. '
                         f"Please update or delete the existing mapping with UUID {key}"
                     )
@@ -209,6 +232,7 @@ class EventSourceMappingsApi:
         ``ValidationError`` and ``ResourceConflictError`` (a mapping of this source and function
         exists)."""
         kind = kind_of(p)
+        check_members(kind, p)
         key = str(uuid.uuid4())
         doc: dict[str, Any] = {name: copy.deepcopy(p[name]) for name in (*SETTABLE, *CREATE_ONLY) if name in p}
         doc.update(
@@ -220,6 +244,7 @@ class EventSourceMappingsApi:
                 "_Tags": {},
                 "UUID": key,
                 "EventSourceMappingArn": _esm_arn(ctx.region, ctx.account_id, key),
+                "_Created": time.time(),
                 "LastModified": round(time.time(), 3),
                 "StateTransitionReason": "User action" if kind.is_stream else "USER_INITIATED",
             }
@@ -254,12 +279,15 @@ class EventSourceMappingsApi:
         what Create's checks raise for the merged mapping.
         """
         current = self._lookup(ctx, p["UUID"])
+        if current["State"] in _UPDATE_REFUSED:
+            raise ResourceInUseError("Cannot update the event source mapping because it is in use.")
         kind = SourceKind(current["_Kind"])
+        check_members(kind, p)
         doc = copy.deepcopy(current)
         for name in SETTABLE:
             if name in p:
                 doc[name] = copy.deepcopy(p[name])
-        if "DestinationConfig" in p and (kind.is_stream or kind in (SourceKind.MSK, SourceKind.SELF_MANAGED_KAFKA)):
+        if "DestinationConfig" in p and kind.is_stream:
             doc["DestinationConfig"] = {"OnFailure": dict((p["DestinationConfig"] or {}).get("OnFailure") or {})}
         await self._check(kind, doc)
         if p.get("FunctionName"):
@@ -281,8 +309,11 @@ class EventSourceMappingsApi:
     @operation("DeleteEventSourceMapping")
     async def delete_event_source_mapping(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         """Answers the mapping in state ``Deleting``; it is removed (and its poller stopped) in
-        the background. Raises ``ResourceNotFoundError``."""
+        the background. Raises ``ResourceNotFoundError``, and ``ResourceInUseError`` while an
+        update is being applied."""
         doc = self._lookup(ctx, p["UUID"])
+        if doc["State"] in _DELETE_REFUSED:
+            raise ResourceInUseError("Cannot delete the event source mapping because it is in use.")
         doc["State"] = "Deleting"
         self.mappings.put(p["UUID"], doc)
         self.seams.changed(p["UUID"], None)  # stop polling at once
@@ -291,8 +322,11 @@ class EventSourceMappingsApi:
 
     @operation("ListEventSourceMappings")
     async def list_event_source_mappings(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
-        """Mappings of the caller's region, filtered by source ARN and by function (a name or
-        ARN, qualified or not: a qualified one matches that qualifier only)."""
+        """Mappings of the caller's region in the order they were created, filtered by source
+        ARN and by function (a name, partial or full ARN, qualified or not: an unqualified one
+        matches the function's mappings of every qualifier, a qualified one that qualifier only).
+        Filters naming nothing that exists answer an empty list, as AWS's do (LocalStack's
+        ``test_event_source_mapping_exceptions``)."""
         docs = [d for _, d in self.mappings.items() if d["_Region"] == ctx.region and d["_Account"] == ctx.account_id]
         if p.get("EventSourceArn"):
             docs = [d for d in docs if d.get("EventSourceArn") == p["EventSourceArn"]]
@@ -302,8 +336,10 @@ class EventSourceMappingsApi:
                 docs = [d for d in docs if self._unqualified(d["FunctionArn"]) == ref.unqualified_arn]
             else:
                 docs = [d for d in docs if d["FunctionArn"] == ref.arn()]
-        docs.sort(key=lambda d: (d["LastModified"], d["UUID"]))
-        keyed = [f"{d['LastModified']:020.3f}:{d['UUID']}" for d in docs]
+        # Paged in creation order: an update (a new LastModified) must not move a mapping
+        # between pages while a client pages through them.
+        docs.sort(key=lambda d: (d.get("_Created", d["LastModified"]), d["UUID"]))
+        keyed = [f"{d.get('_Created', d['LastModified']):020.6f}:{d['UUID']}" for d in docs]
         by_key = dict(zip(keyed, docs, strict=True))
         page, marker = paginate(keyed, p.get("Marker"), p.get("MaxItems"), key=lambda k: k, default=100)
         out: dict[str, Any] = {"EventSourceMappings": [self._view(by_key[k]) for k in page]}
