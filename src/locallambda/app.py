@@ -52,10 +52,12 @@ from locallambda.model.operations import operations_of
 from locallambda.model.refs import FunctionRef, parse_function_name
 from locallambda.model.spec import FunctionSpec, InvocationResult
 from locallambda.model.tasks import TaskScope
+from locallambda.neighbours.apigateway import install_apigateway
 from locallambda.neighbours.bridge import LambdaBridge
 from locallambda.neighbours.catalogue import parse_services_setting
 from locallambda.neighbours.cloudformation import install_lambda_resources
 from locallambda.neighbours.embedded import Neighbours
+from locallambda.neighbours.execute_api import ExecuteApi
 from locallambda.neighbours.log_delivery import LogDelivery, moto_logs, ships_logs
 from locallambda.neighbours.objects import ObjectReader
 from locallambda.neighbours.persistence import Snapshots
@@ -152,6 +154,7 @@ class Application:
                 LambdaBridge(settings.host, settings.port, settings.account_id).install,
                 self.schedules.start,
                 functools.partial(install_lambda_resources, settings.endpoint_url),
+                install_apigateway,
                 install_stream_patches,
             ],
         )
@@ -241,6 +244,8 @@ class Application:
                 self.functions, self.engine, local_keys(settings.account_id, self.engine.pool, self.functions)
             ),
             neighbours=self.neighbours,
+            # REST APIs' Lambda proxy integrations invoke synchronously, as the pollers do
+            execute_api=ExecuteApi(self.neighbours, self.invoke_mapped, settings.account_id, settings.port),
         )
 
     def _choose_executors(self) -> tuple[dict[str, Executor], str]:
@@ -288,7 +293,7 @@ class Application:
         return self.executors[self.executor_name]
 
     async def invoke_mapped(self, function_arn: str, payload: bytes) -> InvocationResult:
-        """The pollers' seam: a synchronous invoke of a mapping's function."""
+        """The pollers' seam (a synchronous invoke of a mapping's function), and API Gateway's."""
         ref = parse_function_name(
             function_arn, _arn_region(function_arn, self.settings.region), self.settings.account_id
         )

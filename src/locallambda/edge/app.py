@@ -25,6 +25,7 @@ from locallambda.edge.function_urls import FunctionUrls, url_host
 from locallambda.errors import LambdaError, RequestTimeoutError
 from locallambda.neighbours.catalogue import service_of
 from locallambda.neighbours.embedded import Neighbours
+from locallambda.neighbours.execute_api import ExecuteApi, target_of
 from locallambda.protocol.codec import Response, dumps
 from locallambda.protocol.dispatch import Dispatcher
 
@@ -70,9 +71,11 @@ class EdgeApp:
         function_urls: FunctionUrls | None = None,
         body_idle_timeout_s: float = BODY_IDLE_TIMEOUT_S,
         neighbours: Neighbours | None = None,
+        execute_api: ExecuteApi | None = None,
     ) -> None:
         self._dispatcher = dispatcher
         self._neighbours = neighbours
+        self._execute_api = execute_api
         self._body_idle_timeout_s = body_idle_timeout_s
         self._function_urls = function_urls
         self._internal = internal
@@ -129,6 +132,13 @@ class EdgeApp:
                 return
             client = scope.get("client")
             peer = tuple(client) if client else None
+            # A request for a deployed REST API (its execute-api host or path) goes to the API.
+            api = target_of(headers.get("host"), path.split("?", 1)[0]) if self._execute_api is not None else None
+            if api is not None and self._execute_api is not None:
+                raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+                answer = await self._execute_api.handle(api, method, query_string, raw_headers, body, peer)
+                await _write(send, Response(answer.status, answer.headers, answer.body))
+                return
             # A request signed for (or addressed to) another service goes to the neighbours
             # without trying the Lambda routes: a bucket may be named like a Lambda path.
             service = service_of(headers, query_string) if self._neighbours is not None else None
