@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 from locallambda.neighbours.catalogue import SERVICES
+from locallambda.neighbours.sqs_speed import install as install_sqs_speed
 from locallambda.neighbours.wsgi import WsgiAnswer, WsgiCaller, build_environ
 
 __all__ = ["Neighbours"]
@@ -117,6 +118,7 @@ class Neighbours:
             if self._caller is None:
                 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+                install_sqs_speed()
                 for hook in self._on_load:
                     hook()
                 self._caller = WsgiCaller(DomainDispatcherApplication(create_backend_app), self._workers)
