@@ -207,6 +207,7 @@ class Application:
             self.plane,
             MappingSeams(self.event_sources.check_source, self.event_sources.check_filters, self.event_sources.changed),
         )
+        urls = UrlsApi(self.plane)
         apis = [
             self.mappings,
             FunctionsApi(self.plane, self.layer_store, self.lifecycle),
@@ -214,7 +215,7 @@ class Application:
             InvocationsApi(self.engine, self.events, response_limit=settings.limits_max_function_payload_size_bytes),
             layers,
             AliasesApi(self.plane),
-            UrlsApi(self.plane),
+            urls,
             permissions,
             TagsApi(self.plane),
             concurrency,
@@ -241,7 +242,7 @@ class Application:
             startup=self.startup,
             shutdown=self.shutdown,
             function_urls=FunctionUrls(
-                self.functions, self.engine, local_keys(settings.account_id, self.engine.pool, self.functions)
+                urls.index, self.engine, local_keys(settings.account_id, self.engine.pool, self.functions)
             ),
             neighbours=self.neighbours,
             # REST APIs' Lambda proxy integrations invoke synchronously, as the pollers do

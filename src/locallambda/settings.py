@@ -75,6 +75,18 @@ def _split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _split_host(value: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port``. Raises ``ValueError`` for a port that
+    is not a number."""
+    value = value.strip()
+    host, sep, port = value.rpartition(":")
+    if not sep or (host.count(":") and not host.endswith("]")):  # no port, or a bare IPv6 address
+        return value, None
+    if not port.isdigit():
+        raise ValueError(f"LOCALSTACK_HOST must be <hostname>[:<port>], got {value!r}")
+    return host, int(port)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -132,6 +144,13 @@ class Settings:
     # LAMBDA_RETRY_BASE_DELAY (LocalStack's, seconds): the wait before an Event invoke's first
     # retry after a function error; the second waits twice as long (AWS: 1 and 2 minutes).
     lambda_retry_base_delay: float = 60.0
+    # LOCALSTACK_HOST (LocalStack's, ``<hostname>[:<port>]``): the host and port written into the
+    # addresses this server returns (function URLs). Empty host: ``localhost.localstack.cloud``;
+    # no port: the port the client reached this server on.
+    # docs.localstack.cloud/aws/customization/configuration-options ("interpolated into URLs and
+    # addresses that are returned by LocalStack. It has the form <hostname>:<port>").
+    localstack_host: str = ""
+    localstack_port: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -209,6 +228,8 @@ class Settings:
         values["event_source_endpoint"] = env.get("LOCALLAMBDA_EVENT_SOURCE_ENDPOINT", "")
         values["event_source_sqs_wait_seconds"] = _int(env, "LOCALLAMBDA_SQS_WAIT_SECONDS", 20)
         values["lambda_retry_base_delay"] = _float(env, "LAMBDA_RETRY_BASE_DELAY", 60.0)
+        if env.get("LOCALSTACK_HOST", "").strip():
+            values["localstack_host"], values["localstack_port"] = _split_host(env["LOCALSTACK_HOST"])
         if env.get("JAVA_HOME"):
             values["java_home"] = Path(env["JAVA_HOME"])
         if env.get("LOCALLAMBDA_NODEJS_RUNTIME_DIR"):

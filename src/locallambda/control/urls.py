@@ -7,11 +7,24 @@ generic validator applies. Configurations are kept in ``record.url_configs[quali
 a request sets one: AWS echoes InvokeMode from Create/Update only once it was set, while Get and
 List always show it (``BUFFERED`` by default), as LocalStack's parity snapshots record.
 
-URLs have LocalStack's documented shape,
-``http://<url-id>.lambda-url.<region>.localhost.localstack.cloud:<port>/``, with the port the
-client reached us on, so a URL read back works for the client that reads it. The url-id is
-32 lower-case alphanumerics derived from account, region, function and qualifier, so recreating a
-URL gives the same one; LocalStack's ``_custom_id_`` function tag picks a readable id instead.
+URLs have LocalStack's shape, ``http://<url-id>.lambda-url.<region>.<host>:<port>/``: ``<host>``
+and ``<port>`` come from ``LOCALSTACK_HOST`` as in LocalStack (its configuration docs: the
+``<hostname>:<port>`` "interpolated into URLs and addresses that are returned"), the host
+``localhost.localstack.cloud`` and the port the client reached us on when it does not say, so a
+URL read back works for the client that reads it. ``LOCALSTACK_HOST=localhost`` gives URLs that
+resolve with no DNS at all (``<url-id>.lambda-url.<region>.localhost:<port>``: curl, browsers and
+systemd-resolved map every ``*.localhost`` name to loopback); ``*.localhost.localstack.cloud``
+needs a DNS answer (public DNS maps it to 127.0.0.1), or ``curl --resolve``/a Host header
+offline. The url-id is 32 lower-case alphanumerics derived from account, region, function and
+qualifier, so recreating a URL gives the same one; LocalStack's ``_custom_id_`` function tag
+picks a readable id instead, read once when the URL is created (a later tag change leaves the
+URL as it is, as in LocalStack).
+
+``UrlIndex`` finds the configuration of a URL id without walking every function: it is built
+from the stored functions once, told of every created and deleted configuration here, and of
+functions deleted or changed (an alias deleted with its URL) through the plane's change
+listeners. A hit is checked against the function's configuration, so an entry left stale by a
+path that did not tell it answers nothing rather than the wrong function.
 
 AWS words "not found" differently per operation: Create, Update and List say "Function does not
 exist"; Get and Delete say "The resource you requested does not exist." (for a missing function
@@ -20,6 +33,7 @@ as well as a missing configuration).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping
@@ -31,9 +45,9 @@ from locallambda.errors import ResourceConflictError, ResourceNotFoundError
 from locallambda.model.clock import iso_micros
 from locallambda.model.operations import RequestContext, operation
 from locallambda.model.refs import LATEST, FunctionRef
-from locallambda.store.functions import FunctionRecord
+from locallambda.store.functions import Change, FunctionRecord, FunctionRegistry
 
-__all__ = ["CUSTOM_ID_TAG", "URL_DOMAIN", "UrlsApi", "function_url", "url_id"]
+__all__ = ["CUSTOM_ID_TAG", "URL_DOMAIN", "UrlIndex", "UrlTarget", "UrlsApi", "function_url", "url_id"]
 
 URL_DOMAIN = "localhost.localstack.cloud"
 # LocalStack's tag for a chosen URL subdomain (``<value>`` or ``<value>-<alias>``).
@@ -56,8 +70,88 @@ def url_id(account_id: str, region: str, function_name: str, qualifier: str | No
     return "".join(chars)
 
 
-def function_url(url_id_: str, region: str, port: int) -> str:
-    return f"http://{url_id_}.lambda-url.{region}.{URL_DOMAIN}:{port}/"
+def function_url(url_id_: str, region: str, port: int, domain: str = URL_DOMAIN) -> str:
+    return f"http://{url_id_}.lambda-url.{region}.{domain or URL_DOMAIN}:{port}/"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UrlTarget:
+    """What a URL id names: the function, the qualifier (``None``: unqualified), the configuration."""
+
+    record: FunctionRecord
+    qualifier: str | None
+    config: dict[str, Any]
+
+
+# How many deleted URL ids are remembered (AWS answers a URL that existed differently from one
+# that never did).
+_RETIRED_KEPT = 10_000
+
+
+class UrlIndex:
+    """URL id (case-insensitive: host names are) → the function and qualifier that own it."""
+
+    def __init__(self, functions: FunctionRegistry) -> None:
+        self._functions = functions
+        self._by_id: dict[str, tuple[str, str, str]] = {}  # id → (region, function name, config key)
+        self._by_function: dict[str, set[str]] = {}  # record key → its ids
+        self._retired: dict[str, None] = {}  # ids of deleted URLs, oldest first
+        for record in functions.all():
+            self.sync(record)
+
+    def find(self, url_id_: str, region: str) -> UrlTarget | None:
+        """The URL of ``url_id_`` in ``region``; ``None`` when there is none."""
+        key = url_id_.lower()
+        entry = self._by_id.get(key)
+        if entry is None or entry[0] != region:
+            return None
+        record = self._functions.get(entry[0], entry[1])
+        cfg = record.url_configs.get(entry[2]) if record is not None else None
+        if record is None or cfg is None or str(cfg.get("_UrlId", "")).lower() != key:
+            self._forget(key)  # stale: its function or configuration went without telling
+            return None
+        return UrlTarget(record, None if entry[2] == LATEST else entry[2], cfg)
+
+    def existed(self, url_id_: str) -> bool:
+        """Whether a URL of this id was deleted (and none has it now)."""
+        return url_id_.lower() in self._retired
+
+    def sync(self, record: FunctionRecord) -> None:
+        """Index exactly the URLs ``record`` has now."""
+        present = {str(cfg["_UrlId"]).lower(): key for key, cfg in record.url_configs.items() if "_UrlId" in cfg}
+        for gone in self._by_function.get(record.key, set()) - present.keys():
+            self._forget(gone, record.key)
+        for key, qualifier in present.items():
+            self._by_id[key] = (record.region, record.name, qualifier)
+            self._retired.pop(key, None)
+        if present:
+            self._by_function[record.key] = set(present)
+        else:
+            self._by_function.pop(record.key, None)
+
+    def drop(self, record: FunctionRecord) -> None:
+        """Forget every URL of ``record`` (deleted)."""
+        for key in self._by_function.pop(record.key, set()):
+            self._forget(key, record.key)
+
+    def changed(self, record: FunctionRecord, change: Change) -> None:
+        """The plane's change listener."""
+        if change is Change.DELETED:
+            self.drop(record)
+        else:
+            self.sync(record)
+
+    def _forget(self, key: str, owner: str | None = None) -> None:
+        """Drop ``key`` (only if ``owner``'s, when given: a custom id may have moved to another
+        function) and remember it was deleted."""
+        entry = self._by_id.get(key)
+        if entry is None or (owner is not None and f"{entry[0]}/{entry[1]}" != owner):
+            return
+        del self._by_id[key]
+        self._by_function.get(f"{entry[0]}/{entry[1]}", set()).discard(key)
+        self._retired[key] = None
+        while len(self._retired) > _RETIRED_KEPT:
+            del self._retired[next(iter(self._retired))]
 
 
 def _request_port(headers: Mapping[str, str], default: int) -> int:
@@ -72,6 +166,8 @@ class UrlsApi:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
+        self.index = UrlIndex(plane.functions)
+        plane.listeners.append(self.index.changed)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -92,8 +188,11 @@ class UrlsApi:
     def _view(
         self, ctx: RequestContext, record: FunctionRecord, cfg: dict[str, Any], members: tuple[str, ...]
     ) -> dict[str, Any]:
-        port = _request_port(ctx.headers, self.plane.settings.port)
-        out: dict[str, Any] = {"FunctionUrl": function_url(cfg["_UrlId"], record.region, port)}
+        settings = self.plane.settings
+        port = settings.localstack_port or _request_port(ctx.headers, settings.port)
+        out: dict[str, Any] = {
+            "FunctionUrl": function_url(cfg["_UrlId"], record.region, port, settings.localstack_host)
+        }
         for key in members:
             if key in cfg:
                 out[key] = cfg[key]
@@ -129,6 +228,7 @@ class UrlsApi:
             cfg["InvokeMode"] = p["InvokeMode"]
         record.url_configs[key] = cfg
         self.plane.functions.save(record)
+        self.index.sync(record)
         # The create answer has no LastModifiedTime (AWS's response shape lacks it).
         return self._view(ctx, record, cfg, ("FunctionArn", "AuthType", "Cors", "CreationTime", "InvokeMode"))
 
@@ -190,6 +290,7 @@ class UrlsApi:
         if record.url_configs.pop(ref.qualifier or LATEST, None) is None:
             raise ResourceNotFoundError(_RESOURCE_MISSING)
         self.plane.functions.save(record)
+        self.index.sync(record)
 
     @operation("ListFunctionUrlConfigs")
     async def list_function_url_configs(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from urllib.parse import parse_qs
 
 from locallambda.edge.errors import JSON, api_error, internal_error
 from locallambda.edge.function_urls import FunctionUrls, url_host
+from locallambda.edge.streaming import send_stream
+from locallambda.edge.url_payloads import request_headers
 from locallambda.errors import LambdaError, RequestTimeoutError
 from locallambda.neighbours.catalogue import service_of
 from locallambda.neighbours.embedded import Neighbours
@@ -125,8 +127,16 @@ class EdgeApp:
         try:
             target = url_host(headers.get("host")) if self._function_urls is not None else None
             if target is not None and self._function_urls is not None:
+                client = scope.get("client")
                 served = await self._function_urls.handle(
-                    *target, method, path.split("?", 1)[0], query_string, headers, body
+                    *target,
+                    method,
+                    path.split("?", 1)[0],
+                    query_string,
+                    request_headers(scope["headers"]),
+                    body,
+                    source_ip=client[0] if client else "127.0.0.1",
+                    protocol=f"HTTP/{scope.get('http_version', '1.1')}",
                 )
                 await _write(send, served)
                 return
@@ -212,6 +222,9 @@ class EdgeApp:
 
 
 async def _write(send: Send, response: Response) -> None:
+    if response.stream is not None:  # a body written as it comes (edge/streaming.py)
+        await send_stream(send, response)
+        return
     headers = response.headers
     if not any(name == b"content-length" for name, _ in headers):  # a HEAD answer may carry its own
         headers.append((b"content-length", str(len(response.body)).encode()))

@@ -60,11 +60,11 @@ class UrlAuthError(Exception):
 
     ``code`` goes to ``x-amzn-ErrorType``; the body is ``{member: message}``: AWS's signature
     checks answer under ``message`` (as its JSON services do), the URL's own authorization layer
-    under ``Message``. Raised by ``edge/sigv4.py`` and ``edge/function_urls.py``, rendered by
-    ``url_auth_error`` only.
+    under ``Message`` (``None`` for an unknown URL: ``{"Message":null}``). Raised by
+    ``edge/sigv4.py`` and ``edge/function_urls.py``, rendered by ``url_auth_error`` only.
     """
 
-    def __init__(self, code: str, message: str, member: str = "message") -> None:
+    def __init__(self, code: str, message: str | None, member: str = "message") -> None:
         super().__init__(message)
         self.code = code
         self.message = message

@@ -1,10 +1,13 @@
-"""Serving function URLs: ``http://<url-id>.lambda-url.<region>.localhost.localstack.cloud:4566/``.
+"""Serving function URLs: ``http://<url-id>.lambda-url.<region>.localhost.localstack.cloud:4566/``
+(or any domain ``LOCALSTACK_HOST`` names, ``localhost`` among them: ``control/urls.py``).
 
-Docs: urls-invocation.html. A request to a function URL becomes a payload-format 2.0 event
-(as API Gateway HTTP APIs send it); the function's answer becomes the HTTP response: a result
-with ``statusCode`` is taken as the response itself (headers, body, ``isBase64Encoded``,
-``cookies``), anything else is returned as JSON with status 200. A function error answers 502.
-The edge routes here by the ``Host`` header.
+Docs: urls-invocation.html. The edge routes here by the ``Host`` header; the URL id is found in
+the control plane's ``UrlIndex``. A request becomes a payload-format 2.0 event and the
+function's answer the HTTP response (``url_payloads.py``); a function error or timeout answers
+502 ``Internal Server Error``, a throttle 429; the x-amzn-RequestId header names the invocation.
+The URL's ``Cors`` configuration answers preflights and adds CORS headers (``url_cors.py``). An
+unknown URL id is refused with 403 as AWS refuses it. A ``NONE`` URL needs no resource-based
+policy here (LocalStack's behaviour; AWS requires the ``lambda:InvokeFunctionUrl`` grant).
 
 A URL with AuthType ``AWS_IAM`` lets a request through only when it is signed (SigV4,
 ``edge/sigv4.py``, with a key the ``KeyLookup`` knows) by a caller allowed to invoke it
@@ -22,8 +25,6 @@ LocalStack's ``test_lambda.snapshot.json``: ``test_lambda_permission_url_invocat
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
 import re
 import time
@@ -32,14 +33,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from locallambda.control.permissions import policy_statements
-from locallambda.edge.errors import JSON, UrlAuthError, url_auth_error, url_error
+from locallambda.control.urls import UrlIndex
+from locallambda.edge.errors import UrlAuthError, url_auth_error, url_error
 from locallambda.edge.sigv4 import Caller, KeyLookup, SignedRequest, SigningKey, is_signed, verify
+from locallambda.edge.streaming import streamed_url_response
+from locallambda.edge.url_cors import CorsRules, is_preflight
+from locallambda.edge.url_payloads import (
+    JSON_TYPE,
+    event_body,
+    event_cookies,
+    event_headers,
+    query_parameters,
+    response_of,
+)
 from locallambda.errors import LambdaError
 from locallambda.invoke.engine import InvokeEngine
 from locallambda.model.clock import clf_timestamp
-from locallambda.model.refs import LATEST, FunctionRef
+from locallambda.model.refs import FunctionRef
 from locallambda.protocol.codec import Response
-from locallambda.store.functions import FunctionRecord, FunctionRegistry
+from locallambda.store.functions import FunctionRecord
 
 __all__ = ["FORBIDDEN", "NOT_AUTHORIZED", "FunctionUrls", "url_host", "url_invoke_allowed"]
 
@@ -54,27 +66,19 @@ NOT_AUTHORIZED = (
     "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"
 )
 
-_HOST = re.compile(r"(?P<id>[a-z0-9]+)\.lambda-url\.(?P<region>[a-z0-9-]+)\.[^:]+(?::\d+)?")
-_TEXT_TYPES = (
-    "text/",
-    "application/json",
-    "application/xml",
-    "application/javascript",
-    "application/x-www-form-urlencoded",
-)
+# <url-id>.lambda-url.<region>.<any domain>[:port]: LocalStack's domain, ``localhost`` (no DNS
+# needed), or whatever LOCALSTACK_HOST names. Custom ids (the ``_custom_id_`` tag) have hyphens.
+_HOST = re.compile(r"(?P<id>[a-z0-9][a-z0-9-]*)\.lambda-url\.(?P<region>[a-z0-9-]+)\.[^:]+(?::\d+)?")
+_PORT = re.compile(r":\d+$")
 
 
 def url_host(host: str | None) -> tuple[str, str] | None:
-    """(url id, region) when ``host`` names a function URL."""
-    if not host or ".lambda-url." not in host:
+    """(url id, region) when ``host`` names a function URL (host names are case-insensitive)."""
+    host = (host or "").lower()
+    if ".lambda-url." not in host:
         return None
-    m = _HOST.fullmatch(host.lower())
+    m = _HOST.fullmatch(host)
     return (m.group("id"), m.group("region")) if m else None
-
-
-def _text(headers: Mapping[str, str]) -> bool:
-    ctype = headers.get("content-type", "")
-    return not ctype or ctype.startswith(_TEXT_TYPES) or ctype.endswith("+json")
 
 
 def _no_keys(_access_key: str) -> SigningKey | None:
@@ -132,19 +136,17 @@ def url_invoke_allowed(record: FunctionRecord, qualifier: str | None, caller: Ca
 
 
 class FunctionUrls:
-    def __init__(self, functions: FunctionRegistry, engine: InvokeEngine, keys: KeyLookup | None = None) -> None:
-        """``keys``: the access keys whose signatures ``AWS_IAM`` URLs accept (none by default)."""
-        self._functions = functions
+    def __init__(self, urls: UrlIndex, engine: InvokeEngine, keys: KeyLookup | None = None) -> None:
+        """``urls``: the URL ids of the control plane; ``keys``: the access keys whose signatures
+        ``AWS_IAM`` URLs accept (none by default)."""
+        self._urls = urls
         self._engine = engine
         self._keys = keys or _no_keys
 
     def _find(self, url_id: str, region: str) -> tuple[FunctionRecord, str | None, dict[str, Any]] | None:
         """The function, qualifier (``None``: unqualified) and configuration of a URL id."""
-        for record in self._functions.in_region(region):
-            for qualifier, cfg in record.url_configs.items():
-                if cfg.get("_UrlId") == url_id:
-                    return record, None if qualifier == LATEST else qualifier, cfg
-        return None
+        target = self._urls.find(url_id, region)
+        return None if target is None else (target.record, target.qualifier, target.config)
 
     def _authorize(self, record: FunctionRecord, qualifier: str | None, region: str, request: SignedRequest) -> Caller:
         """The verified, allowed caller of an ``AWS_IAM`` URL. Raises ``UrlAuthError``."""
@@ -164,40 +166,43 @@ class FunctionUrls:
         headers: Mapping[str, str],
         body: bytes,
         caller: Caller | None = None,
+        *,
+        request_id: str | None = None,
+        source_ip: str = "127.0.0.1",
+        protocol: str = "HTTP/1.1",
     ) -> dict[str, Any]:
-        """The payload-format 2.0 event AWS sends for one request (``caller``: who signed it,
-        for an ``AWS_IAM`` URL)."""
-        query: dict[str, list[str]] = {}
-        for pair in filter(None, query_string.split("&")):
-            key, _, value = pair.partition("=")
-            query.setdefault(key, []).append(value)
-        now = dt.datetime.now(dt.UTC)
-        text = _text(headers)
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": raw_path,
-            "rawQueryString": query_string,
-            "headers": {k: v for k, v in headers.items() if k != "cookie"},
-            "requestContext": {
-                "accountId": "anonymous",
-                "apiId": url_id,
-                "domainName": headers.get("host", "").split(":")[0],
-                "domainPrefix": url_id,
-                "http": {
-                    "method": method,
-                    "path": raw_path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "127.0.0.1",
-                    "userAgent": headers.get("user-agent", ""),
-                },
-                "requestId": str(uuid.uuid4()),
-                "routeKey": "$default",
-                "stage": "$default",
-                "time": clf_timestamp(now),
-                "timeEpoch": int(time.time() * 1000),
+        """The payload-format 2.0 event AWS sends for one request (``headers``: lower-case names,
+        repeated ones joined; ``caller``: who signed it, for an ``AWS_IAM`` URL). The field order
+        is the doc's; what each holds, ``url_payloads.py``."""
+        now = time.time()
+        host = headers.get("host", "")
+        domain, _, port = host.rpartition(":") if _PORT.search(host) else (host, "", "80")
+        event: dict[str, Any] = {"version": "2.0", "routeKey": "$default", "rawPath": raw_path}
+        event["rawQueryString"] = query_string
+        cookies = event_cookies(headers)
+        if cookies:
+            event["cookies"] = cookies
+        event["headers"] = event_headers(headers, source_ip, port)
+        query = query_parameters(query_string)
+        if query:
+            event["queryStringParameters"] = query
+        event["requestContext"] = {
+            "accountId": "anonymous",
+            "apiId": url_id,
+            "domainName": domain,
+            "domainPrefix": url_id,
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": protocol,
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
             },
-            "isBase64Encoded": not text,
+            "requestId": request_id or str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": clf_timestamp(now),
+            "timeEpoch": int(now * 1000),
         }
         if caller is not None:
             # urls-invocation.html, "Request payload format": the caller's identity, with
@@ -216,12 +221,10 @@ class FunctionUrls:
                     "userId": caller.user_id,
                 }
             }
-        if "cookie" in headers:
-            event["cookies"] = [c.strip() for c in headers["cookie"].split(";") if c.strip()]
-        if query:
-            event["queryStringParameters"] = {k: ",".join(v) for k, v in query.items()}
         if body:
-            event["body"] = body.decode("utf-8", "replace") if text else base64.b64encode(body).decode()
+            event["body"], event["isBase64Encoded"] = event_body(body, headers.get("content-type", ""))
+        else:
+            event["isBase64Encoded"] = False
         return event
 
     async def handle(
@@ -233,11 +236,23 @@ class FunctionUrls:
         query_string: str,
         headers: Mapping[str, str],
         body: bytes,
+        *,
+        source_ip: str = "127.0.0.1",
+        protocol: str = "HTTP/1.1",
     ) -> Response:
+        """The answer to one request to a function URL (``headers``: lower-case names, repeated
+        ones joined, as ``request_headers`` gives them)."""
         found = self._find(url_id, region)
         if found is None:
-            return url_error(404, "The function URL does not exist.")
+            # AWS answers an unknown URL id as a refusal: {"Message":null} (recorded:
+            # test_lambda_url_non_existing_url); one whose URL was deleted with the authorization
+            # layer's text (recorded: test_lambda_url_persists_after_alias_delete).
+            retired = self._urls.existed(url_id)
+            return url_auth_error(UrlAuthError("AccessDeniedException", NOT_AUTHORIZED if retired else None, "Message"))
         record, qualifier, cfg = found
+        cors = CorsRules.of(cfg)
+        if cors is not None and is_preflight(method, headers):
+            return cors.preflight(headers)
         ref = FunctionRef(record.name, qualifier, record.region, record.account_id)
         caller = None
         if cfg.get("AuthType") == "AWS_IAM":
@@ -246,43 +261,36 @@ class FunctionUrls:
                     record, qualifier, region, SignedRequest(method, raw_path, query_string, headers, body)
                 )
             except UrlAuthError as exc:
-                return url_auth_error(exc)
-        event = self.event(url_id, method, raw_path, query_string, headers, body, caller)
+                return _with_cors(url_auth_error(exc), cors, headers)
+        request_id = str(uuid.uuid4())
+        event = self.event(
+            str(cfg.get("_UrlId", url_id)),
+            method,
+            raw_path,
+            query_string,
+            headers,
+            body,
+            caller,
+            request_id=request_id,
+            source_ip=source_ip,
+            protocol=protocol,
+        )
+        if cfg.get("InvokeMode") == "RESPONSE_STREAM":  # streamed as it comes: edge/streaming.py
+            response = await streamed_url_response(self._engine, ref, json.dumps(event).encode(), request_id)
+            response.headers.append((b"x-amzn-RequestId", request_id.encode()))
+            return _with_cors(response, cors, headers)
         try:
-            result = await self._engine.invoke(ref, json.dumps(event).encode())
+            result = await self._engine.invoke(ref, json.dumps(event).encode(), request_id=request_id)
         except LambdaError as exc:
-            return url_error(exc.status if exc.status < 500 else 502, exc.message)
-        if result.function_error:
-            return url_error(502, "Internal Server Error")
-        return self._response(result.payload)
-
-    @staticmethod
-    def _response(payload: bytes) -> Response:
-        try:
-            out = json.loads(payload) if payload else None
-        except ValueError:
-            return Response(200, [JSON], payload)
-        if not isinstance(out, dict) or "statusCode" not in out:
-            # Any other JSON value is the body itself (AWS infers the response format).
-            return Response(200, [JSON], payload)
-        headers: list[tuple[bytes, bytes]] = [
-            (str(k).lower().encode(), str(v).encode()) for k, v in (out.get("headers") or {}).items()
-        ]
-        for cookie in out.get("cookies") or []:
-            headers.append((b"set-cookie", str(cookie).encode()))
-        if not any(k == b"content-type" for k, _ in headers):
-            headers.append((b"content-type", b"application/json"))
-        body = out.get("body")
-        if body is None:
-            data = b""
-        elif out.get("isBase64Encoded"):
-            data = base64.b64decode(str(body))
-        elif isinstance(body, str):
-            data = body.encode()
+            response = url_error(exc.status if exc.status < 500 else 502, exc.message)
         else:
-            data = json.dumps(body).encode()
-        try:
-            status = int(out["statusCode"])
-        except (TypeError, ValueError):
-            return url_error(502, "Internal Server Error")
-        return Response(status, headers, data)
+            answer = None if result.function_error else response_of(result.payload)
+            # A function error, a timeout included, is AWS's plain "Internal Server Error" with
+            # status 502 (recorded: test_lambda_url_invocation_exception).
+            response = answer or Response(502, [JSON_TYPE], b"Internal Server Error")
+        response.headers.append((b"x-amzn-RequestId", request_id.encode()))
+        return _with_cors(response, cors, headers)
+
+
+def _with_cors(response: Response, cors: CorsRules | None, headers: Mapping[str, str]) -> Response:
+    return response if cors is None else cors.apply(response, headers)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from locallambda.errors import (
@@ -24,6 +24,7 @@ from locallambda.errors import (
 from locallambda.invoke.async_queue import EventQueue
 from locallambda.invoke.engine import InvokeEngine
 from locallambda.invoke.payloads import check_json
+from locallambda.invoke.streaming import StreamedInvocation, error_of
 from locallambda.model.operations import RequestContext, operation
 from locallambda.model.refs import LATEST, FunctionRef, parse_function_name
 from locallambda.store.functions import FunctionRegistry
@@ -59,16 +60,7 @@ class InvocationsApi:
                 f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
             )
         check_json(payload)
-        client_context = None
-        if p.get("ClientContext"):
-            raw = p["ClientContext"]
-            if len(raw) > CLIENT_CONTEXT_LIMIT:
-                raise InvalidParameterValueError("Client context must be 3583 bytes or less.")
-            try:
-                client_context = base64.b64decode(raw, validate=True).decode()
-                json.loads(client_context)
-            except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-                raise InvalidRequestContentError("Client context must be a valid Base64-encoded JSON object.") from exc
+        client_context = _client_context(p.get("ClientContext"))
         if kind in ("DryRun", "Event"):
             # A synchronous invoke resolves and checks the function in the engine; these two
             # never reach it, so they check here.
@@ -95,6 +87,35 @@ class InvocationsApi:
             out["LogResult"] = base64.b64encode(tail).decode()
         return out
 
+    @operation("InvokeWithResponseStream")
+    async def invoke_with_response_stream(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
+        """Docs: API_InvokeWithResponseStream.html. The request is checked as Invoke's (the
+        model allows RequestResponse and DryRun only); the answer is 200 with the
+        function's bytes as ``PayloadChunk`` events as they come (a function that does not
+        stream: its whole payload, one chunk), then one ``InvokeComplete``: empty, or
+        ``ErrorCode`` (the error's type) and ``ErrorDetails`` (its message) when the function
+        failed, and ``LogResult`` (the log tail, base64) with ``LogType=Tail``."""
+        ref = parse_function_name(p["FunctionName"], ctx.region, ctx.account_id, p.get("Qualifier"))
+        payload: bytes = p.get("Payload") or b""
+        if len(payload) > self._request_limit:
+            raise RequestEntityTooLargeError(
+                f"Request must be smaller than {self._request_limit} bytes for the InvokeFunction operation"
+            )
+        check_json(payload)
+        client_context = _client_context(p.get("ClientContext"))
+        if p.get("InvocationType") == "DryRun":
+            _, version, _ = self.engine.resolve(ref)
+            self.engine.ensure_active(version)
+            return {"StatusCode": 204}
+        streamed = await self.engine.invoke_streaming(
+            ref, payload or b"{}", client_context=client_context, request_id=ctx.request_id
+        )
+        return {
+            "StatusCode": 200,
+            "ExecutedVersion": streamed.executed_version,
+            "EventStream": _events(streamed, tail=p.get("LogType") == "Tail"),
+        }
+
     @operation("InvokeAsync")
     async def invoke_async(self, ctx: RequestContext, p: dict[str, Any]) -> dict[str, Any]:
         ref = parse_function_name(p["FunctionName"], ctx.region, ctx.account_id)
@@ -106,6 +127,36 @@ class InvocationsApi:
         self.engine.resolve(ref)
         self.events.submit(ref, payload or b"{}", ctx.request_id)
         return {"Status": 202}
+
+
+def _client_context(raw: str | None) -> str | None:
+    """The decoded ClientContext. Raises AWS's errors for one too long or not base64 JSON."""
+    if not raw:
+        return None
+    if len(raw) > CLIENT_CONTEXT_LIMIT:
+        raise InvalidParameterValueError("Client context must be 3583 bytes or less.")
+    try:
+        client_context = base64.b64decode(raw, validate=True).decode()
+        json.loads(client_context)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequestContentError("Client context must be a valid Base64-encoded JSON object.") from exc
+    return client_context
+
+
+async def _events(streamed: StreamedInvocation, *, tail: bool) -> AsyncIterator[dict[str, Any]]:
+    """InvokeWithResponseStream's events for one invocation."""
+    try:
+        async for chunk in streamed.chunks():
+            yield {"PayloadChunk": {"Payload": chunk}}
+        result = await streamed.result()
+        complete: dict[str, Any] = {}
+        if result.function_error:
+            complete["ErrorCode"], complete["ErrorDetails"] = error_of(result.payload)
+        if tail:
+            complete["LogResult"] = base64.b64encode(result.log.encode()[-LOG_TAIL:]).decode()
+        yield {"InvokeComplete": complete}
+    finally:
+        streamed.close()
 
 
 def event_config(functions: FunctionRegistry) -> Callable[[FunctionRef], dict[str, Any]]:

@@ -4,6 +4,8 @@ It reads function state from the store, never HTTP and never the control plane. 
 returns an ``InvocationResult`` for everything the function (or its runtime) did, and raises our
 errors for what the caller did wrong (not found, wrong state, throttled). The app factory hands
 ``prepare``, ``provision`` and ``on_change`` to the control plane as its seams.
+``invoke_streaming`` runs the same invocation for a caller that takes the answer as it is
+streamed (``invoke.streaming``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 
 from locallambda.errors import (
     ExecutorError,
+    LambdaError,
     PlatformError,
     ResourceConflictError,
     ResourceNotFoundError,
@@ -29,10 +32,12 @@ from locallambda.invoke.hot_reload import HotReloadWatcher
 from locallambda.invoke.logs import LogStore
 from locallambda.invoke.pool import EnvironmentPool
 from locallambda.invoke.specs import SpecCache
+from locallambda.invoke.streaming import StreamedInvocation
 from locallambda.model.clock import Clock, SystemClock
 from locallambda.model.lifecycle import FunctionState
 from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.model.spec import FunctionSpec, Invocation, InvocationResult
+from locallambda.model.streams import ResponseStream
 from locallambda.model.tasks import TaskScope
 from locallambda.settings import Settings
 from locallambda.store.code import CodeStore
@@ -91,6 +96,8 @@ class InvokeEngine:
             clock=clock or SystemClock(),
         )
         self._provisioned: dict[tuple[str, str], list[ExecutionEnvironment]] = {}
+        self._response_limit = settings.limits_max_function_payload_size_bytes
+        self._streams = tasks.child("streams")  # invocations whose answers are streamed
 
     def start(self) -> None:
         self.pool.start()
@@ -175,9 +182,11 @@ class InvokeEngine:
         *,
         client_context: str | None = None,
         request_id: str | None = None,
+        stream: ResponseStream | None = None,
     ) -> InvocationResult:
-        """Run the function synchronously. Raises ``ResourceNotFoundError``,
-        ``ResourceConflictError`` (not Active) and ``TooManyRequestsError`` (throttled)."""
+        """Run the function synchronously (``stream``: the caller takes a streamed answer there).
+        Raises ``ResourceNotFoundError``, ``ResourceConflictError`` (not Active) and
+        ``TooManyRequestsError`` (throttled)."""
         record, version, invoked_arn = self.resolve(ref)
         self.ensure_active(version)
         spec = self.specs.spec(record, version)
@@ -186,7 +195,11 @@ class InvokeEngine:
             payload=payload,
             invoked_arn=invoked_arn,
             client_context=client_context,
+            stream=stream,
+            response_limit=self._response_limit,
         )
+        if stream is not None:
+            stream.executed_version = spec.version
         reserved_total = self._functions.reserved_total(ref.region)
         share = _on_demand_share(record, ref.qualifier)
         on_demand = (
@@ -200,6 +213,41 @@ class InvokeEngine:
                     return await env.invoke(invocation)
             except ExecutorError as exc:
                 raise ServiceError(f"Failed to start an execution environment: {exc}") from exc
+
+    async def invoke_streaming(
+        self, ref: FunctionRef, payload: bytes, *, client_context: str | None = None, request_id: str | None = None
+    ) -> StreamedInvocation:
+        """Start a synchronous invocation for a caller that takes its answer as it is streamed;
+        returns once the answer has begun (the runtime started streaming it, or gave it whole).
+        Raises what ``invoke`` raises, before anything is answered."""
+        stream = ResponseStream()
+        task = self._streams.spawn(
+            self._streamed(ref, payload, stream, client_context, request_id), name="streamed invocation"
+        )
+        try:
+            await asyncio.wait((stream.started, task), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            stream.close()  # nobody takes it; the invocation runs on
+            raise
+        outcome = task.result() if task.done() else None
+        if isinstance(outcome, LambdaError):
+            raise outcome  # the caller's error (not found, throttled): raised here
+        return StreamedInvocation(stream, task)
+
+    async def _streamed(
+        self,
+        ref: FunctionRef,
+        payload: bytes,
+        stream: ResponseStream,
+        client_context: str | None,
+        request_id: str | None,
+    ) -> InvocationResult | LambdaError:
+        try:
+            return await self.invoke(ref, payload, client_context=client_context, request_id=request_id, stream=stream)
+        except LambdaError as exc:
+            return exc  # for the caller to raise: not a failure of the task
+        finally:
+            stream.end()  # a timeout or a crash ends the stream too
 
     async def provision(self, record: FunctionRecord, qualifier: str, count: int) -> None:
         """Keep ``count`` environments of a version or alias initialized (provisioned concurrency).

@@ -38,13 +38,14 @@ from locallambda.executors.base import Executor, RuntimeProcess
 from locallambda.invoke.envvars import function_environment, log_stream_name
 from locallambda.invoke.invocation_log import InvocationLog, LogDestination
 from locallambda.invoke.pending import InitFailure, Pending, error_document, event_headers, expire
+from locallambda.invoke.streaming import open_sink
 from locallambda.model.clock import Clock, Timer, within
 from locallambda.model.lifecycle import EnvState, IllegalTransition
 from locallambda.model.spec import FunctionSpec, Invocation, InvocationResult
 from locallambda.model.tasks import TaskScope
 from locallambda.runtime_api.extensions import ExtensionsHub
-from locallambda.runtime_api.http import Exchange, HttpServer, Routes
-from locallambda.runtime_api.runtime import runtime_routes
+from locallambda.runtime_api.http import Exchange, HttpServer, Routes, StreamedExchange
+from locallambda.runtime_api.runtime import ResponseSink, runtime_routes
 from locallambda.runtimes.commands import extension_commands
 
 __all__ = ["INIT_PHASE_S", "SHUTDOWN_GRACE_S", "ExecutionEnvironment"]
@@ -485,6 +486,9 @@ class ExecutionEnvironment:
         else:
             pending.future.set_result((body, None))
         return True
+
+    def invocation_stream(self, request_id: str, exchange: StreamedExchange) -> ResponseSink | None:
+        return open_sink(self._pending, request_id, exchange)
 
     def init_error(self, body: bytes, error_type: str | None) -> None:
         document = body or error_document(error_type or "Runtime.Unknown")

@@ -10,6 +10,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from locallambda.model.streams import ResponseStream
+
 __all__ = ["FunctionSpec", "Invocation", "InvocationResult"]
 
 
@@ -51,6 +53,10 @@ class Invocation:
     cognito_identity: str | None = None
     trace_id: str | None = None
     deadline_ms: int = 0
+    # A caller that takes the answer as it is streamed; without one, a streamed answer is
+    # gathered, up to ``response_limit`` bytes (None: any size).
+    stream: ResponseStream | None = None
+    response_limit: int | None = None
 
 
 @dataclasses.dataclass(slots=True)

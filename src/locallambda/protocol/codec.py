@@ -32,7 +32,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
@@ -61,11 +61,13 @@ def _default(obj: Any) -> Any:
 
 @dataclasses.dataclass(slots=True)
 class Response:
-    """What the edge writes back: status, headers (lower-case names) and body bytes."""
+    """What the edge writes back: status, headers (lower-case names) and body bytes; or, with
+    ``stream``, a body written as its parts come (chunked)."""
 
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    stream: AsyncIterator[bytes] | None = None
 
 
 _JSON_CT = (b"content-type", b"application/json")

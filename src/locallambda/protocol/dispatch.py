@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 from locallambda.errors import LambdaError, NotImplementedOperationError, ServiceError
 from locallambda.model.operations import Handler, Origin, RequestContext
 from locallambda.protocol.codec import Response, parse_request, serialize_response
+from locallambda.protocol.eventstream import serialize_event_stream
 from locallambda.protocol.model import Router
 from locallambda.protocol.validation import validate
 
@@ -123,7 +124,10 @@ class Dispatcher:
             output = await handler(ctx, params)
             if self._durable is not None:
                 await self._durable()
-            response = serialize_response(op, output)
+            if op.has_event_stream_output:
+                response = serialize_event_stream(op, output or {})
+            else:
+                response = serialize_response(op, output)
         except LambdaError as err:
             err.request_id = request_id
             raise

@@ -7,6 +7,13 @@ its ``Exchange``. ``Routes`` maps (method, path template) to handlers: fixed pat
 dictionary lookup, templates with ``{name}`` segments by a regular expression each.
 ``encode_head`` is the one place an HTTP/1.1 message head is written (the server's responses and
 the Telemetry API's deliveries both use it).
+
+A request that carries ``Lambda-Runtime-Function-Response-Mode`` (a streamed function response,
+runtimes-custom.html, "Implementing response streaming in a custom runtime") is handed to its
+route as soon as its head is read, as a ``StreamedExchange`` without its body, when the route was
+added with ``streamed=True``: the route takes the body part by part as it arrives
+(``StreamedExchange.stream_to``), then its trailers. Every other request reaches its route once
+its body is complete.
 """
 
 from __future__ import annotations
@@ -16,12 +23,25 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import httptools
 
-__all__ = ["Exchange", "HttpServer", "RequestHandler", "RouteHandler", "Routes", "encode_head"]
+__all__ = [
+    "STREAMED",
+    "Exchange",
+    "HttpServer",
+    "RequestHandler",
+    "RouteHandler",
+    "Routes",
+    "StreamedExchange",
+    "encode_head",
+]
 
 log = logging.getLogger(__name__)
+
+# The header of a request whose body is handed on as it arrives (lower-case, as headers are kept).
+STREAMED = "lambda-runtime-function-response-mode"
 
 _REASONS = {
     200: b"OK",
@@ -79,6 +99,53 @@ class Exchange:
         self.respond(status, json.dumps({"errorMessage": message, "errorType": error_type}).encode())
 
 
+# A streamed request's body: each part as it arrives; then its trailers (None: the connection
+# was lost before the body was complete).
+BodyPart = Callable[[bytes], None]
+BodyEnd = Callable[[Mapping[str, str] | None], None]
+
+
+class StreamedExchange(Exchange):
+    """A request handed to its route when its head is read; its body follows (``stream_to``)."""
+
+    __slots__ = ("_end", "_feed", "deferred")
+
+    def __init__(self, proto: _Protocol, method: str, path: str, headers: dict[str, str]) -> None:
+        super().__init__(proto, method, path, headers, b"")
+        self.deferred = False  # handed to its route again once the body is complete
+        self._feed: BodyPart | None = None
+        self._end: BodyEnd | None = None
+
+    def stream_to(self, feed: BodyPart, end: BodyEnd) -> None:
+        """Take the body: ``feed`` gets each part as it arrives, ``end`` the trailers once the
+        body is complete, or ``None`` when the connection is lost first. A route that takes no
+        body has it dropped."""
+        self._feed = feed
+        self._end = end
+
+    def defer(self) -> None:
+        """Hand this request to its route again, whole, once its body is complete."""
+        self.deferred = True
+
+    def pause(self) -> None:
+        """Read no more of the connection until ``resume``."""
+        if self._proto.transport is not None and not self._proto.closed:
+            self._proto.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self._proto.transport is not None and not self._proto.closed:
+            self._proto.transport.resume_reading()
+
+    def _part(self, part: bytes) -> None:
+        if self._feed is not None:
+            self._feed(part)
+
+    def _finish(self, trailers: Mapping[str, str] | None) -> None:
+        end, self._feed, self._end = self._end, None, None
+        if end is not None:
+            end(trailers)
+
+
 # Handlers run on the event loop and must not block: an answer that has to wait (a long-polled
 # /next) is given later through the Exchange.
 RequestHandler = Callable[[Exchange], None]
@@ -103,36 +170,47 @@ def _compile(template: str) -> re.Pattern[str]:
 class Routes:
     """A declarative route table: ``routes.add("POST", "/x/{id}/response", handler)``.
 
-    Requests no route matches are answered 404 with the Runtime API's error document.
+    Requests no route matches are answered 404 with the Runtime API's error document. A route
+    added with ``streamed=True`` gets streamed requests as soon as their head is read; the
+    others get them once complete.
     """
 
     def __init__(self) -> None:
         self._fixed: dict[tuple[str, str], RouteHandler] = {}
         self._templates: list[tuple[str, re.Pattern[str], RouteHandler]] = []
+        self._streamed: set[RouteHandler] = set()
 
-    def add(self, method: str, template: str, handler: RouteHandler) -> Routes:
+    def add(self, method: str, template: str, handler: RouteHandler, *, streamed: bool = False) -> Routes:
         if _SEGMENT.search(template) is None:
             self._fixed[(method, template)] = handler
         else:
             self._templates.append((method, _compile(template), handler))
+        if streamed:
+            self._streamed.add(handler)
         return self
 
     def extend(self, other: Routes) -> Routes:
         self._fixed.update(other._fixed)
         self._templates.extend(other._templates)
+        self._streamed.update(other._streamed)
         return self
 
     def __call__(self, exchange: Exchange) -> None:
         handler = self._fixed.get((exchange.method, exchange.path))
-        if handler is not None:
-            handler(exchange, _NO_PARAMS)
-            return
-        for method, pattern, template_handler in self._templates:
-            m = pattern.fullmatch(exchange.path)
-            if m is not None and method == exchange.method:
-                template_handler(exchange, m.groupdict())
+        params = _NO_PARAMS
+        if handler is None:
+            for method, pattern, template_handler in self._templates:
+                m = pattern.fullmatch(exchange.path)
+                if m is not None and method == exchange.method:
+                    handler, params = template_handler, m.groupdict()
+                    break
+            else:
+                exchange.fail(404, "InvalidRequest", "Not Found")
                 return
-        exchange.fail(404, "InvalidRequest", "Not Found")
+        if isinstance(exchange, StreamedExchange) and handler not in self._streamed:
+            exchange.defer()
+        else:
+            handler(exchange, params)
 
 
 class _Protocol(asyncio.Protocol):
@@ -145,6 +223,8 @@ class _Protocol(asyncio.Protocol):
         self._url = b""
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
+        self._streamed: StreamedExchange | None = None  # the request whose body is being handed on
+        self._trailers: dict[str, str] = {}
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -154,6 +234,9 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._connections.discard(self)
+        streamed, self._streamed = self._streamed, None
+        if streamed is not None:
+            self._guarded(streamed._finish, None)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -176,22 +259,53 @@ class _Protocol(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        if self._streamed is None:
+            self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        else:  # a trailer of the streamed body
+            self._trailers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        if STREAMED in self._headers:
+            self._trailers = {}
+            exchange = StreamedExchange(self, *self._target(), self._headers)
+            self._handle(exchange)
+            if not exchange.deferred:
+                self._streamed = exchange
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        streamed = self._streamed
+        if streamed is None:
+            self._body.append(body)
+        else:
+            self._guarded(streamed._part, body)
 
     def on_message_complete(self) -> None:
+        streamed = self._streamed
+        if streamed is not None:
+            self._streamed = None
+            self._guarded(streamed._finish, self._trailers)
+            return
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        method = self._parser.get_method().decode()
-        url = self._url.decode("latin-1")
-        path = url.split("?", 1)[0]
-        exchange = Exchange(self, method, path, self._headers, body)
+        self._handle(Exchange(self, *self._target(), self._headers, body))
+
+    def _target(self) -> tuple[str, str]:
+        """The request's method and path (without its query)."""
+        return self._parser.get_method().decode(), self._url.decode("latin-1").split("?", 1)[0]
+
+    def _handle(self, exchange: Exchange) -> None:
         try:
             self._handler(exchange)
         except Exception:
-            log.exception("runtime API handler failed for %s %s", method, path)
+            log.exception("runtime API handler failed for %s %s", exchange.method, exchange.path)
             exchange.fail(500, "ServiceError", "internal error")
+
+    @staticmethod
+    def _guarded(call: Callable[[Any], None], arg: Any) -> None:
+        # A failing consumer of a streamed body must not break the connection's parser.
+        try:
+            call(arg)
+        except Exception:
+            log.exception("runtime API: the consumer of a streamed body failed")
 
     def write_response(self, status: int, body: bytes, headers: Iterable[tuple[str, str]], content_type: str) -> None:
         if self.closed or self.transport is None:

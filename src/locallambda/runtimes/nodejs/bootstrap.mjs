@@ -318,14 +318,112 @@ async function loadHandler(appRoot, fullHandler) {
 }
 
 // ---------------------------------------------------------------- response streaming
-// Minimal awslambda.HttpResponseStream (prelude for HTTP-integration streaming).
+// As the AWS Node.js runtime client streams (aws-lambda-nodejs-runtime-interface-client,
+// ResponseStream.js / HttpResponseStream.js / Runtime.js), in our own code: the handler gets a
+// writable stream that is the body of a chunked POST /response with
+// Lambda-Runtime-Function-Response-Mode: streaming; an error after it began goes in the
+// trailers Lambda-Runtime-Function-Error-Type / Lambda-Runtime-Function-Error-Body (the error
+// document, base64). Docs: config-rs-write-functions.html, runtimes-custom.html.
+const InvalidStreamingOperation = runtimeError('InvalidStreamingOperation');
+const RESPONSE_MODE_HEADER = 'Lambda-Runtime-Function-Response-Mode';
+const ERROR_BODY_TRAILER = 'Lambda-Runtime-Function-Error-Body';
+const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+const STREAM_DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+
+// awslambda.HttpResponseStream: the JSON prelude (statusCode, headers, cookies) and 8 NUL bytes
+// go before the body, written with the stream's first write() (not by end(chunk) alone, as in
+// AWS's client).
 class HttpResponseStream {
-  static from(stream, prelude) {
-    stream.setContentType('application/vnd.awslambda.http-integration-response');
-    stream.write(JSON.stringify(prelude));
-    stream.write(new Uint8Array(8)); // 8 NUL bytes separate the prelude from the body
-    return stream;
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(PRELUDE_CONTENT_TYPE);
+    const metadataPrelude = JSON.stringify(prelude); // JSON escapes any NUL in it
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadataPrelude);
+      write(new Uint8Array(8));
+    };
+    return underlyingStream;
   }
+}
+
+// The streamed response goes on a connection of its own: /error (an uncaught exception during
+// the stream) must not wait behind it.
+let streamAgent;
+function getStreamAgent() {
+  if (!streamAgent) {
+    streamAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    if (streamHighWaterMark !== undefined) {
+      const create = streamAgent.createConnection.bind(streamAgent);
+      streamAgent.createConnection = (opts, cb) => create({ ...opts, highWaterMark: streamHighWaterMark }, cb);
+    }
+  }
+  return streamAgent;
+}
+
+const STREAM_METHODS = [
+  'cork', 'destroy', 'end', 'uncork', 'write',
+  'addListener', 'emit', 'eventNames', 'getMaxListeners', 'listenerCount', 'listeners', 'off', 'on',
+  'once', 'prependListener', 'prependOnceListener', 'rawListeners', 'removeAllListeners',
+  'removeListener', 'setMaxListeners', 'setContentType',
+];
+const STREAM_SETTABLE = ['destroyed', 'writable', '_onBeforeFirstWrite'];
+const STREAM_READ_ONLY = [
+  'writableFinished', 'writableObjectMode', 'writableBuffer', 'writableEnded', 'writableNeedDrain',
+  'writableHighWaterMark', 'writableCorked', 'writableLength',
+];
+
+// What the handler sees of the request: a Writable, nothing of the HTTP client behind it.
+function writableOnly(inner) {
+  const view = {};
+  for (const name of STREAM_METHODS) view[name] = inner[name].bind(inner);
+  for (const name of STREAM_SETTABLE) {
+    Object.defineProperty(view, name, { get: () => inner[name], set: (v) => { inner[name] = v; } });
+  }
+  for (const name of STREAM_READ_ONLY) Object.defineProperty(view, name, { get: () => inner[name] });
+  return view;
+}
+
+// The chunked POST /response of one invocation; `onAnswered` runs once the Runtime API answered.
+function createResponseStream(id, onAnswered) {
+  let written = false;
+  const req = http.request({
+    agent: getStreamAgent(), hostname, port, method: 'POST',
+    path: `${BASE}/invocation/${encodeURIComponent(id)}/response`,
+    headers: {
+      [RESPONSE_MODE_HEADER]: 'streaming',
+      Trailer: [ERROR_TYPE_HEADER, ERROR_BODY_TRAILER],
+      'Content-Type': STREAM_DEFAULT_CONTENT_TYPE,
+    },
+  }, (res) => { res.on('end', onAnswered); res.resume(); });
+  req.on('error', fatal);
+  req.setContentType = (contentType) => {
+    if (written) throw new InvalidStreamingOperation('Cannot set content-type, too late.');
+    req.setHeader('Content-Type', contentType);
+  };
+  const write = req.write.bind(req);
+  req.write = function (chunk, encoding, callback) {
+    if (typeof chunk !== 'string' && !Buffer.isBuffer(chunk) && chunk?.constructor !== Uint8Array) {
+      chunk = JSON.stringify(chunk);
+    }
+    if (!written && typeof this._onBeforeFirstWrite === 'function') {
+      this._onBeforeFirstWrite((part) => write(part));
+    }
+    written = true;
+    return write(chunk, encoding, callback);
+  };
+  // The error document in the trailers, then the end of the body.
+  const fail = (err, callback) => {
+    if (req.writableEnded) { // too late for trailers: the response is complete
+      if (callback) callback();
+      return;
+    }
+    const doc = toRapidError(err);
+    req.addTrailers({
+      [ERROR_TYPE_HEADER]: headerSafe(doc.errorType),
+      [ERROR_BODY_TRAILER]: Buffer.from(JSON.stringify(doc)).toString('base64'),
+    });
+    req.end(callback);
+  };
+  return { stream: writableOnly(req), fail };
 }
 
 // ---------------------------------------------------------------- invoke loop
@@ -485,71 +583,46 @@ function invoke(h, body) {
   }
 }
 
-// Streaming handlers: handler(event, responseStream, context).
+// Streaming handlers: handler(event, responseStream, context), as AWS's Runtime.handleOnceStreaming.
 function invokeStreaming(h, body) {
   const id = beginInvoke(h);
-  let settled = false;
-  const req = http.request({
-    agent, hostname, port, method: 'POST',
-    path: `${BASE}/invocation/${encodeURIComponent(id)}/response`,
-    headers: {
-      'Content-Type': 'application/octet-stream',
-      'Lambda-Runtime-Function-Response-Mode': 'streaming',
-      'Transfer-Encoding': 'chunked',
-      Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
-    },
-    highWaterMark: streamHighWaterMark,
-  }, (res) => { res.on('end', finish); res.resume(); });
-  req.on('error', fatal);
-  req.setContentType = (ct) => {
-    if (req.headersSent) throw new Error('Tried to set content type after the response stream has been written to.');
-    req.setHeader('Content-Type', ct);
-  };
-  let finishedPost = false;
-  function finish() {
-    if (finishedPost) return;
-    finishedPost = true;
+  let waits = true; // context.callbackWaitsForEmptyEventLoop
+  let nextScheduled = false;
+  // After the Runtime API has the whole response: the next event, once the event loop is
+  // empty unless the handler said not to wait.
+  const scheduleNext = () => {
+    if (nextScheduled) return;
+    nextScheduled = true;
     active = null;
-    next();
-  }
-  function failStream(err) {
-    if (settled) return;
-    settled = true;
-    logError('Invoke Error', err);
-    const doc = toRapidError(err);
-    if (!req.writableEnded) {
-      req.addTrailers({
-        [ERROR_TYPE_HEADER]: headerSafe(doc.errorType),
-        'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(doc)).toString('base64'),
-      });
-      req.end();
-    }
-  }
-  const context = {
-    callbackWaitsForEmptyEventLoop: true,
+    if (!waits) next();
+    else beforeExitAction = () => { beforeExitAction = null; setImmediate(next); };
   };
-  beforeExitAction = null;
+  const { stream, fail } = createResponseStream(id, scheduleNext);
+  const failStream = (err) => {
+    logError('Invoke Error', err);
+    fail(err);
+  };
+  const context = {
+    get callbackWaitsForEmptyEventLoop() { return waits; },
+    set callbackWaitsForEmptyEventLoop(v) { waits = v; },
+  };
+  // A handler that neither ends its stream nor keeps the event loop busy: on to the next event.
+  beforeExitAction = () => { beforeExitAction = null; scheduleNext(); };
   let result;
   try {
     const event = JSON.parse(body);
     buildContext(h, id, context);
-    result = handler(event, req, context);
+    result = handler(event, stream, context);
   } catch (err) {
     failStream(err);
     return;
   }
   if (!result || typeof result.then !== 'function') {
-    failStream(new Error('Streaming does not support non-async handlers.'));
+    failStream('Streaming does not support non-async handlers.');
     return;
   }
   result.then((v) => {
-    if (settled) return;
     if (v !== undefined) console.warn('Streaming handlers ignore return values.');
-    if (!req.writableEnded) {
-      failStream(new Error('Response stream is not finished.'));
-      return;
-    }
-    settled = true;
   }, failStream);
 }
 
