@@ -95,7 +95,8 @@ def test_a_failed_batch_returns_after_the_visibility_timeout_and_redrives_to_the
 
 def test_report_batch_item_failures_deletes_only_the_successes(srv: Server, recorder: Recorder) -> None:
     lam = srv.client()
-    url, arn = _queue(srv, "esm-partial", VisibilityTimeout="1")
+    # Longer than the batching window: the batch is invoked before its messages are visible again.
+    url, arn = _queue(srv, "esm-partial", VisibilityTimeout="3")
     sqs = srv.client("sqs")
     first = sqs.send_message(QueueUrl=url, MessageBody='{"n": 1}')["MessageId"]
     answer = {"batchItemFailures": [{"itemIdentifier": first}]}

@@ -22,7 +22,6 @@ import base64
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -119,74 +118,63 @@ class SqsPoller:
         self.invoke = invoke
         self.wait_seconds = max(0, min(_LONG_POLL, wait_seconds))
         if self.queue_arn.endswith(".fifo"):
-            # The embedded SQS decides which message groups are busy once per receive call, so
-            # a long poll begun while a group's batch was in flight would not see that group
-            # free up until it ends: short polls keep FIFO groups moving.
+            # moto's SQS (unpatched, as at another endpoint) decides which message groups are
+            # busy once per receive call, so a long poll begun while a group's batch was in
+            # flight would not see that group free up until it ends: short polls keep FIFO
+            # groups moving.
             self.wait_seconds = min(self.wait_seconds, 1)
         self.queue_url = queue_url_of(self.queue_arn, clients.endpoint_url)
-        self._helpers = 0
         self._allowed = min(_INITIAL_CONCURRENCY, self.max_concurrency)
         self._grown_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
-        # One receive at a time per mapping: the embedded SQS marks messages received without a
-        # lock, so concurrent receives of one queue could hand out a message twice (a FIFO
-        # queue must not). Invocations still overlap.
-        self._receiving = asyncio.Lock()
+        self._freed = asyncio.Event()  # set when a batch is done
 
     async def run(self) -> None:
-        """The first receiver long-polls forever; helpers join while the queue has a backlog."""
+        """One receiver gathers batches (receives are serialized: the embedded SQS once marked
+        messages received without a lock, and one gatherer fills whole batches where several
+        would split the backlog between them); each batch is processed in a task of its own,
+        up to the allowed number at once, so the next batch is gathered while others run."""
         try:
-            await self._receiver(lead=True)
+            while True:
+                await self._wait_for_room()
+                try:
+                    messages = await self._gather()
+                except SourceClosed:
+                    return
+                except (ClientError, BotoCoreError) as exc:
+                    log.warning("event source mapping %s: receiving from %s failed: %s", self.uuid, self.queue_arn, exc)
+                    await asyncio.sleep(_BACKOFF)
+                    continue
+                if not messages:
+                    continue
+                if len(messages) >= min(self.batch_size, _MAX_RECEIVE):
+                    self._scale_out()
+                task = asyncio.get_running_loop().create_task(self._process(messages))
+                self._tasks.add(task)
+                task.add_done_callback(self._batch_done)
         finally:
             for task in list(self._tasks):
                 task.cancel()
 
-    async def _receiver(self, lead: bool) -> None:
-        while True:
-            try:
-                messages = await self._gather(long_poll=lead)
-            except SourceClosed:
-                return
-            except (ClientError, BotoCoreError) as exc:
-                log.warning("event source mapping %s: receiving from %s failed: %s", self.uuid, self.queue_arn, exc)
-                await asyncio.sleep(_BACKOFF)
-                continue
-            if not messages:
-                if lead:
-                    continue
-                return  # a helper ends when the backlog is gone
-            if len(messages) >= min(self.batch_size, _MAX_RECEIVE):
-                self._scale_out()
-            await self._process(messages)
+    async def _wait_for_room(self) -> None:
+        while len(self._tasks) >= self._allowed:
+            self._freed.clear()
+            await self._freed.wait()
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._freed.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("event source mapping %s: a batch failed", self.uuid, exc_info=task.exception())
 
     def _scale_out(self) -> None:
-        """One more concurrent batch while the backlog lasts, at AWS's pace."""
+        """One more concurrent batch while receives come back full, at AWS's pace."""
         now = time.monotonic()
-        crowded = self._helpers + 1 >= self._allowed and self._allowed < self.max_concurrency
-        if crowded and now - self._grown_at >= _GROWTH_INTERVAL:
+        if self._allowed < self.max_concurrency and now - self._grown_at >= _GROWTH_INTERVAL:
             self._allowed += 1
             self._grown_at = now
-        if self._helpers + 1 < self._allowed:
-            self._spawn_helper()
-
-    def _spawn_helper(self) -> None:
-        self._helpers += 1
-
-        async def helper() -> None:
-            try:
-                await self._receiver(lead=False)
-            finally:
-                self._helpers -= 1
-
-        task = asyncio.get_running_loop().create_task(helper())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
-        async with self._receiving:
-            return await self._receive_unlocked(count, wait)
-
-    async def _receive_unlocked(self, count: int, wait: int) -> list[dict[str, Any]]:
         answer = await self.clients.call(
             self.sqs.receive_message,
             QueueUrl=self.queue_url,
@@ -198,10 +186,10 @@ class SqsPoller:
         )
         return list(answer.get("Messages") or [])
 
-    async def _gather(self, long_poll: bool) -> list[dict[str, Any]]:
+    async def _gather(self) -> list[dict[str, Any]]:
         """One batch: the first receive waits (long poll); then, with a batching window, more
         receives until the batch is full, the window closed, or the payload limit is near."""
-        first = await self._receive(self.batch_size, self.wait_seconds if long_poll else 0)
+        first = await self._receive(self.batch_size, self.wait_seconds)
         if not first or self.window <= 0:
             return first
         batch = first
@@ -220,8 +208,10 @@ class SqsPoller:
 
     async def _process(self, messages: list[dict[str, Any]]) -> None:
         records = [sqs_record(m, self.queue_arn) for m in messages]
-        kept = [r for r in records if self.filter.keeps(r)]
-        dropped = [r for r in records if r not in kept]
+        kept: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        for record in records:
+            (kept if self.filter.keeps(record) else dropped).append(record)
         if dropped:  # AWS deletes messages that match no filter
             await self._delete(dropped)
         if not kept:
@@ -247,7 +237,7 @@ class SqsPoller:
     async def _delete(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), _MAX_RECEIVE):
             chunk = records[start : start + _MAX_RECEIVE]
-            entries = [{"Id": str(uuid.uuid4().hex), "ReceiptHandle": r["receiptHandle"]} for r in chunk]
+            entries = [{"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(chunk)]
             try:
                 await self.clients.call(self.sqs.delete_message_batch, QueueUrl=self.queue_url, Entries=entries)
             except (ClientError, BotoCoreError) as exc:

@@ -119,6 +119,7 @@ class Neighbours:
                 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
                 install_sqs_speed()
+                _cache_module_list()
                 for hook in self._on_load:
                     hook()
                 self._caller = WsgiCaller(DomainDispatcherApplication(create_backend_app), self._workers)
@@ -181,3 +182,13 @@ def unserved(service: str, headers: Sequence[tuple[str, str]]) -> WsgiAnswer:
         [*base, (b"content-type", b"application/x-amz-json-1.1"), (b"x-amzn-errortype", b"InternalFailure")],
         json.dumps(doc).encode(),
     )
+
+
+def _cache_module_list() -> None:
+    """moto's dispatcher asks ``list_of_moto_modules`` twice per request, which lists moto's
+    package directory and stats each entry (~0.5 ms a request); the list does not change while
+    the process runs, so it is read once."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules

@@ -11,7 +11,9 @@ and cost O(n) at most:
 - the retention check reads the queue's ``MessageRetentionPeriod`` directly;
 - a receive copies the messages it returns without moto's instance tracking (each deep copy of
   a ``Message`` was kept in ``Message.instances_tracked`` for ever);
-- a delete finds its message in one scan.
+- a delete finds its message in one scan;
+- a receipt handle is 185 random characters from the operating system's generator, not 185
+  calls of Python's ``random.choice`` (a quarter of a receive's cost).
 
 What stays as moto has it: visibility timeouts, ``ApproximateReceiveCount``, the first receive
 timestamp, redrive to the dead-letter queue once a message was received ``maxReceiveCount``
@@ -36,6 +38,7 @@ Changed on purpose:
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from copy import deepcopy
@@ -83,6 +86,12 @@ def install() -> None:
     queue_cls.add_message = _numbered(queue_cls.add_message, sequence)
     backend_cls.is_message_valid_based_on_retention_period = _retained
     backend_cls.receive_message = _receive_message
+    setattr(models, "generate_receipt_handle", _receipt_handle)  # noqa: B010 (not exported by moto)
+
+
+def _receipt_handle() -> str:
+    """A new receipt handle: 185 characters as moto's, URL- and XML-safe."""
+    return secrets.token_urlsafe(139)[:185]
 
 
 def _now_ms() -> float:
