@@ -37,6 +37,7 @@ from locallambda.edge.callers import origin_of
 from locallambda.edge.credentials import local_keys
 from locallambda.edge.function_urls import FunctionUrls
 from locallambda.edge.internal import internal_routes
+from locallambda.edge.journal import journal_routes
 from locallambda.event_sources.sources import EventSources
 from locallambda.executors.base import Executor
 from locallambda.executors.docker import DockerExecutor
@@ -46,8 +47,10 @@ from locallambda.invoke.api import InvocationsApi, event_config
 from locallambda.invoke.async_queue import EventQueue
 from locallambda.invoke.destinations import Destinations
 from locallambda.invoke.engine import InvokeEngine
+from locallambda.invoke.journal import Trigger
 from locallambda.invoke.logs import LogStore
 from locallambda.model.clock import Clock, SystemClock
+from locallambda.model.lifecycle import EnvState
 from locallambda.model.operations import operations_of
 from locallambda.model.refs import FunctionRef, parse_function_name
 from locallambda.model.spec import FunctionSpec, InvocationResult
@@ -238,7 +241,8 @@ class Application:
         )
         self.asgi = EdgeApp(
             self.dispatcher,
-            internal_routes(self.code, self.health, self.logs),
+            internal_routes(self.code, self.health, self.logs)
+            + journal_routes(self.engine.journal, self.engine.replay),
             startup=self.startup,
             shutdown=self.shutdown,
             function_urls=FunctionUrls(
@@ -246,7 +250,12 @@ class Application:
             ),
             neighbours=self.neighbours,
             # REST APIs' Lambda proxy integrations invoke synchronously, as the pollers do
-            execute_api=ExecuteApi(self.neighbours, self.invoke_mapped, settings.account_id, settings.port),
+            execute_api=ExecuteApi(
+                self.neighbours,
+                functools.partial(self.invoke_mapped, source="apigateway"),
+                settings.account_id,
+                settings.port,
+            ),
         )
 
     def _choose_executors(self) -> tuple[dict[str, Executor], str]:
@@ -293,12 +302,13 @@ class Application:
             return self.executors["docker"]
         return self.executors[self.executor_name]
 
-    async def invoke_mapped(self, function_arn: str, payload: bytes) -> InvocationResult:
-        """The pollers' seam (a synchronous invoke of a mapping's function), and API Gateway's."""
+    async def invoke_mapped(self, function_arn: str, payload: bytes, source: str) -> InvocationResult:
+        """The pollers' seam (a synchronous invoke of a mapping's function), and API Gateway's;
+        ``source`` (sqs, kinesis, dynamodb, apigateway) is the journal's trigger."""
         ref = parse_function_name(
             function_arn, _arn_region(function_arn, self.settings.region), self.settings.account_id
         )
-        return await self.engine.invoke(ref, payload)
+        return await self.engine.invoke(ref, payload, trigger=Trigger(source))
 
     def _mapping_result(self, uuid: str, result: str) -> None:
         self.mappings.record_result(uuid, result)
@@ -310,8 +320,8 @@ class Application:
         record = self.functions.get(ref.region, ref.name)
         return str(record.latest.config.get("Role")) if record is not None else None
 
-    async def run_event(self, ref: FunctionRef, payload: bytes, request_id: str) -> InvocationResult:
-        return await self.engine.invoke(ref, payload, request_id=request_id)
+    async def run_event(self, ref: FunctionRef, payload: bytes, request_id: str, trigger: Trigger) -> InvocationResult:
+        return await self.engine.invoke(ref, payload, request_id=request_id, trigger=trigger)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -320,11 +330,22 @@ class Application:
             "persistence": self.settings.persistence,
             "services": {"lambda": "running", **self.neighbours.states()},
             "runtime_substitutions": dict(self.runtime_commands.substitutions),
+            "environments": self._environment_counts(),
             "features": {
                 "operations_implemented": len(self.dispatcher.implemented),
                 "operations_in_model": len(self.model.operation_names),
             },
         }
+
+    def _environment_counts(self) -> dict[str, Any]:
+        """Live execution environments (``locallambda status``): how many, by state, by function."""
+        envs = [env for env in self.engine.pool.environments if env.state is not EnvState.STOPPED]
+        states: dict[str, int] = {}
+        functions: dict[str, int] = {}
+        for env in envs:
+            states[env.state.value] = states.get(env.state.value, 0) + 1
+            functions[env.spec.key] = functions.get(env.spec.key, 0) + 1
+        return {"total": len(envs), "states": states, "functions": functions}
 
     async def startup(self) -> None:
         for executor in self.executors.values():

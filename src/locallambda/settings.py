@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ExecutorMode", "Settings", "parse_bool"]
+__all__ = ["ExecutorMode", "Settings", "child_environment", "client_endpoint_url", "parse_bool"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -43,6 +43,21 @@ class ExecutorMode(enum.Enum):
     AUTO = ""
 
 
+def client_endpoint_url(env: Mapping[str, str] | None = None) -> str:
+    """Where a client (the CLI) finds a running server: ``AWS_ENDPOINT_URL`` (the variable the
+    AWS SDKs and CLI read), else ``http://127.0.0.1:4566``."""
+    env = os.environ if env is None else env
+    return (env.get("AWS_ENDPOINT_URL") or "").strip().rstrip("/") or "http://127.0.0.1:4566"
+
+
+def child_environment(extra: Mapping[str, str] | None = None, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment without ``drop`` and with ``extra``, for a child process (the
+    server the pytest plugin starts)."""
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(extra or {})
+    return env
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -51,6 +66,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+    return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -151,6 +173,10 @@ class Settings:
     # addresses that are returned by LocalStack. It has the form <hostname>:<port>").
     localstack_host: str = ""
     localstack_port: int | None = None
+    # LOCALLAMBDA_JOURNAL_SIZE: how many invocations the journal keeps (0: none, the journal is
+    # off); LOCALLAMBDA_JOURNAL_PAYLOAD_BYTES: of each request and response, the bytes kept.
+    journal_size: int = 1000
+    journal_payload_bytes: int = 65536
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -232,6 +258,8 @@ class Settings:
             values["localstack_host"], values["localstack_port"] = _split_host(env["LOCALSTACK_HOST"])
         if env.get("JAVA_HOME"):
             values["java_home"] = Path(env["JAVA_HOME"])
+        values["journal_size"] = _count(env, "LOCALLAMBDA_JOURNAL_SIZE", 1000)
+        values["journal_payload_bytes"] = _count(env, "LOCALLAMBDA_JOURNAL_PAYLOAD_BYTES", 65536)
         if env.get("LOCALLAMBDA_NODEJS_RUNTIME_DIR"):
             values["nodejs_runtime_dir"] = Path(env["LOCALLAMBDA_NODEJS_RUNTIME_DIR"])
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from locallambda.errors import TooManyRequestsError
 from locallambda.invoke.async_queue import Condition, EventQueue, Outcome
+from locallambda.invoke.journal import Trigger
 from locallambda.model.refs import FunctionRef
 from locallambda.model.spec import InvocationResult
 from locallambda.model.tasks import TaskScope
@@ -29,7 +30,7 @@ async def queue(
     outcomes: list[Outcome] = []
     runs: list[float] = []
 
-    async def run(ref: FunctionRef, payload: bytes, request_id: str) -> InvocationResult:
+    async def run(ref: FunctionRef, payload: bytes, request_id: str, trigger: Trigger) -> InvocationResult:
         runs.append(clock.monotonic() - start)
         if isinstance(answer, Exception):
             raise answer

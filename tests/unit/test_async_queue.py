@@ -11,6 +11,7 @@ from typing import Any
 
 from locallambda.errors import ResourceNotFoundError, TooManyRequestsError
 from locallambda.invoke.async_queue import EventQueue
+from locallambda.invoke.journal import Trigger
 from locallambda.model.refs import FunctionRef
 from locallambda.model.spec import InvocationResult
 from locallambda.model.tasks import TaskScope
@@ -27,7 +28,7 @@ class Function:
         self.answers = answers  # "ok", "error", or an exception; the last one repeats
         self.attempts: list[tuple[float, bytes, str]] = []
 
-    async def run(self, ref: FunctionRef, payload: bytes, request_id: str) -> InvocationResult:
+    async def run(self, ref: FunctionRef, payload: bytes, request_id: str, trigger: Trigger) -> InvocationResult:
         self.attempts.append((self.clock.monotonic() - START, payload, request_id))
         answer = self.answers[min(len(self.attempts), len(self.answers)) - 1]
         if isinstance(answer, Exception):

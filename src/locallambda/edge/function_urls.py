@@ -48,6 +48,7 @@ from locallambda.edge.url_payloads import (
 )
 from locallambda.errors import LambdaError
 from locallambda.invoke.engine import InvokeEngine
+from locallambda.invoke.journal import URL
 from locallambda.model.clock import clf_timestamp
 from locallambda.model.refs import FunctionRef
 from locallambda.protocol.codec import Response
@@ -280,7 +281,7 @@ class FunctionUrls:
             response.headers.append((b"x-amzn-RequestId", request_id.encode()))
             return _with_cors(response, cors, headers)
         try:
-            result = await self._engine.invoke(ref, json.dumps(event).encode(), request_id=request_id)
+            result = await self._engine.invoke(ref, json.dumps(event).encode(), request_id=request_id, trigger=URL)
         except LambdaError as exc:
             response = url_error(exc.status if exc.status < 500 else 502, exc.message)
         else:

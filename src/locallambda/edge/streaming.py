@@ -33,6 +33,7 @@ from typing import Any
 from locallambda.edge.errors import url_error
 from locallambda.errors import LambdaError
 from locallambda.invoke.engine import InvokeEngine
+from locallambda.invoke.journal import URL
 from locallambda.invoke.streaming import StreamedInvocation
 from locallambda.model.refs import FunctionRef
 from locallambda.protocol.codec import Response
@@ -61,7 +62,7 @@ async def streamed_url_response(engine: InvokeEngine, ref: FunctionRef, event: b
     """The response of a ``RESPONSE_STREAM`` URL to one request (its ``event``): the head once
     the function's first bytes (its prelude) are in, the rest in ``Response.stream``."""
     try:
-        streamed = await engine.invoke_streaming(ref, event, request_id=request_id)
+        streamed = await engine.invoke_streaming(ref, event, request_id=request_id, trigger=URL)
     except LambdaError as exc:
         return url_error(exc.status if exc.status < 500 else 502, exc.message)
     body: AsyncIterator[bytes] | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,8 +18,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from locallambda.errors import InvalidParameterValueError
 from locallambda.event_sources.clients import Clients, region_of
 from locallambda.event_sources.filtering import check_filters
-from locallambda.event_sources.sqs import Invoke, SqsPoller, queue_url_of
+from locallambda.event_sources.sqs import SqsPoller, queue_url_of
 from locallambda.event_sources.streams import Checkpoints, StreamPoller, dynamodb_source, kinesis_source
+from locallambda.model.spec import InvocationResult
 from locallambda.model.tasks import TaskScope
 from locallambda.store.documents import DocumentStore
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # (uuid, LastProcessingResult)
 Report = Callable[[str, str], None]
+# (function ARN, payload, source kind: sqs, kinesis or dynamodb, the invocation journal's trigger)
+SourceInvoke = Callable[[str, bytes, str], Awaitable[InvocationResult]]
 
 
 class EventSources:
@@ -38,7 +41,7 @@ class EventSources:
         self,
         endpoint_url: str,
         region: str,
-        invoke: Invoke,
+        invoke: SourceInvoke,
         report: Report,
         role_of: Callable[[str], str | None],
         store: DocumentStore,
@@ -126,12 +129,17 @@ class EventSources:
 
     def _poller(self, mapping: dict[str, Any]) -> Any:
         kind = mapping.get("_Kind")
+        named = str(kind)
+
+        async def invoke(function_arn: str, payload: bytes) -> InvocationResult:
+            return await self.invoke(function_arn, payload, named)
+
         if kind == "sqs":
-            return SqsPoller(mapping, self.clients, self.invoke, self.sqs_wait_seconds).run()
+            return SqsPoller(mapping, self.clients, invoke, self.sqs_wait_seconds).run()
         if kind == "kinesis":
             source = kinesis_source(mapping, self.clients, self.role_of(str(mapping["FunctionArn"])))
         elif kind == "dynamodb":
             source = dynamodb_source(mapping, self.clients)
         else:
             return None  # brokers: the control plane reports them unreachable
-        return StreamPoller(mapping, source, self.clients, self.invoke, self.report, self.checkpoints).run()
+        return StreamPoller(mapping, source, self.clients, invoke, self.report, self.checkpoints).run()

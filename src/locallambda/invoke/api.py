@@ -23,6 +23,7 @@ from locallambda.errors import (
 )
 from locallambda.invoke.async_queue import EventQueue
 from locallambda.invoke.engine import InvokeEngine
+from locallambda.invoke.journal import API, STREAM, TRIGGER_HEADER, Trigger, trigger_named
 from locallambda.invoke.payloads import check_json
 from locallambda.invoke.streaming import StreamedInvocation, error_of
 from locallambda.model.operations import RequestContext, operation
@@ -61,20 +62,27 @@ class InvocationsApi:
             )
         check_json(payload)
         client_context = _client_context(p.get("ClientContext"))
-        if kind in ("DryRun", "Event"):
-            # A synchronous invoke resolves and checks the function in the engine; these two
-            # never reach it, so they check here.
-            _, version, _ = self.engine.resolve(ref)
-            self.engine.ensure_active(version)
+        # Who invoked, for the journal: our own services say so in a header.
+        named = ctx.headers.get(TRIGGER_HEADER)
+        # A synchronous invoke resolves and checks the function in the engine; DryRun and Event
+        # never reach its invoke: the engine's dry_run checks (and journals) one, the other is
+        # checked here.
         if kind == "DryRun":
+            self.engine.dry_run(ref, payload, ctx.request_id, Trigger(trigger_named(named, "api"), "DryRun"))
             # AWS answers the status alone: no payload, no X-Amz-Executed-Version.
             return {"StatusCode": 204}
         if kind == "Event":
-            self.events.submit(ref, payload or b"{}", ctx.request_id)
+            _, version, _ = self.engine.resolve(ref)
+            self.engine.ensure_active(version)
+            self.events.submit(ref, payload or b"{}", ctx.request_id, trigger_named(named, "event"))
             # An empty body, as AWS answers (an absent payload member would be rendered as "{}").
             return {"StatusCode": 202, "Payload": b""}
         result = await self.engine.invoke(
-            ref, payload or b"{}", client_context=client_context, request_id=ctx.request_id
+            ref,
+            payload or b"{}",
+            client_context=client_context,
+            request_id=ctx.request_id,
+            trigger=API if named is None else Trigger(trigger_named(named, "api")),
         )
         out: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": result.executed_version, "Payload": result.payload}
         if len(result.payload) > self._response_limit:
@@ -104,8 +112,7 @@ class InvocationsApi:
         check_json(payload)
         client_context = _client_context(p.get("ClientContext"))
         if p.get("InvocationType") == "DryRun":
-            _, version, _ = self.engine.resolve(ref)
-            self.engine.ensure_active(version)
+            self.engine.dry_run(ref, payload, ctx.request_id, Trigger(STREAM.name, "DryRun"))
             return {"StatusCode": 204}
         streamed = await self.engine.invoke_streaming(
             ref, payload or b"{}", client_context=client_context, request_id=ctx.request_id
@@ -125,7 +132,9 @@ class InvocationsApi:
                 f"Request must be smaller than {INVOKE_ASYNC_LIMIT} bytes for the InvokeFunction operation"
             )
         self.engine.resolve(ref)
-        self.events.submit(ref, payload or b"{}", ctx.request_id)
+        self.events.submit(
+            ref, payload or b"{}", ctx.request_id, trigger_named(ctx.headers.get(TRIGGER_HEADER), "event")
+        )
         return {"Status": 202}
 
 

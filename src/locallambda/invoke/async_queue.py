@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from locallambda.errors import LambdaError, ServiceError, TooManyRequestsError
+from locallambda.invoke.journal import Trigger
 from locallambda.model.clock import Clock, Timer
 from locallambda.model.refs import FunctionRef
 from locallambda.model.spec import InvocationResult
@@ -48,7 +49,8 @@ __all__ = ["Condition", "EventQueue", "Outcome", "QueuedEvent", "Response"]
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[FunctionRef, bytes, str], Awaitable[InvocationResult]]
+# (function, payload, request id, the journal's trigger: who submitted it and which attempt this is)
+Runner = Callable[[FunctionRef, bytes, str, Trigger], Awaitable[InvocationResult]]
 ConfigLookup = Callable[[FunctionRef], dict[str, Any]]
 KIND = "event"
 DEFAULT_MAX_AGE = 21600.0
@@ -97,6 +99,7 @@ class QueuedEvent:
     attempt: int = 0  # runs so far that ended in a function error
     due_at: float = 0.0  # wall clock: not before
     last: Response | None = None  # the answer of the last run, if it ran
+    trigger: str = "event"  # who submitted it, for the journal (``event``, ``sns``, ``destination``...)
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -107,6 +110,7 @@ class QueuedEvent:
             "enqueued_at": self.enqueued_at,
             "attempt": self.attempt,
             "due_at": self.due_at,
+            "trigger": self.trigger,
         }
 
     @classmethod
@@ -121,6 +125,7 @@ class QueuedEvent:
             attempt=int(doc["attempt"]),
             due_at=float(doc["due_at"]),
             last=Response.from_doc(doc["last"]) if doc.get("last") else None,
+            trigger=str(doc.get("trigger") or "event"),
         )
 
 
@@ -189,10 +194,10 @@ class EventQueue:
         if resumed:
             log.info("resumed %d event invocation(s) accepted before the last stop", resumed)
 
-    def submit(self, ref: FunctionRef, payload: bytes, request_id: str) -> None:
+    def submit(self, ref: FunctionRef, payload: bytes, request_id: str, trigger: str = "event") -> None:
         """Accept an event: stored (when persistence is on) and queued to run now."""
         now = self._clock.time()
-        event = QueuedEvent(request_id, ref, payload, enqueued_at=now, due_at=now)
+        event = QueuedEvent(request_id, ref, payload, enqueued_at=now, due_at=now, trigger=trigger)
         self._remember(event)
         self._queue.put_nowait(event)
 
@@ -224,7 +229,7 @@ class EventQueue:
             await self._finish(event, Condition.EVENT_AGE_EXCEEDED, event.attempt, event.last, config)
             return
         try:
-            result = await self._run(ref, event.payload, rid)
+            result = await self._run(ref, event.payload, rid, Trigger(event.trigger, "Event", event.attempt + 1))
         except (TooManyRequestsError, ServiceError) as exc:
             if isinstance(exc, TooManyRequestsError) and self._blocked is not None and self._blocked(ref):
                 await self._finish(event, Condition.ZERO_RESERVED_CONCURRENCY, event.attempt, event.last, config)

@@ -35,6 +35,7 @@ import botocore.session
 from botocore.config import Config
 
 from locallambda.invoke.async_queue import Condition, Outcome
+from locallambda.invoke.journal import TRIGGER_HEADER
 from locallambda.model.clock import iso_millis
 from locallambda.model.refs import LATEST, FunctionRef
 from locallambda.store.functions import FunctionRegistry
@@ -145,6 +146,8 @@ class Destinations:
                     aws_secret_access_key="test",
                     config=Config(connect_timeout=5, read_timeout=30, retries={"total_max_attempts": 1}),
                 )
+                if service == "lambda":  # the invocation journal's trigger of what it invokes
+                    client.meta.events.register("before-sign.lambda.Invoke", _destination_header)
                 self._clients[(service, region)] = client
             return client
 
@@ -213,3 +216,7 @@ class Destinations:
 
     def _queue_url(self, account: str, name: str) -> str:
         return f"{self._endpoint_url}/{account}/{name}"
+
+
+def _destination_header(request: Any, **_: Any) -> None:
+    request.headers[TRIGGER_HEADER] = "destination"

@@ -5,7 +5,9 @@ returns an ``InvocationResult`` for everything the function (or its runtime) did
 errors for what the caller did wrong (not found, wrong state, throttled). The app factory hands
 ``prepare``, ``provision`` and ``on_change`` to the control plane as its seams.
 ``invoke_streaming`` runs the same invocation for a caller that takes the answer as it is
-streamed (``invoke.streaming``).
+streamed (``invoke.streaming``). Every invocation passes ``invoke``, which records it in the
+``journal`` (``invoke.journal``) with the ``Trigger`` its caller gives; ``replay`` runs a
+recorded one again.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from locallambda.errors import (
     ResourceConflictError,
     ResourceNotFoundError,
     ServiceError,
+    TooManyRequestsError,
 )
 from locallambda.executors.base import Executor
 from locallambda.invoke.concurrency import ConcurrencyGate
 from locallambda.invoke.environment import ExecutionEnvironment
 from locallambda.invoke.hot_reload import HotReloadWatcher
+from locallambda.invoke.journal import API, STREAM, Entry, Journal, Trigger
 from locallambda.invoke.logs import LogStore
 from locallambda.invoke.pool import EnvironmentPool
 from locallambda.invoke.specs import SpecCache
@@ -82,6 +86,7 @@ class InvokeEngine:
         self._layers = layers
         self._executor_for = executor_for
         self.logs = logs
+        self._clock = clock or SystemClock()
         self.gate = ConcurrencyGate(settings.limits_concurrent_executions)
         self.hot_reload = HotReloadWatcher(self._on_code_changed, tasks.child("hot-reload"))
         self.specs = SpecCache(code, layers, self.hot_reload)
@@ -93,10 +98,11 @@ class InvokeEngine:
             log_line=logs.line,
             startup_timeout_s=float(settings.lambda_runtime_environment_timeout),
             tasks=tasks.child("pool"),
-            clock=clock or SystemClock(),
+            clock=self._clock,
         )
         self._provisioned: dict[tuple[str, str], list[ExecutionEnvironment]] = {}
         self._response_limit = settings.limits_max_function_payload_size_bytes
+        self.journal = Journal(settings.journal_size, settings.journal_payload_bytes)
         self._streams = tasks.child("streams")  # invocations whose answers are streamed
 
     def start(self) -> None:
@@ -183,10 +189,12 @@ class InvokeEngine:
         client_context: str | None = None,
         request_id: str | None = None,
         stream: ResponseStream | None = None,
+        trigger: Trigger = API,
     ) -> InvocationResult:
-        """Run the function synchronously (``stream``: the caller takes a streamed answer there).
-        Raises ``ResourceNotFoundError``, ``ResourceConflictError`` (not Active) and
-        ``TooManyRequestsError`` (throttled)."""
+        """Run the function synchronously (``stream``: the caller takes a streamed answer there),
+        recorded in the journal with its ``trigger`` (a throttle and a failure of ours too).
+        Raises ``ResourceNotFoundError``, ``ResourceConflictError`` (not Active),
+        ``TooManyRequestsError`` (throttled) and ``ServiceError`` (no environment could start)."""
         record, version, invoked_arn = self.resolve(ref)
         self.ensure_active(version)
         spec = self.specs.spec(record, version)
@@ -207,22 +215,48 @@ class InvokeEngine:
             if share is not None
             else contextlib.nullcontext()
         )
-        with self.gate.slot(record.key, record.reserved_concurrency, reserved_total), on_demand:
-            try:
-                async with self.pool.lease(spec) as env:
-                    return await env.invoke(invocation)
-            except ExecutorError as exc:
-                raise ServiceError(f"Failed to start an execution environment: {exc}") from exc
+        journal = self.journal if self.journal.enabled else None
+        started = self._clock.time() if journal is not None else 0.0
+        try:
+            with self.gate.slot(record.key, record.reserved_concurrency, reserved_total), on_demand:
+                try:
+                    async with self.pool.lease(spec) as env:
+                        result = await env.invoke(invocation)
+                except ExecutorError as exc:
+                    raise ServiceError(f"Failed to start an execution environment: {exc}") from exc
+        except LambdaError as exc:
+            if journal is not None:
+                journal.not_run(
+                    spec,
+                    ref.qualifier or LATEST,
+                    trigger,
+                    invocation.request_id,
+                    payload,
+                    started,
+                    duration_ms=(self._clock.time() - started) * 1000,
+                    refusal=(exc.code, exc.message),
+                    throttled=isinstance(exc, TooManyRequestsError),
+                )
+            raise
+        if journal is not None:  # a deque append: the journal does its work when it is read
+            journal.ran(spec, ref.qualifier or LATEST, trigger, payload, started, result)
+        return result
 
     async def invoke_streaming(
-        self, ref: FunctionRef, payload: bytes, *, client_context: str | None = None, request_id: str | None = None
+        self,
+        ref: FunctionRef,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+        request_id: str | None = None,
+        trigger: Trigger = STREAM,
     ) -> StreamedInvocation:
         """Start a synchronous invocation for a caller that takes its answer as it is streamed;
         returns once the answer has begun (the runtime started streaming it, or gave it whole).
         Raises what ``invoke`` raises, before anything is answered."""
         stream = ResponseStream()
         task = self._streams.spawn(
-            self._streamed(ref, payload, stream, client_context, request_id), name="streamed invocation"
+            self._streamed(ref, payload, stream, client_context, request_id, trigger), name="streamed invocation"
         )
         try:
             await asyncio.wait((stream.started, task), return_when=asyncio.FIRST_COMPLETED)
@@ -241,13 +275,43 @@ class InvokeEngine:
         stream: ResponseStream,
         client_context: str | None,
         request_id: str | None,
+        trigger: Trigger,
     ) -> InvocationResult | LambdaError:
         try:
-            return await self.invoke(ref, payload, client_context=client_context, request_id=request_id, stream=stream)
+            return await self.invoke(
+                ref, payload, client_context=client_context, request_id=request_id, stream=stream, trigger=trigger
+            )
         except LambdaError as exc:
             return exc  # for the caller to raise: not a failure of the task
         finally:
             stream.end()  # a timeout or a crash ends the stream too
+
+    def dry_run(self, ref: FunctionRef, payload: bytes, request_id: str, trigger: Trigger) -> None:
+        """Check that the function could be invoked, and record the DryRun in the journal.
+        Raises what ``resolve`` and ``ensure_active`` raise."""
+        record, version, _ = self.resolve(ref)
+        self.ensure_active(version)
+        if self.journal.enabled:
+            spec = self.specs.spec(record, version)
+            self.journal.not_run(spec, ref.qualifier or LATEST, trigger, request_id, payload, self._clock.time())
+
+    async def replay(self, entry: Entry) -> tuple[InvocationResult, Entry | None]:
+        """Invoke a recorded invocation's function and qualifier again with its payload,
+        synchronously; the result and the new entry (``None`` if it is no longer in the journal).
+        Raises what ``invoke`` raises (``ResourceNotFoundError`` for a function deleted since), and
+        ``ValueError`` for an entry whose request was truncated (it cannot be repeated)."""
+        if entry.request.truncated:
+            raise ValueError(
+                f"The request of invocation {entry.id} was kept truncated ({len(entry.request.data)} of "
+                f"{entry.request.size} bytes): it cannot be replayed (LOCALLAMBDA_JOURNAL_PAYLOAD_BYTES)"
+            )
+        account = entry.function_arn.split(":")[4]
+        qualifier = None if entry.qualifier == LATEST else entry.qualifier
+        ref = FunctionRef(entry.function_name, qualifier, entry.region, account)
+        request_id = str(uuid.uuid4())
+        trigger = Trigger("replay", replay_of=entry.id)
+        result = await self.invoke(ref, entry.request.data or b"{}", request_id=request_id, trigger=trigger)
+        return result, self.journal.of_request(request_id)
 
     async def provision(self, record: FunctionRecord, qualifier: str, count: int) -> None:
         """Keep ``count`` environments of a version or alias initialized (provisioned concurrency).

@@ -10,7 +10,9 @@ Every such call is asynchronous, as on AWS (SNS, S3 and EventBridge invoke funct
 Event invocation type: "Invoking Lambda with events from other AWS services"): the event goes to
 this server's own Invoke API with ``X-Amz-Invocation-Type: Event``, so it enters the durable
 event queue with its retries, age limit and destinations, exactly as a client's would. The call
-is made from moto's worker thread over loopback; the event loop answers it at once.
+is made from moto's worker thread over loopback; the event loop answers it at once. It names
+the service in ``X-LocalLambda-Trigger`` (``s3``, ``sns``, ``events``, ``logs``), the trigger the
+invocation journal records.
 
 The event shapes are AWS's documented samples (links at each builder): moto's own S3 record
 lacks ``userIdentity``, ``requestParameters``, ``responseElements``, the owner and the
@@ -64,12 +66,13 @@ class LambdaBridge:
         finally:
             conn.close()
 
-    def invoke_event(self, function_arn: str, payload: bytes) -> None:
-        """Queue an asynchronous invocation (never raises: the service's call must go on, as AWS's
-        services do when a delivery fails)."""
+    def invoke_event(self, function_arn: str, payload: bytes, service: str = "event") -> None:
+        """Queue an asynchronous invocation from ``service`` (never raises: the service's call must
+        go on, as AWS's services do when a delivery fails)."""
         path = f"/2015-03-31/functions/{urllib.parse.quote(function_arn, safe='')}/invocations"
+        headers = {"X-Amz-Invocation-Type": "Event", "X-LocalLambda-Trigger": service}
         try:
-            status = self._request("POST", path, payload, {"X-Amz-Invocation-Type": "Event"})
+            status = self._request("POST", path, payload, headers)
         except OSError as exc:
             log.warning("event for %s not delivered: %s", function_arn, exc)
             return
@@ -121,7 +124,7 @@ class LambdaBridge:
                 obj["key"] = urllib.parse.quote_plus(urllib.parse.unquote_plus(obj["key"]), safe="/")
             with self._lock:
                 obj.setdefault("sequencer", f"{int(time.time() * 1000):012X}{next(self._sequence):04X}")
-        self.invoke_event(fn_arn, json.dumps(event_body).encode())
+        self.invoke_event(fn_arn, json.dumps(event_body).encode(), "s3")
 
 
 class _Backend:
@@ -161,7 +164,7 @@ class _Backend:
             ],
         }
         packed = base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()
-        self._bridge.invoke_event(function_arn, json.dumps({"awslogs": {"data": packed}}).encode())
+        self._bridge.invoke_event(function_arn, json.dumps({"awslogs": {"data": packed}}).encode(), "logs")
 
     def send_sns_message(
         self, function_name: str, message: str, subject: str | None = None, qualifier: str | None = None
@@ -228,7 +231,7 @@ def _sns_publish(original: Callable[..., None], bridge: LambdaBridge) -> Callabl
                 "Subject": subject,
             },
         }
-        bridge.invoke_event(self.endpoint, json.dumps({"Records": [record]}).encode())
+        bridge.invoke_event(self.endpoint, json.dumps({"Records": [record]}).encode(), "sns")
 
     return publish
 
@@ -244,7 +247,7 @@ def _rule_delivery(original: Callable[..., None], bridge: LambdaBridge) -> Calla
         lambdas = [t for t in self.targets if _service(t["Arn"]) == "lambda"]
         for target in lambdas:
             bridge.invoke_event(
-                target["Arn"], json.dumps(_target_input(target, original_event, transform_input)).encode()
+                target["Arn"], json.dumps(_target_input(target, original_event, transform_input)).encode(), "events"
             )
         others = [t for t in self.targets if _service(t["Arn"]) != "lambda"]
         if others:
