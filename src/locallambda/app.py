@@ -34,7 +34,7 @@ from locallambda.control.urls import UrlsApi
 from locallambda.control.versions import VersionsApi
 from locallambda.edge.app import EdgeApp
 from locallambda.edge.callers import origin_of
-from locallambda.edge.credentials import local_keys
+from locallambda.edge.credentials import chain, issued_keys, local_keys
 from locallambda.edge.function_urls import FunctionUrls
 from locallambda.edge.internal import internal_routes
 from locallambda.edge.journal import journal_routes
@@ -246,7 +246,9 @@ class Application:
             startup=self.startup,
             shutdown=self.shutdown,
             function_urls=FunctionUrls(
-                urls.index, self.engine, local_keys(settings.account_id, self.engine.pool, self.functions)
+                urls.index,
+                self.engine,
+                chain(local_keys(settings.account_id, self.engine.pool, self.functions), issued_keys),
             ),
             neighbours=self.neighbours,
             # REST APIs' Lambda proxy integrations invoke synchronously, as the pollers do

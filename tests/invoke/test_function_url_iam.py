@@ -224,3 +224,47 @@ def test_a_function_calls_another_functions_iam_url_with_its_own_credentials(fun
     assert iam["userId"].startswith("AROA") and iam["userId"].endswith(f":{caller}")
     assert iam["cognitoIdentity"] is None and iam["principalOrgId"] is None
     assert event["rawQueryString"] == "who=caller" and event["body"] == '{"hi": 1}'
+
+
+def test_keys_issued_by_the_embedded_iam_and_sts_sign_too(functions: Functions) -> None:
+    """An IAM user's access key (iam create-access-key) and an assumed role's temporary key
+    (sts assume-role) are verified with their secrets and name their owners; a deleted or
+    inactive key, or a temporary key without its session token, is refused."""
+    url = iam_url(functions, functions.python(ECHO))
+    iam, sts = functions.server.client("iam"), functions.server.client("sts")
+    user = iam.create_user(UserName="url-caller")["User"]
+    key = iam.create_access_key(UserName="url-caller")["AccessKey"]
+    headers = signed(url, "GET", "/", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    resp, data = send(url, "GET", "/", headers=headers)
+    assert resp.status == 200, data
+    caller = json.loads(data)["requestContext"]["authorizer"]["iam"]
+    assert (caller["accessKey"], caller["userArn"], caller["userId"]) == (
+        key["AccessKeyId"],
+        user["Arn"],
+        user["UserId"],
+    )
+    wrong = signed(url, "GET", "/", key=key["AccessKeyId"], secret="not-its-secret")
+    assert send(url, "GET", "/", headers=wrong)[0].status == 403
+    iam.update_access_key(UserName="url-caller", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    assert (
+        send(url, "GET", "/", headers=signed(url, "GET", "/", key=key["AccessKeyId"], secret=key["SecretAccessKey"]))[
+            0
+        ].status
+        == 403
+    )
+
+    role = iam.create_role(
+        RoleName="url-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]
+    creds = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="tester")["Credentials"]
+    request = AWSRequest(method="GET", url=url.rstrip("/") + "/", data=b"")
+    SigV4Auth(
+        Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]), "lambda", "us-east-1"
+    ).add_auth(request)
+    resp, data = send(url, "GET", "/", headers=dict(request.headers))
+    assert resp.status == 200, data
+    caller = json.loads(data)["requestContext"]["authorizer"]["iam"]
+    assert caller["userArn"] == "arn:aws:sts::000000000000:assumed-role/url-role/tester"
+    assert caller["userId"].endswith(":tester")
+    no_token = signed(url, "GET", "/", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"])
+    assert send(url, "GET", "/", headers=no_token)[0].status == 403

@@ -11,8 +11,11 @@ Requests to function URLs with AuthType ``AWS_IAM`` are verified (``edge/sigv4.p
   user id ``<role id>:<function>``). They are good while their environment lives, as temporary
   credentials expire, and only with the session token they came with.
 
-``local_keys`` is the ``KeyLookup`` the app factory gives the function URLs; ``chain`` puts other
-lookups (an embedded IAM service's users, later) in front of it.
+- the keys the embedded IAM and STS issued (``issued_keys``, ``neighbours/iam_keys.py``): an IAM
+  user's access keys, an assumed role's temporary ones.
+
+``local_keys`` and ``issued_keys`` are the ``KeyLookup``s the app factory gives the function URLs,
+joined by ``chain``.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from locallambda.edge.sigv4 import Caller, KeyLookup, SigningKey
 from locallambda.invoke.environment import ExecutionEnvironment
 from locallambda.invoke.pool import EnvironmentPool
 from locallambda.model.operations import FUNCTION_KEY_PREFIX
+from locallambda.neighbours.iam_keys import iam_key
 from locallambda.store.functions import FunctionRegistry
 
-__all__ = ["DEFAULT_ACCESS_KEY", "DEFAULT_SECRET_KEY", "chain", "local_keys", "role_session"]
+__all__ = ["DEFAULT_ACCESS_KEY", "DEFAULT_SECRET_KEY", "chain", "issued_keys", "local_keys", "role_session"]
 
 DEFAULT_ACCESS_KEY = "test"
 DEFAULT_SECRET_KEY = "test"
@@ -88,6 +92,21 @@ def local_keys(account_id: str, pool: EnvironmentPool, functions: FunctionRegist
         return None
 
     return lookup
+
+
+def issued_keys(access_key: str) -> SigningKey | None:
+    """A key the embedded IAM (a user's) or STS (an assumed role's) issued, and its owner."""
+    issued = iam_key(access_key)
+    if issued is None:
+        return None
+    caller = Caller(
+        access_key=access_key,
+        account_id=issued.account_id,
+        caller_id=issued.user_id,
+        user_arn=issued.user_arn,
+        user_id=issued.user_id,
+    )
+    return SigningKey(secret_key=issued.secret_key, caller=caller, session_token=issued.session_token)
 
 
 def chain(*lookups: KeyLookup) -> KeyLookup:
