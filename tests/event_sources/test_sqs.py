@@ -135,12 +135,19 @@ def test_fifo_keeps_order_per_message_group(srv: Server, recorder: Recorder) -> 
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=recorder.name, BatchSize=1)
     events = recorder.events(6)
     seen: dict[str, list[int]] = {}
+    numbers: dict[int, int] = {}
     for event in events:
         (record,) = event["Records"]
         assert record["attributes"]["MessageGroupId"] in ("g0", "g1")
         assert "MessageDeduplicationId" in record["attributes"]
-        seen.setdefault(record["attributes"]["MessageGroupId"], []).append(json.loads(record["body"])["n"])
+        n = json.loads(record["body"])["n"]
+        seen.setdefault(record["attributes"]["MessageGroupId"], []).append(n)
+        # AWS's FIFO records carry the queue's SequenceNumber: 20 digits, increasing
+        sequence = record["attributes"]["SequenceNumber"]
+        assert sequence.isdigit() and len(sequence) == 20
+        numbers[n] = int(sequence)
     assert seen == {"g0": [0, 2, 4], "g1": [1, 3, 5]}
+    assert [numbers[n] for n in range(6)] == sorted(numbers.values())  # in the order they were sent
 
 
 def test_a_batching_window_gathers_messages_into_one_batch(srv: Server, recorder: Recorder) -> None:
