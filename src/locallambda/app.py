@@ -29,6 +29,7 @@ from locallambda.control.layers import LayersApi
 from locallambda.control.lifecycle import Lifecycle
 from locallambda.control.permissions import PermissionsApi
 from locallambda.control.plane import ControlPlane
+from locallambda.control.state_transfer import StateTransfer
 from locallambda.control.tags import TagsApi
 from locallambda.control.urls import UrlsApi
 from locallambda.control.versions import VersionsApi
@@ -38,6 +39,7 @@ from locallambda.edge.credentials import chain, issued_keys, local_keys
 from locallambda.edge.function_urls import FunctionUrls
 from locallambda.edge.internal import internal_routes
 from locallambda.edge.journal import journal_routes
+from locallambda.edge.state import state_routes
 from locallambda.event_sources.sources import EventSources
 from locallambda.executors.base import Executor
 from locallambda.executors.docker import DockerExecutor
@@ -242,7 +244,11 @@ class Application:
         self.asgi = EdgeApp(
             self.dispatcher,
             internal_routes(self.code, self.health, self.logs)
-            + journal_routes(self.engine.journal, self.engine.replay),
+            + journal_routes(self.engine.journal, self.engine.replay)
+            + state_routes(
+                StateTransfer(self.plane, self.layer_store, self.lifecycle, self.mappings),
+                functools.partial(origin_of, server_port=settings.port),
+            ),
             startup=self.startup,
             shutdown=self.shutdown,
             function_urls=FunctionUrls(

@@ -7,10 +7,11 @@ running one over HTTP (the Lambda API through botocore, internal endpoints as pl
     invoke NAME                run a function: its answer on stdout, its log tail on stderr
     logs NAME [--follow]       a function's recent log lines
     journal, replay ID         recorded invocations, and running one of them again
+    state export|import FILE   the whole Lambda state as one file (import: --merge)
 
 Where the server is: ``--endpoint-url`` (``--endpoint`` too), else ``AWS_ENDPOINT_URL``, else
 ``http://127.0.0.1:4566``. Exit status: 0, 1 for a failure (a function error included), 2 for a
-usage error. ``state export|import`` is not here yet: the server has no endpoint for it.
+usage error.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     rep = command("replay", calls.replay, "invoke a recorded invocation's request again")
     rep.add_argument("id", help="the journal entry's Id")
     rep.add_argument("--no-logs", action="store_true", help="do not print the log tail")
+
+    from locallambda.cli import state
+
+    st = command("state", state.run, "the whole Lambda state as one file: export FILE, import FILE [--merge]")
+    state.register(st, lambda p: _remote_options(p, argparse.SUPPRESS))
     return parser
 
 

@@ -49,12 +49,16 @@ _CLOSE = (b"connection", b"close")
 
 
 class InternalRoute:
-    __slots__ = ("handler", "method", "pattern")
+    """``peer=True``: the handler also gets the client's address (``peer=(host, port)``), for
+    routes that judge who is calling (``edge/callers.py``)."""
 
-    def __init__(self, method: str, pattern: str, handler: InternalHandler) -> None:
+    __slots__ = ("handler", "method", "pattern", "peer")
+
+    def __init__(self, method: str, pattern: str, handler: InternalHandler, *, peer: bool = False) -> None:
         self.method = method
         self.pattern = re.compile(pattern)
         self.handler = handler
+        self.peer = peer
 
 
 def json_response(status: int, doc: Any) -> Response:
@@ -156,7 +160,7 @@ class EdgeApp:
             if service is None or service == "lambda":
                 response = await self._dispatcher.dispatch(method, path, query_string, headers, body, peer)
                 if response is None:
-                    response = await self._internal_route(method, scope["path"], query_string, headers, body)
+                    response = await self._internal_route(method, scope["path"], query_string, headers, body, peer)
             if response is None:
                 if self._neighbours is None:
                     response = json_response(
@@ -209,7 +213,13 @@ class EdgeApp:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _internal_route(
-        self, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        peer: tuple[Any, ...] | None = None,
     ) -> Response | None:
         """The internal endpoint's answer; ``None`` when no internal route matches."""
         for route in self._internal:
@@ -217,6 +227,8 @@ class EdgeApp:
                 continue
             m = route.pattern.fullmatch(path)
             if m is not None:
+                if route.peer:
+                    return await route.handler(m, parse_qs(query_string), headers, body, peer=peer)  # type: ignore[call-arg]
                 return await route.handler(m, parse_qs(query_string), headers, body)
         return None
 
