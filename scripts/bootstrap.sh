@@ -32,13 +32,31 @@ fi
 
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
+  echo "creating the virtualenv .venv"
   "$PY" -m venv .venv
 fi
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
+# What running needs (the package and its dependencies) for scripts/start.sh; the test tools too
+# (pytest, boto3, the AWS CLI, mypy, ...) for scripts/test.sh. A test install serves a start too.
+hash="$(sha256sum pyproject.toml | cut -c1-16)"
+test_stamp=".venv/.installed-test-$hash"
+run_stamp=".venv/.installed-run-$hash"
+if [ "${LOCALLAMBDA_WITH_TEST_TOOLS:-0}" = "1" ]; then
+  wanted="$test_stamp" spec='.[test]' what="locallambda and its test tools"
+else
+  wanted="$run_stamp" spec='.' what="locallambda (what running needs)"
+fi
+if [ ! -f "$wanted" ] && [ ! -f "$test_stamp" ]; then
+  echo "installing $what into .venv (first time only; progress below)"
+  pip_started=$SECONDS
   .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/pip install -q -e '.[test]'
-  touch "$stamp"
+  # One line per package as pip gets to it, not pip's full output.
+  .venv/bin/pip install --progress-bar off -e "$spec" 2>&1 | awk '
+    /^Collecting / { n++; printf "  [%3d] %s\n", n, $2; fflush() }
+    /^Installing collected packages/ { print "  installing..."; fflush() }
+    /^(ERROR|error):/ { print; fflush() }
+    /^Successfully installed/ { print "  done"; fflush() }'
+  touch "$wanted"
+  echo "installed in $((SECONDS - pip_started)) s ($(du -sh .venv | cut -f1) in .venv)"
 fi
 
 # The SDK that AWS's nodejs18.x and later bundle in /var/runtime/node_modules, as the server
