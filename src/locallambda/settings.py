@@ -177,6 +177,10 @@ class Settings:
     # off); LOCALLAMBDA_JOURNAL_PAYLOAD_BYTES: of each request and response, the bytes kept.
     journal_size: int = 1000
     journal_payload_bytes: int = 65536
+    # LAMBDA_DEBUG_MODE (LocalStack's): functions named in LAMBDA_DEBUG_MODE_CONFIG_PATH's file
+    # start under their runtime's debugger on the port it gives them (``invoke/debugging.py``).
+    lambda_debug_mode: bool = False
+    lambda_debug_mode_config_path: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -260,6 +264,9 @@ class Settings:
             values["java_home"] = Path(env["JAVA_HOME"])
         values["journal_size"] = _count(env, "LOCALLAMBDA_JOURNAL_SIZE", 1000)
         values["journal_payload_bytes"] = _count(env, "LOCALLAMBDA_JOURNAL_PAYLOAD_BYTES", 65536)
+        values["lambda_debug_mode"] = parse_bool(env.get("LAMBDA_DEBUG_MODE"), False)
+        if env.get("LAMBDA_DEBUG_MODE_CONFIG_PATH", "").strip():
+            values["lambda_debug_mode_config_path"] = Path(env["LAMBDA_DEBUG_MODE_CONFIG_PATH"].strip()).expanduser()
         if env.get("LOCALLAMBDA_NODEJS_RUNTIME_DIR"):
             values["nodejs_runtime_dir"] = Path(env["LOCALLAMBDA_NODEJS_RUNTIME_DIR"])
 

@@ -43,7 +43,12 @@ def start(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"locallambda: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    app = build_app(settings)
+    try:
+        app = build_app(settings)
+    except ValueError as exc:  # a configuration file that cannot be used (LAMBDA_DEBUG_MODE_CONFIG_PATH)
+        print(f"locallambda: {exc}", file=sys.stderr)
+        sock.close()
+        return 2
     print(
         f"locallambda {__version__} listening on {settings.endpoint_url} (executor: {app.health()['executor']}, "
         f"persistence: {'on' if settings.persistence else 'off'})",

@@ -7,7 +7,8 @@ errors for what the caller did wrong (not found, wrong state, throttled). The ap
 ``invoke_streaming`` runs the same invocation for a caller that takes the answer as it is
 streamed (``invoke.streaming``). Every invocation passes ``invoke``, which records it in the
 ``journal`` (``invoke.journal``) with the ``Trigger`` its caller gives; ``replay`` runs a
-recorded one again.
+recorded one again. With Lambda Debug Mode a debugged version runs one invocation at a time,
+under its runtime's debugger (``invoke.debugging``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from locallambda.errors import (
 )
 from locallambda.executors.base import Executor
 from locallambda.invoke.concurrency import ConcurrencyGate
+from locallambda.invoke.debugging import DebugMode
 from locallambda.invoke.environment import ExecutionEnvironment
 from locallambda.invoke.hot_reload import HotReloadWatcher
 from locallambda.invoke.journal import API, STREAM, Entry, Journal, Trigger
@@ -104,6 +106,8 @@ class InvokeEngine:
         self._response_limit = settings.limits_max_function_payload_size_bytes
         self.journal = Journal(settings.journal_size, settings.journal_payload_bytes)
         self._streams = tasks.child("streams")  # invocations whose answers are streamed
+        # LAMBDA_DEBUG_MODE: raises ValueError for a config file that cannot be used.
+        self.debugging = DebugMode.from_settings(settings.lambda_debug_mode, settings.lambda_debug_mode_config_path)
 
     def start(self) -> None:
         self.pool.start()
@@ -197,7 +201,7 @@ class InvokeEngine:
         ``TooManyRequestsError`` (throttled) and ``ServiceError`` (no environment could start)."""
         record, version, invoked_arn = self.resolve(ref)
         self.ensure_active(version)
-        spec = self.specs.spec(record, version)
+        spec = self.debugging.apply(self.specs.spec(record, version))
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()),
             payload=payload,
@@ -218,7 +222,11 @@ class InvokeEngine:
         journal = self.journal if self.journal.enabled else None
         started = self._clock.time() if journal is not None else 0.0
         try:
-            with self.gate.slot(record.key, record.reserved_concurrency, reserved_total), on_demand:
+            with (
+                self.gate.slot(record.key, record.reserved_concurrency, reserved_total),
+                on_demand,
+                self.debugging.lease(spec) if spec.debug is not None else contextlib.nullcontext(),
+            ):
                 try:
                     async with self.pool.lease(spec) as env:
                         result = await env.invoke(invocation)

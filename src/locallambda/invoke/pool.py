@@ -8,6 +8,7 @@ older generation of a function (before an update) are never reused. An environme
 failed invocation (``EnvState.RESET``: its runtime shut down, its ``/tmp`` kept) goes back to the
 stack like an idle one, and the invocation that leases it starts its runtime again, as AWS reuses
 a reset environment (lambda-runtime-environment.html, "Failures during the invoke phase").
+Provisioned and debugged (``invoke.debugging``) environments are kept whatever the keep-alive.
 """
 
 from __future__ import annotations
@@ -28,7 +29,19 @@ __all__ = ["EnvironmentPool", "PoolClosed"]
 
 log = logging.getLogger(__name__)
 
-PoolKey = tuple[str, str]  # (function key, version)
+PoolKey = tuple[str, str]  # (function key, version), a debugged version's apart
+
+
+def _slot(spec: FunctionSpec) -> PoolKey:
+    # A debugged version's environments (debug mode) and its provisioned, undebugged ones never
+    # serve each other's invocations.
+    return (spec.key, spec.version if spec.debug is None else f"{spec.version} debug:{spec.debug.port}")
+
+
+def _kept(env: ExecutionEnvironment) -> bool:
+    """Whether an idle environment stays however long it idles: a provisioned one, and a debugged
+    one (its debugger stays attached; LocalStack's debug environments are provisioned ones)."""
+    return env.provisioned or env.spec.debug is not None
 
 
 class PoolClosed(RuntimeError):
@@ -86,13 +99,14 @@ class EnvironmentPool:
 
     async def acquire(self, spec: FunctionSpec) -> ExecutionEnvironment:
         """A warm environment for ``spec``, or a newly started one. Raises ``ExecutorError``."""
-        stack = self._idle.get((spec.key, spec.version))
+        stack = self._idle.get(_slot(spec))
         while stack:
             env = stack.pop()
             if (
                 env.state.leasable
                 and env.spec.incarnation == spec.incarnation
                 and env.spec.generation == spec.generation
+                and env.spec.debug == spec.debug
             ):
                 return env
             self._discard(env)
@@ -144,14 +158,14 @@ class EnvironmentPool:
         if (
             not env.state.leasable
             or not env.executor.reuse
-            or (not env.provisioned and (not self._stay_open or self._keepalive_s <= 0))
+            or (not _kept(env) and (not self._stay_open or self._keepalive_s <= 0))
             or self._closing
             or not self._is_current(env.spec)
         ):
             self._discard(env)
             return
         env.last_used = self._clock.monotonic()
-        self._idle.setdefault((env.spec.key, env.spec.version), []).append(env)
+        self._idle.setdefault(_slot(env.spec), []).append(env)
 
     def park(self, env: ExecutionEnvironment) -> None:
         """Put a pre-started (provisioned) environment in the idle stack."""
@@ -161,7 +175,7 @@ class EnvironmentPool:
     def _discard(self, env: ExecutionEnvironment) -> None:
         env.stop()
         self._all.discard(env)
-        stack = self._idle.get((env.spec.key, env.spec.version))
+        stack = self._idle.get(_slot(env.spec))
         if stack and env in stack:
             stack.remove(env)
 
@@ -192,7 +206,7 @@ class EnvironmentPool:
         now = self._clock.monotonic()
         for stack in list(self._idle.values()):
             for env in list(stack):
-                if not env.provisioned and now - env.last_used >= self._keepalive_s:
+                if not _kept(env) and now - env.last_used >= self._keepalive_s:
                     log.debug("keep-alive expired for environment %s of %s", env.id, env.spec.key)
                     self._discard(env)
 

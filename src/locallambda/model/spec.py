@@ -12,7 +12,19 @@ from typing import Any
 
 from locallambda.model.streams import ResponseStream
 
-__all__ = ["FunctionSpec", "Invocation", "InvocationResult"]
+__all__ = ["DebugTarget", "FunctionSpec", "Invocation", "InvocationResult"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DebugTarget:
+    """``LAMBDA_DEBUG_MODE``: the runtime starts under its debugger, which listens on
+    ``127.0.0.1:<port>`` and holds the runtime's init until a debugger attaches.
+    ``timeout_s`` is the function's own timeout; unless ``enforce_timeouts``, the spec's is
+    lifted (``invoke/debugging.py``)."""
+
+    port: int
+    timeout_s: int
+    enforce_timeouts: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -42,6 +54,7 @@ class FunctionSpec:
     log_group: str
     log_format: str
     hot_reload: bool = False  # code_dir is the user's own directory, watched for changes
+    debug: DebugTarget | None = None  # LAMBDA_DEBUG_MODE: started under its runtime's debugger
 
 
 @dataclasses.dataclass(slots=True)

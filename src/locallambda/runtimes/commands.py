@@ -8,6 +8,9 @@
   later find the AWS SDK for JavaScript v3 in the runtime directory (``/var/runtime``), as on AWS.
 - java: our own bootstrap, compiled once with javac and cached.
 - provided.*: the function's own ``bootstrap`` (or a layer's ``/opt/bootstrap``).
+
+A function in Lambda Debug Mode (``spec.debug``) starts under its runtime's debugger
+(``runtimes/debuggers.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from locallambda.errors import ExecutorError, InvalidEntrypointError
 from locallambda.model.spec import FunctionSpec
 from locallambda.runtimes.catalogue import family
+from locallambda.runtimes.debuggers import DEBUG_PORT_VARIABLE, Debuggers, debug_notice, jdwp_agent
 from locallambda.runtimes.python_errors import error_payload_shape
 
 __all__ = [
@@ -82,6 +86,7 @@ class RuntimeCommands:
         self.substitutions: dict[str, str] = {}
         self._java_bootstrap: Path | None = None
         self._java_lock = asyncio.Lock()
+        self.debuggers = Debuggers()  # Lambda debug mode's
 
     async def check(self, spec: FunctionSpec) -> str | None:
         """Why this host cannot run the function's runtime, or ``None`` when it can."""
@@ -168,13 +173,19 @@ class RuntimeCommands:
         return os.pathsep.join(paths)
 
     def notice(self, spec: FunctionSpec) -> str | None:
-        """A line for the function's log when its runtime is not the one it asked for (it opens
-        the log of the environment's first invocation, where the user looks)."""
+        """Lines for the function's log when its runtime is not the one it asked for, and when
+        it runs under a debugger (they open the log of the environment's first invocation,
+        where the user looks)."""
         runtime = spec.runtime or ""
         served = self.substitutions.get(runtime)
-        if served is None:
-            return None
-        return f"locallambda: {runtime} is not installed on this machine; this function runs on {served}"
+        lines = (
+            []
+            if served is None
+            else [f"locallambda: {runtime} is not installed on this machine; this function runs on {served}"]
+        )
+        if spec.debug is not None:
+            lines.append(debug_notice(spec))
+        return "\n".join(lines) or None
 
     async def _java(self) -> Path:
         async with self._java_lock:
@@ -208,6 +219,8 @@ class RuntimeCommands:
         fam = family(runtime)
         layer_roots = [opt] if opt else list(spec.layers)
         env = layer_search_paths(layer_roots, base_env or {})
+        if spec.debug is not None:
+            env[DEBUG_PORT_VARIABLE] = str(spec.debug.port)  # LocalStack's, for any runtime
         if fam == "python":
             version = runtime.removeprefix("python")
             paths = [str(task_root)]
@@ -231,7 +244,12 @@ class RuntimeCommands:
             # would see). -S: the interpreter's own site-packages (the server's virtualenv) stay out
             # of sys.path; the function sees its code and layers (PYTHONPATH) and, after them, only
             # what AWS's Python runtime bundles, served from there by a finder.
-            return [python, "-u", "-S", "-c", python_bootstrap(site, runtime), spec.handler or ""], env
+            prelude, flags = "", []
+            if spec.debug is not None:
+                prelude = await self.debuggers.debugpy_prelude(python, spec.debug.port)
+                flags = ["-X", "frozen_modules=off"]  # frozen modules would hide code from debugpy
+            program = python_bootstrap(site, runtime, prelude)
+            return [python, "-u", "-S", *flags, "-c", program, spec.handler or ""], env
         if fam == "nodejs":
             base = base_env or {}
             # AWS's bootstrap sets NODE_PATH only when the function's configuration leaves it empty.
@@ -243,6 +261,8 @@ class RuntimeCommands:
                 if ca is not None:
                     env["NODE_EXTRA_CA_CERTS"] = str(ca)
             argv = ["node", str(NODE_BOOTSTRAP)]
+            if spec.debug is not None:
+                argv.insert(1, await self.debuggers.node_inspect(spec.debug.port))
             if (node_major(runtime) or 0) >= 18:
                 argv.append(ESM_NODE_PATH_FLAG)
             return argv, env
@@ -252,7 +272,10 @@ class RuntimeCommands:
             bootstrap = await self._java()
             # AWS: the class path ends with /opt/java/lib/* (every jar of the layers).
             extra = [root / "java" / "lib" / "*" for root in layer_roots]
-            return java_command(bootstrap, task_root, extra), env
+            argv = java_command(bootstrap, task_root, extra)
+            if spec.debug is not None:
+                argv.insert(1, jdwp_agent(spec.debug.port))
+            return argv, env
         if fam == "provided" or spec.package_type == "Image":
             # The function's own bootstrap wins; otherwise a layer's (/opt/bootstrap).
             candidates = [task_root / "bootstrap"] + [root / "bootstrap" for root in layer_roots]
@@ -319,15 +342,18 @@ class _Bundled:
         return None
 sys.meta_path.append(_Bundled)
 del _Bundled
-{errors}runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
+{errors}{debugger}runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
 """
 
 
-def python_bootstrap(site: str, runtime: str = "") -> str:
+def python_bootstrap(site: str, runtime: str = "", prelude: str = "") -> str:
     """The ``python -S -c`` program that starts awslambdaric with only the bundled packages of
     ``site`` importable (after the function's own code and layers, which come first as on AWS),
-    its error payloads in ``runtime``'s shape (``python_errors.py``)."""
-    return _PYTHON_BOOTSTRAP.format(bundled=sorted(BUNDLED_PYTHON), site=site, errors=error_payload_shape(runtime))
+    its error payloads in ``runtime``'s shape (``python_errors.py``), ``prelude`` run before
+    awslambdaric starts (debug mode's debugpy)."""
+    return _PYTHON_BOOTSTRAP.format(
+        bundled=sorted(BUNDLED_PYTHON), site=site, errors=error_payload_shape(runtime), debugger=prelude
+    )
 
 
 def with_exec_wrapper(argv: list[str], wrapper: str) -> list[str]:

@@ -30,6 +30,11 @@ out.
   flags' ``--dns`` set the resolvers.
 - **Labels.** The flags' ``-l`` labels, then the server's identity (``cleanup.py``), the
   function's ARN and version.
+- **Lambda debug mode** (``spec.debug``): the image's own runtime started under its debugger
+  through the variables it honours, ``NODE_OPTIONS=--inspect-brk=…`` (Node.js, any version) and
+  ``JAVA_TOOL_OPTIONS=-agentlib:jdwp=…`` (Java), listening on the host's ``127.0.0.1:<port>``
+  (host networking) or on the container's, published there (any other network); a Python
+  image's code starts debugpy itself on ``LDM_DEBUG_PORT``, as LocalStack's documentation has it.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from locallambda.runtimes.commands import (
     node_bundles_sdk,
     node_extra_ca_certs,
 )
+from locallambda.runtimes.debuggers import DEBUG_PORT_VARIABLE, jdwp_agent
 from locallambda.settings import Settings
 
 __all__ = [
@@ -163,6 +169,8 @@ def container_config(
         "ports": dict(flags.ports) if network != "host" else {},
     }
     arguments.update({k: v for k, v in optional.items() if v})
+    if spec.debug is not None:
+        _debugger(spec, env, arguments, network)
     if flags.ulimits:
         import docker.types
 
@@ -212,6 +220,24 @@ def _node_runtime(
     if ca is not None:
         volumes[str(ca)] = {"bind": AWS_NODE_CA_CERTS, "mode": "ro"}
         env.setdefault("NODE_EXTRA_CA_CERTS", AWS_NODE_CA_CERTS)
+
+
+def _debugger(spec: FunctionSpec, env: dict[str, str], arguments: dict[str, Any], network: str) -> None:
+    """Lambda debug mode: the runtime's debugger through the variables the image's runtime
+    honours, reachable on the host's loopback at the function's debug port."""
+    assert spec.debug is not None
+    port = spec.debug.port
+    host = "127.0.0.1"
+    if network != "host":
+        host = "0.0.0.0"  # inside the container; published on the host's loopback only
+        arguments["ports"] = {**arguments.get("ports", {}), f"{port}/tcp": ("127.0.0.1", port)}
+    env[DEBUG_PORT_VARIABLE] = str(port)
+    fam = family(spec.runtime or "")
+    if fam == "nodejs":
+        env["NODE_OPTIONS"] = " ".join(filter(None, [env.get("NODE_OPTIONS"), f"--inspect-brk={host}:{port}"]))
+    elif fam == "java":
+        agent = jdwp_agent(port, "*" if host == "0.0.0.0" else host)
+        env["JAVA_TOOL_OPTIONS"] = " ".join(filter(None, [env.get("JAVA_TOOL_OPTIONS"), agent]))
 
 
 def _argv(spec: FunctionSpec, info: ImageInfo, image: str) -> list[str]:

@@ -101,6 +101,9 @@ async def sandbox_command(
     if wrapper is not None:  # named as inside the sandbox, where /var/task and /opt are real
         inside = with_exec_wrapper(inside, wrapper)
     extensions = tuple(translate(str(p)) for p in extension_commands(list(spec.layers)))
+    if spec.debug is not None and family(spec.runtime or "") == "python":
+        # Lambda debug mode: where debugpy is (already looked up by ``command``), at its own path.
+        runtime_roots.append(commands.debuggers.debugpy_site(argv[0]))
     return SandboxCommand(tuple(inside), env, (*layout.shared, *program_roots, *runtime_roots), extensions)
 
 
