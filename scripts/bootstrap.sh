@@ -20,6 +20,7 @@ if [ "${LOCALLAMBDA_WITH_TEST_TOOLS:-0}" = "1" ]; then
   command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
   command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the dashboard tests (Playwright drives it)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -36,6 +36,7 @@ from locallambda.control.versions import VersionsApi
 from locallambda.edge.app import EdgeApp
 from locallambda.edge.callers import origin_of
 from locallambda.edge.credentials import chain, issued_keys, local_keys
+from locallambda.edge.dashboard import dashboard_routes
 from locallambda.edge.function_urls import FunctionUrls
 from locallambda.edge.internal import internal_routes
 from locallambda.edge.journal import journal_routes
@@ -248,6 +249,14 @@ class Application:
             + state_routes(
                 StateTransfer(self.plane, self.layer_store, self.lifecycle, self.mappings),
                 functools.partial(origin_of, server_port=settings.port),
+            )
+            + dashboard_routes(
+                settings,
+                self.functions,
+                lambda: self.engine.pool.environments,
+                self.clock.monotonic,
+                self.executor_name,
+                self.neighbours,
             ),
             startup=self.startup,
             shutdown=self.shutdown,

@@ -376,7 +376,8 @@ def test_start_says_ready_once_it_answers(tmp_path: Path) -> None:
         assert proc.stdout is not None
         lines = [proc.stdout.readline(), proc.stdout.readline()]
         assert lines[0].startswith(f"locallambda {__version__} listening on http://127.0.0.1:{port}")
-        assert lines[1].strip() == f"locallambda ready on http://127.0.0.1:{port} (Ctrl-C to stop)"
+        url = f"http://127.0.0.1:{port}"
+        assert lines[1].strip() == f"locallambda ready on {url} — dashboard {url}/_dashboard/ (Ctrl-C to stop)"
         # "ready" means it answers
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_localstack/health", timeout=10) as answer:
             assert json.load(answer)["edition"] == "locallambda"

@@ -70,7 +70,11 @@ def start(args: argparse.Namespace) -> int:
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
-                print(f"locallambda ready on {settings.endpoint_url} (Ctrl-C to stop)", flush=True)
+                print(
+                    f"locallambda ready on {settings.endpoint_url} — dashboard {settings.endpoint_url}/_dashboard/ "
+                    "(Ctrl-C to stop)",
+                    flush=True,
+                )
 
     try:
         Server(config).run(sockets=[sock])

@@ -82,6 +82,7 @@ class ExecutionEnvironment:
         self._tasks = tasks
         self._clock = clock
         self.last_used = clock.monotonic()
+        self.created = self.last_used  # on the clock's monotonic time: its age (the dashboard's)
         self._bind_host = bind_host
         self._startup_timeout_s = startup_timeout_s
         self._log_line = log_line
