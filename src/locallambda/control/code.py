@@ -21,7 +21,7 @@ from locallambda.model.operations import Origin, RequestContext
 from locallambda.store.code import tree_size
 from locallambda.store.functions import VersionRecord
 
-__all__ = ["HOT_RELOAD_SHA", "CodeIntake", "IncomingCode"]
+__all__ = ["HOT_RELOAD_SHA", "CodeIntake", "IncomingCode", "within_roots"]
 
 HOT_RELOAD_SHA = "hot-reloading-hash-not-available"
 
@@ -83,7 +83,7 @@ class CodeIntake:
                 "may give host directories as code."
             )
         roots = self._plane.settings.hot_reload_roots
-        if roots and not await self._plane.run_blocking(_within, path, roots):
+        if roots and not await self._plane.run_blocking(within_roots, path, roots):
             raise InvalidParameterValueError(
                 f"The hot-reload directory {path} is not below any of LOCALLAMBDA_HOT_RELOAD_ROOTS "
                 f"({os.pathsep.join(str(r) for r in roots)})."
@@ -114,7 +114,7 @@ class CodeIntake:
         return version.unzipped_size
 
 
-def _within(path: str, roots: tuple[os.PathLike[str] | str, ...]) -> bool:
+def within_roots(path: str, roots: tuple[os.PathLike[str] | str, ...]) -> bool:
     """Whether ``path``, links resolved, is one of ``roots`` or below one (blocking: resolves)."""
     real = os.path.realpath(path)
     for root in roots:

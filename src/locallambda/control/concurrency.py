@@ -39,6 +39,7 @@ from locallambda.store.functions import Change, FunctionRecord, new_revision_id
 __all__ = [
     "ConcurrencyApi",
     "function_claim",
+    "provision_and_record",
     "provisioned_total",
     "unreserved_concurrency",
 ]
@@ -257,31 +258,7 @@ class ConcurrencyApi:
             )
 
     async def _provision(self, record: FunctionRecord, qualifier: str, count: int, token: str) -> None:
-        """Ask the engine to pre-start ``count`` environments, then record the outcome, unless
-        the configuration was replaced, deleted, or the function deleted meanwhile."""
-        reason: str | None = None
-        try:
-            await self._provisioner(record, qualifier, count)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the engine's failure becomes the configuration's state
-            reason = str(exc) or type(exc).__name__
-        config = record.provisioned_concurrency.get(qualifier)
-        if (
-            config is None
-            or config.get("_token") != token
-            or self.plane.functions.get(record.region, record.name) is not record
-        ):
-            return
-        if reason is None:
-            config["Status"] = "READY"
-            config["AvailableProvisionedConcurrentExecutions"] = count
-            config["AllocatedProvisionedConcurrentExecutions"] = count
-            config.pop("StatusReason", None)
-        else:
-            config["Status"] = "FAILED"
-            config["StatusReason"] = reason
-        self.plane.functions.save(record)
+        await provision_and_record(self.plane, record, qualifier, count, token)
 
     async def _release(self, record: FunctionRecord, qualifier: str) -> None:
         try:
@@ -348,3 +325,30 @@ class ConcurrencyApi:
 def _order(qualifier: str) -> str:
     """Versions in numeric order, then aliases by name."""
     return "0" + qualifier.rjust(12, "0") if _VERSION.fullmatch(qualifier) else "1" + qualifier
+
+
+async def provision_and_record(
+    plane: ControlPlane, record: FunctionRecord, qualifier: str, count: int, token: str
+) -> None:
+    """Ask the engine to pre-start ``count`` environments, then record the outcome in the
+    qualifier's configuration, unless it was replaced (another ``_token``), deleted, or the
+    function deleted meanwhile. Used by PutProvisionedConcurrencyConfig, a restart and a state import."""
+    reason: str | None = None
+    try:
+        await plane.provisioner(record, qualifier, count)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the engine's failure becomes the configuration's state
+        reason = str(exc) or type(exc).__name__
+    config = record.provisioned_concurrency.get(qualifier)
+    if config is None or config.get("_token") != token or plane.functions.get(record.region, record.name) is not record:
+        return
+    if reason is None:
+        config["Status"] = "READY"
+        config["AvailableProvisionedConcurrentExecutions"] = count
+        config["AllocatedProvisionedConcurrentExecutions"] = count
+        config.pop("StatusReason", None)
+    else:
+        config["Status"] = "FAILED"
+        config["StatusReason"] = reason
+    plane.functions.save(record)

@@ -39,7 +39,9 @@ import os
 import uuid
 
 from locallambda import __version__
+from locallambda.control.code import within_roots
 from locallambda.control.code_signing import REGISTRY_KIND as CODE_SIGNING_KIND
+from locallambda.control.concurrency import provision_and_record
 from locallambda.control.event_source_mappings import EventSourceMappingsApi
 from locallambda.control.lifecycle import Lifecycle
 from locallambda.control.plane import ControlPlane
@@ -160,7 +162,7 @@ class StateTransfer:
             )
         roots = self._plane.settings.hot_reload_roots
         if roots:
-            outside = [p for p in paths if not await asyncio.to_thread(_within, p, roots)]
+            outside = [p for p in paths if not await asyncio.to_thread(within_roots, p, roots)]
             if outside:
                 raise StateFileError(
                     f"The hot-reload directory {outside[0]} is not below any of LOCALLAMBDA_HOT_RELOAD_ROOTS "
@@ -233,7 +235,7 @@ class StateTransfer:
                     _token=token,
                 )
                 config.pop("StatusReason", None)
-                self._plane.spawn(self._provision(record, qualifier, int(config[_REQUESTED]), token))
+                self._plane.spawn(provision_and_record(self._plane, record, qualifier, int(config[_REQUESTED]), token))
             if record.provisioned_concurrency:
                 self._plane.functions.save(record)
 
@@ -243,39 +245,3 @@ class StateTransfer:
         reason = await self._plane.preparer(record)
         if reason is not None:
             log.warning("imported function %s cannot run here: %s", record.key, reason)
-
-    async def _provision(self, record: FunctionRecord, qualifier: str, count: int, token: str) -> None:
-        """As ``ConcurrencyApi`` provisions: the outcome recorded unless superseded meanwhile."""
-        reason: str | None = None
-        try:
-            await self._plane.provisioner(record, qualifier, count)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the engine's failure becomes the configuration's state
-            reason = str(exc) or type(exc).__name__
-        config = record.provisioned_concurrency.get(qualifier)
-        if (
-            config is None
-            or config.get("_token") != token
-            or self._plane.functions.get(record.region, record.name) is not record
-        ):
-            return
-        if reason is None:
-            config.update(
-                Status="READY",
-                AvailableProvisionedConcurrentExecutions=count,
-                AllocatedProvisionedConcurrentExecutions=count,
-            )
-        else:
-            config.update(Status="FAILED", StatusReason=reason)
-        self._plane.functions.save(record)
-
-
-def _within(path: str, roots: tuple[os.PathLike[str] | str, ...]) -> bool:
-    """Whether ``path``, links resolved, is one of ``roots`` or below one (blocking: resolves)."""
-    real = os.path.realpath(path)
-    for root in roots:
-        top = os.path.realpath(root)
-        if real == top or real.startswith(top.rstrip("/") + "/"):
-            return True
-    return False
