@@ -1,9 +1,10 @@
 """Linux's inotify through ctypes: told of changes under a directory tree as they happen.
 
-``TreeWatch`` watches a tree (every directory in it but those skipped), adds watches for
-directories created in it later, and calls ``on_event`` on the event loop once per batch of
-events read. ``available()`` says whether this machine has inotify at all; ``TreeWatch.start``
-raises ``OSError`` when a watch cannot be added (the per-user limit, a tree too large, a missing
+``TreeWatch`` watches a tree (every directory in it but those skipped: ``open``, in a worker
+thread, as it walks the tree), adds watches for directories created in it later, and calls
+``on_event`` on the event loop once per batch of events read (``listen``). ``available()`` says
+whether this machine has inotify at all; ``TreeWatch.open`` raises ``OSError`` when a watch cannot
+be added (the per-user limit, a tree too large, a missing
 directory), and the caller polls instead.
 
 Events asked for: a file written and closed, created, deleted, moved in or out, its attributes
@@ -91,8 +92,10 @@ class TreeWatch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.lost = False  # the root went away, or the queue overflowed: poll from now on
 
-    def start(self) -> None:
-        """Watch the tree now (call on the event loop). Raises ``OSError``."""
+    def open(self) -> None:
+        """Add a watch for every directory of the tree (blocking: it walks the tree; call in a
+        worker thread). Events are queued from here on, read once ``listen`` is called. Raises
+        ``OSError``."""
         lib = _lib()
         if lib is None:
             raise OSError(errno.ENOSYS, "inotify is not available")
@@ -100,20 +103,19 @@ class TreeWatch:
         if fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
         self._fd = fd
-        try:
-            self._add_tree(str(self.root))
-            self._loop = asyncio.get_running_loop()
-            self._loop.add_reader(fd, self._readable)
-        except BaseException:
-            self.close()
-            raise
+        self._add_tree(str(self.root))
+
+    def listen(self) -> None:
+        """Read the queued events on the running event loop from now on (after ``open``)."""
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._fd, self._readable)
 
     def close(self) -> None:
-        if self._fd >= 0:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
             if self._loop is not None:
-                self._loop.remove_reader(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+                self._loop.remove_reader(fd)
+            os.close(fd)
         self._dirs.clear()
 
     def _add_tree(self, top: str) -> None:

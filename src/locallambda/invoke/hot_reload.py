@@ -90,16 +90,37 @@ class HotReloadWatcher:
             return
         self.unwatch(key)
         self._roots[key] = root
+        since = time.time_ns()
         if self._use_inotify:
             tree = file_events.TreeWatch(root, _SKIP_NAMES, functools.partial(self._event, key))
-            try:
-                tree.start()
-            except OSError as exc:
-                log.info("hot reload of %s polls %s: %s", key.split("/", 1)[-1], root, exc)
-            else:
-                self._trees[key] = tree
-                return
-        self._poll(key, root, time.time_ns())
+            self._trees[key] = tree
+            self._tasks.spawn(self._open(key, tree, since), name="hot-reload inotify watch")
+            return
+        self._poll(key, root, since)
+
+    async def _open(self, key: str, tree: file_events.TreeWatch, since: int) -> None:
+        """Add the tree's watches off the event loop, then read its events on it; a file written
+        while the watches were being added counts as a change (as before the first poll)."""
+
+        def opened() -> int:
+            tree.open()
+            return _scan(tree.root)[1]
+
+        try:
+            newest = await asyncio.to_thread(opened)
+        except OSError as exc:
+            tree.close()
+            if self._trees.get(key) is tree:
+                del self._trees[key]
+                log.info("hot reload of %s polls %s: %s", key.split("/", 1)[-1], tree.root, exc)
+                self._poll(key, tree.root, since)
+            return
+        if self._trees.get(key) is not tree:  # unwatched (or watching another root) meanwhile
+            tree.close()
+            return
+        tree.listen()
+        if newest >= since:
+            self._event(key)
 
     def unwatch(self, key: str) -> None:
         self._roots.pop(key, None)
