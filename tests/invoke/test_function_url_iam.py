@@ -268,3 +268,49 @@ def test_keys_issued_by_the_embedded_iam_and_sts_sign_too(functions: Functions) 
     assert caller["userId"].endswith(":tester")
     no_token = signed(url, "GET", "/", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"])
     assert send(url, "GET", "/", headers=no_token)[0].status == 403
+
+
+def test_another_accounts_caller_needs_a_resource_policy_for_the_url(functions: Functions) -> None:
+    """A caller of another account (an assumed role there: the embedded STS issues its keys in the
+    role's account) is refused until the function's policy grants that account
+    lambda:InvokeFunctionUrl with lambda:FunctionUrlAuthType AWS_IAM and lambda:InvokeFunction
+    (urls-auth.html); a grant for NONE URLs does not do."""
+    name = functions.python(ECHO)
+    url = iam_url(functions, name)
+    creds = functions.server.client("sts").assume_role(
+        RoleArn="arn:aws:iam::111111111111:role/url-caller", RoleSessionName="outsider"
+    )["Credentials"]
+
+    def call() -> tuple[int, bytes]:
+        request = AWSRequest(method="GET", url=url.rstrip("/") + "/", data=b"")
+        credentials = Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        SigV4Auth(credentials, "lambda", "us-east-1").add_auth(request)
+        resp, data = send(url, "GET", "/", headers=dict(request.headers))
+        return resp.status, data
+
+    assert call()[0] == 403
+    lam = functions.client
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="none-only",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="111111111111",
+        FunctionUrlAuthType="NONE",
+    )
+    assert call()[0] == 403
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="iam",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="111111111111",
+        FunctionUrlAuthType="AWS_IAM",
+    )
+    assert call()[0] == 403  # AWS (since October 2025) also wants lambda:InvokeFunction granted
+    lam.add_permission(
+        FunctionName=name, StatementId="invoke", Action="lambda:InvokeFunction", Principal="111111111111"
+    )
+    status, data = call()
+    assert status == 200, data
+    caller = json.loads(data)["requestContext"]["authorizer"]["iam"]
+    assert caller["accountId"] == "111111111111"
+    assert caller["userArn"] == "arn:aws:sts::111111111111:assumed-role/url-caller/outsider"
