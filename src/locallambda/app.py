@@ -68,6 +68,7 @@ from locallambda.neighbours.log_delivery import LogDelivery, moto_logs, ships_lo
 from locallambda.neighbours.objects import ObjectReader
 from locallambda.neighbours.persistence import Snapshots
 from locallambda.neighbours.schedules import Scheduler
+from locallambda.neighbours.sqs_direct import EmbeddedSqs
 from locallambda.neighbours.stream_patches import install as install_stream_patches
 from locallambda.protocol.dispatch import Dispatcher
 from locallambda.protocol.model import Router, load_service_model
@@ -208,6 +209,8 @@ class Application:
             self.store,
             self.tasks.child("event-sources"),
             sqs_wait_seconds=settings.event_source_sqs_wait_seconds,
+            # Mappings on the embedded SQS read it in process; another endpoint through its API.
+            direct_sqs=None if settings.event_source_endpoint else EmbeddedSqs(self.neighbours, settings.account_id),
         )
         self.mappings = EventSourceMappingsApi(
             self.plane,

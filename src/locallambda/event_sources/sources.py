@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from locallambda.errors import InvalidParameterValueError
 from locallambda.event_sources.clients import Clients, region_of
 from locallambda.event_sources.filtering import check_filters
-from locallambda.event_sources.sqs import SqsPoller, queue_url_of
+from locallambda.event_sources.sqs import DirectQueues, SqsPoller, queue_url_of
 from locallambda.event_sources.streams import Checkpoints, StreamPoller, dynamodb_source, kinesis_source
 from locallambda.model.spec import InvocationResult
 from locallambda.model.tasks import TaskScope
@@ -48,6 +48,7 @@ class EventSources:
         tasks: TaskScope,
         *,
         sqs_wait_seconds: int = 20,
+        direct_sqs: DirectQueues | None = None,
     ) -> None:
         self.clients = Clients(endpoint_url, region)
         self.invoke = invoke
@@ -56,6 +57,7 @@ class EventSources:
         self.checkpoints = Checkpoints(store)
         self.tasks = tasks
         self.sqs_wait_seconds = sqs_wait_seconds
+        self.direct_sqs = direct_sqs  # the embedded SQS read in process (None: through the API)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._pending: dict[str, dict[str, Any] | None] = {}
         self._started = False
@@ -135,7 +137,7 @@ class EventSources:
             return await self.invoke(function_arn, payload, named)
 
         if kind == "sqs":
-            return SqsPoller(mapping, self.clients, invoke, self.sqs_wait_seconds).run()
+            return SqsPoller(mapping, self.clients, invoke, self.sqs_wait_seconds, self.direct_sqs).run()
         if kind == "kinesis":
             source = kinesis_source(mapping, self.clients, self.role_of(str(mapping["FunctionArn"])))
         elif kind == "dynamodb":

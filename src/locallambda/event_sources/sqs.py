@@ -13,6 +13,14 @@ AWS's behaviour ("Using Lambda with Amazon SQS", Lambda developer guide):
   holds however many batches are in flight;
 - concurrency scales out while receives come back full, up to ``ScalingConfig.MaximumConcurrency``
   (the function's own concurrency limits it too: throttled batches are not deleted).
+
+Scaling here differs in one way: AWS adds concurrent batches at its pace for as long as the queue
+has a backlog, on machines of its own; here every batch in flight is an environment on the same
+few cores, so growth goes on only while it pays: each second the batches finished are counted,
+and after a step of growth that did not raise that count by a tenth, growth holds (probing once
+more every ``_PROBE_AFTER_HOLD`` seconds). A function that waits on I/O keeps scaling at AWS's
+pace; one that is CPU-bound stops where more environments would only share the cores (and pay
+their cold starts).
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -32,11 +40,22 @@ from locallambda.event_sources.filtering import Filter
 from locallambda.event_sources.responses import ALL_FAILED, failed_items
 from locallambda.model.spec import InvocationResult
 
-__all__ = ["Invoke", "SqsPoller", "queue_url_of", "sqs_record"]
+__all__ = ["DirectQueues", "Invoke", "SqsPoller", "queue_url_of", "sqs_record"]
 
 log = logging.getLogger(__name__)
 
 Invoke = Callable[[str, bytes], Awaitable[InvocationResult]]
+
+
+class DirectQueues(Protocol):
+    """The embedded SQS read without HTTP (``neighbours.sqs_direct``): blocking calls answering
+    as ReceiveMessage (every attribute asked) and DeleteMessageBatch would, errors as botocore's
+    ``ClientError``."""
+
+    def receive(self, queue_arn: str, count: int, wait_seconds: int) -> list[dict[str, Any]]: ...
+
+    def delete(self, queue_arn: str, receipt_handles: list[str]) -> list[str]: ...
+
 
 _MAX_RECEIVE = 10  # ReceiveMessage's limit per call
 _LONG_POLL = 20  # seconds, SQS's maximum
@@ -46,7 +65,10 @@ _BACKOFF = 1.0
 # AWS starts an SQS mapping with five concurrent batches and adds up to 300 a minute while the
 # queue has a backlog ("Scaling behaviour", Using Lambda with Amazon SQS).
 _INITIAL_CONCURRENCY = 5
-_GROWTH_INTERVAL = 60 / 300
+_GROWTH_STEP = 5  # 300 a minute, decided once a second
+_MEASURE_S = 1.0
+_PAYS = 1.1  # a step pays when the batches finished per second rose by a tenth
+_PROBE_AFTER_HOLD = 10.0
 
 
 def queue_url_of(arn: str, endpoint_url: str) -> str:
@@ -103,7 +125,14 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 class SqsPoller:
     """Polls one queue for one mapping until cancelled."""
 
-    def __init__(self, mapping: dict[str, Any], clients: Clients, invoke: Invoke, wait_seconds: int) -> None:
+    def __init__(
+        self,
+        mapping: dict[str, Any],
+        clients: Clients,
+        invoke: Invoke,
+        wait_seconds: int,
+        direct: DirectQueues | None = None,
+    ) -> None:
         self.uuid = str(mapping["UUID"])
         self.queue_arn = str(mapping["EventSourceArn"])
         self.function_arn = str(mapping["FunctionArn"])
@@ -115,6 +144,7 @@ class SqsPoller:
         self.filter = Filter(mapping.get("FilterCriteria"), "sqs")
         self.sqs = clients.client("sqs", region_of(self.queue_arn, clients.default_region))
         self.clients = clients
+        self.direct = direct  # the embedded SQS, read in process; None: through the API
         self.invoke = invoke
         self.wait_seconds = max(0, min(_LONG_POLL, wait_seconds))
         if self.queue_arn.endswith(".fifo"):
@@ -125,7 +155,12 @@ class SqsPoller:
             self.wait_seconds = min(self.wait_seconds, 1)
         self.queue_url = queue_url_of(self.queue_arn, clients.endpoint_url)
         self._allowed = min(_INITIAL_CONCURRENCY, self.max_concurrency)
-        self._grown_at = 0.0
+        self._finished = 0  # batches done
+        self._measured_at = 0.0  # when the last second of finished batches was counted
+        self._finished_then = 0
+        self._rate_before = 0.0  # batches per second before the last step of growth
+        self._grew = False  # whether the last decision was a step of growth
+        self._held_at: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._freed = asyncio.Event()  # set when a batch is done
 
@@ -134,6 +169,8 @@ class SqsPoller:
         messages received without a lock, and one gatherer fills whole batches where several
         would split the backlog between them); each batch is processed in a task of its own,
         up to the allowed number at once, so the next batch is gathered while others run."""
+        how = "in process" if self.direct is not None else f"through the SQS API at {self.clients.endpoint_url}"
+        log.info("event source mapping %s reads %s %s", self.uuid, self.queue_arn, how)
         try:
             while True:
                 await self._wait_for_room()
@@ -163,22 +200,46 @@ class SqsPoller:
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._finished += 1
         self._freed.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("event source mapping %s: a batch failed", self.uuid, exc_info=task.exception())
 
     def _scale_out(self) -> None:
-        """One more concurrent batch while receives come back full, at AWS's pace."""
+        """Called while receives come back full: once a second, another step of concurrent
+        batches when all allowed are in flight and the last step raised the rate of finished
+        batches (module docstring), up to the maximum concurrency."""
         now = time.monotonic()
-        if self._allowed < self.max_concurrency and now - self._grown_at >= _GROWTH_INTERVAL:
-            self._allowed += 1
-            self._grown_at = now
+        if self._measured_at == 0.0:  # counted from the first finished batch (past the cold starts)
+            if self._finished:
+                self._measured_at, self._finished_then = now, self._finished
+            return
+        elapsed = now - self._measured_at
+        if elapsed < _MEASURE_S:
+            return
+        rate = (self._finished - self._finished_then) / elapsed
+        self._measured_at, self._finished_then = now, self._finished
+        saturated = len(self._tasks) + 1 >= self._allowed  # with the batch about to start
+        if not saturated or self._allowed >= self.max_concurrency:
+            return
+        if self._grew and rate < self._rate_before * _PAYS:
+            self._grew, self._held_at = False, now  # the last step did not pay: hold
+            return
+        if self._held_at is not None and now - self._held_at < _PROBE_AFTER_HOLD:
+            return
+        self._held_at = None
+        self._rate_before = rate
+        self._allowed = min(self.max_concurrency, self._allowed + _GROWTH_STEP)
+        self._grew = True
 
     async def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
+        count = max(1, min(_MAX_RECEIVE, count))
+        if self.direct is not None:
+            return await self.clients.call(self.direct.receive, self.queue_arn, count, wait)
         answer = await self.clients.call(
             self.sqs.receive_message,
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=max(1, min(_MAX_RECEIVE, count)),
+            MaxNumberOfMessages=count,
             WaitTimeSeconds=wait,
             AttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
@@ -237,8 +298,12 @@ class SqsPoller:
     async def _delete(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), _MAX_RECEIVE):
             chunk = records[start : start + _MAX_RECEIVE]
-            entries = [{"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(chunk)]
             try:
+                if self.direct is not None:
+                    handles = [r["receiptHandle"] for r in chunk]
+                    await self.clients.call(self.direct.delete, self.queue_arn, handles)
+                    continue
+                entries = [{"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(chunk)]
                 await self.clients.call(self.sqs.delete_message_batch, QueueUrl=self.queue_url, Entries=entries)
             except (ClientError, BotoCoreError) as exc:
                 log.warning("event source mapping %s: deleting from %s failed: %s", self.uuid, self.queue_arn, exc)

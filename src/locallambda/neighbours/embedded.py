@@ -112,6 +112,14 @@ class Neighbours:
         # In the same worker thread, before the answer leaves: what it acknowledged is kept.
         return await caller.call(environ, lambda answer: after_call(name, method, environ, answer.status))
 
+    def changed_directly(self, service: str, target: str) -> None:
+        """Say that this server's own code called ``target`` (an ``X-Amz-Target``, e.g.
+        ``AmazonSQS.ReceiveMessage``) on a backend without a request: the service counts as
+        used, and what the call changed is kept as after a request (blocking)."""
+        self._used.add(service)
+        if self._after_call is not None:
+            self._after_call(service, "POST", {"HTTP_X_AMZ_TARGET": target}, 200)
+
     def load(self) -> WsgiCaller:
         """Import moto and build its application (once; blocking: call from a worker thread)."""
         with self._lock:
