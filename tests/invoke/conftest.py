@@ -82,15 +82,19 @@ def _descendants(root: int) -> dict[int, str]:
 
 
 def runtime_processes(server: Server) -> dict[int, str]:
-    """Processes whose environment points back at ``server`` (the runtimes it started)."""
+    """Processes whose environment points back at ``server`` (the runtimes it started), and the
+    zygotes of ``server`` that became runtimes (``executors/zygotes.py``: their environment was
+    set after they started, so /proc shows the zygote's; an idle one is still in /)."""
     needle = f"AWS_ENDPOINT_URL={server.url}\0".encode()
+    children = _descendants(server.proc.pid) if server.proc is not None else {}
     found: dict[int, str] = {}
     for pid, (_, cmdline) in _proc_table().items():
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
+            became = pid in children and "_zygote" in cmdline and os.readlink(f"/proc/{pid}/cwd") != "/"
         except OSError:
             continue
-        if needle in environ + b"\0":
+        if needle in environ + b"\0" or became:
             found[pid] = cmdline
     return found
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
 from locallambda.executors.gates import GatePool, exec_problem, gate_script
 from locallambda.executors.orphans import become_subreaper, collect
+from locallambda.executors.zygotes import Zygotes, job, zygote_shape
 from locallambda.model.tasks import TaskScope
 
 __all__ = ["MARKERS", "Containment", "Hold"]
@@ -101,6 +102,7 @@ class Containment:
         self._ready: asyncio.Task[None] | None = None
         self._tree: CgroupTree | None = None
         self._gates: GatePool | None = None
+        self._zygotes: Zygotes | None = None
         self._without = "no cgroup"  # why there is no tree, when there is none
         self._subreaper: bool | None = None
         self._holds: set[Hold] = set()
@@ -133,12 +135,15 @@ class Containment:
         )
         self._tree = tree
         self._gates = GatePool(tree, self._tasks.child("gates"))
+        self._zygotes = Zygotes(tree, self._tasks.child("zygotes"))
 
     async def spawn(
-        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], python_site: str | None = None
     ) -> tuple[asyncio.subprocess.Process, Hold]:
         """Start ``argv`` in ``cwd`` with exactly ``env`` (the environment's variables among
-        them), its stdout and stderr merged into one pipe, and what holds it.
+        them), its stdout and stderr merged into one pipe, and what holds it. ``python_site``:
+        ``argv`` is the Python bootstrap's command and this is where its awslambdaric is; a
+        zygote (``zygotes.py``) becomes it when one is ready.
 
         Raises ``OSError`` when ``argv`` cannot be executed (its errno as ``execve`` would give
         it), ``ValueError`` for a NUL in an argument or a variable.
@@ -151,6 +156,11 @@ class Containment:
             code = exec_problem(argv[0], env.get("PATH"), cwd)
             if code is not None:
                 raise OSError(code, os.strerror(code))
+            zygotes = self._zygotes
+            if python_site is not None and zygotes is not None and zygote_shape(argv):
+                made = await self._from_zygote(zygotes, argv, cwd, env, python_site)
+                if made is not None:
+                    return made
             script = gate_script(argv, str(cwd), env)
             if script is None:
                 log.warning("a local environment starts without its cgroup: a variable the shell cannot export")
@@ -169,6 +179,25 @@ class Containment:
         proc = await _spawn(argv, cwd, env)
         markers = tuple(f"{k}={env[k]}" for k in MARKERS if k in env)
         return proc, self._hold(None, markers if self._can_reap() else ())
+
+    async def _from_zygote(
+        self, zygotes: Zygotes, argv: Sequence[str], cwd: Path, env: Mapping[str, str], site: str
+    ) -> tuple[asyncio.subprocess.Process, Hold] | None:
+        """The command started by a zygote; None when there is none yet (or it cannot be sent)."""
+        data = job(argv, str(cwd), env)
+        try:
+            zygote = await zygotes.take(argv, site, env)
+        except OSError as exc:
+            log.warning("no zygote for a local environment: %s", exc)
+            return None
+        if zygote is None:
+            return None
+        try:
+            zygote.send(data)
+        except OSError:
+            zygotes.discard(zygote)
+            return None
+        return zygote.proc, self._hold(zygote.cgroup, ())
 
     def _hold(self, cgroup: EnvCgroup | None, markers: tuple[str, ...]) -> Hold:
         made = Hold(cgroup, markers, self._holds.discard)
@@ -207,6 +236,8 @@ class Containment:
             await asyncio.wait(holds, timeout=timeout_s)
         if self._gates is not None:
             await self._gates.close(timeout_s)
+        if self._zygotes is not None:
+            await self._zygotes.close(timeout_s)
         tree, self._tree = self._tree, None
         if tree is not None:
             await asyncio.to_thread(tree.close)

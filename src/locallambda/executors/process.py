@@ -159,8 +159,10 @@ class ProcessExecutor(Executor):
             argv = with_exec_wrapper(argv, on_host(wrapper, spec.code_dir, list(spec.layers)))
         extensions = extension_commands(list(spec.layers))
         command = with_extensions(argv, [str(p) for p in extensions], str(spec.layers[0])) if extensions else argv
+        # Python's own bootstrap, nothing around it: a zygote may become it (zygotes.py).
+        site = self._commands.python_site(command[0]) if command is argv and wrapper is None else None
         try:
-            proc, hold = await self._containment.spawn(command, spec.code_dir, env)
+            proc, hold = await self._containment.spawn(command, spec.code_dir, env, python_site=site)
         except OSError as exc:
             # AWS names a failed exec as Go does: "fork/exec /var/task/bootstrap: permission denied".
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)

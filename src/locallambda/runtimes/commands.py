@@ -147,6 +147,11 @@ class RuntimeCommands:
                     self._sites[python] = ""
         return self._sites[python]
 
+    def python_site(self, python: str) -> str | None:
+        """Where the awslambdaric of ``python`` is, once a Python command for it was made
+        (None otherwise, or when it has none)."""
+        return self._sites.get(python) or None
+
     def ca_bundle(self) -> Path | None:
         """The host's CA bundle (looked for once), or ``None`` when it has none of the usual ones."""
         if not self._ca_looked_for:

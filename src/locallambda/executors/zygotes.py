@@ -1,0 +1,227 @@
+"""Zygotes: spare Python interpreters, the runtime client's imports done, waiting in a fresh
+cgroup for the function they are to become (the local executor's Python cold starts).
+
+A Python environment starts as ``python -u -S -c <bootstrap> <handler>`` (``runtimes/commands.py``):
+the interpreter's start and the imports of awslambdaric and what it needs (json, logging,
+decimal, simplejson, the C runtime client...) were two thirds of a cold start. A zygote is that
+interpreter started ahead, in its cgroup, with those imports done; at the cold start it is sent
+the command, directory and environment (``job``), and becomes what a fresh interpreter would be:
+
+- the environment replaced by exactly the function's (``environ``, so ``putenv`` too) and what
+  the interpreter adds at its start (``LC_CTYPE`` when it coerces a C locale), its directory
+  entered, stdin from /dev/null (as a gate's script does);
+- ``sys.path`` as ``-S -c`` with that ``PYTHONPATH`` gives it ('' first, then ``PYTHONPATH``, then
+  the standard library); ``PYTHONPYCACHEPREFIX`` and ``PYTHONDONTWRITEBYTECODE`` applied to
+  ``sys``; ``sys.argv`` as ``-c`` leaves it;
+- awslambdaric's own modules are imported again after that (they read the environment when
+  imported: ``AWS_LAMBDA_LOG_FORMAT``, ``AWS_LAMBDA_LOG_LEVEL``; the C client, ``runtime_client``,
+  keeps the Runtime API's address from its first initialization, so it is not imported ahead); the bootstrap program runs in ``__main__`` as ``-c`` runs it.
+
+Where that would not be the same, the zygote ``exec``s the command instead (same pid, cgroup and
+output pipe: an ordinary cold start): when a variable read at interpreter start differs from the
+zygote's own (``PYTHON*`` but the three applied, the locale's, ``TZ``, the dynamic loader's; the
+server keeps a zygote per set of them), when the command is not the bootstrap's shape, or when the
+code directory or a ``PYTHONPATH`` entry holds a name that the zygote imported ahead (a function's
+own ``simplejson`` or ``logging.py`` would be imported in a fresh interpreter, not the zygote's).
+
+Init Duration stays what it measures: from the cold start's command to the runtime's first
+``/next``; the zygote's own start and imports happened before, while no invocation waited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from locallambda.executors.cgroups import CgroupTree, EnvCgroup
+from locallambda.executors.spares import SparePool, Waiting
+from locallambda.model.tasks import TaskScope
+
+__all__ = ["Zygote", "Zygotes", "startup_variables", "zygote_shape"]
+
+_APPLIED = frozenset({"PYTHONPATH", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE"})
+_STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "GLIBC_TUNABLES"})
+_STARTUP_PREFIXES = ("PYTHON", "LC_", "LD_", "MALLOC_")
+
+# The zygote: argv is [site, cgroup.procs files...]. Its names are all inside one function, so
+# that ``__main__`` is left empty for the program it runs.
+_ZYGOTE = r"""
+def _zygote():
+    import os, sys
+    from os import environ  # the function's process, not the server's
+    for f in sys.argv[2:]:
+        try:
+            with open(f, "w") as fh:
+                fh.write(str(os.getpid()))
+        except OSError:
+            os.write(2, ("locallambda: this environment could not enter its cgroup (%s): processes it"
+                         " detaches may outlive it\n" % f).encode())
+    initial = list(sys.path)
+    before = set(sys.modules)
+    sys.path.append(sys.argv[1])
+    class NotYet:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name == "runtime_client":
+                raise ImportError("imported after the zygote's fork")
+            return None
+    sys.meta_path.insert(0, NotYet)
+    try:
+        import awslambdaric.bootstrap, awslambdaric.__main__
+    except Exception:
+        pass
+    sys.meta_path.remove(NotYet)
+    sys.path[:] = initial
+    for name in [n for n in sys.modules if n == "awslambdaric" or n.startswith("awslambdaric.")]:
+        del sys.modules[name]
+    ahead = {n.partition(".")[0] for n in set(sys.modules) - before}
+    import json
+    chunks = []
+    while True:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    if not chunks:
+        os._exit(0)
+    job = json.loads(b"".join(chunks))
+    argv, env, cwd = job["argv"], job["env"], job["cwd"]
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        os.write(2, ("locallambda: cannot enter %s: %s\n" % (cwd, exc.strerror)).encode())
+        os._exit(126)
+    startup = STARTUP
+    # The zygote was given the command's startup variables; what else it has of them, the
+    # interpreter added (LC_CTYPE, when it coerced a C locale), as a fresh one would.
+    born = {k: v for k, v in environ.items() if startup(k)}
+    same = all(born.get(k) == v for k, v in env.items() if startup(k))
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    def shadows(directory):
+        try:
+            names = os.listdir(directory or ".")
+        except OSError:
+            return False
+        return any(n.partition(".")[0] in ahead for n in names)
+    shaped = len(argv) == 6 and argv[1:4] == ["-u", "-S", "-c"] and argv[0] == sys.executable
+    if not (same and shaped) or any(shadows(d) for d in ["", *paths]):
+        os.execvpe(argv[0], argv, env)
+    environ.clear()
+    environ.update(env)
+    for k, v in born.items():
+        environ.setdefault(k, v)
+    sys.path[:] = [initial[0], *paths, *initial[1:]]
+    sys.path_importer_cache.clear()
+    import importlib
+    importlib.invalidate_caches()
+    sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
+    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+    sys.argv[:] = ["-c", argv[5]]
+    main = sys.modules["__main__"].__dict__
+    for name in [n for n in main if not (n.startswith("__") and n.endswith("__"))]:
+        del main[name]
+    exec(compile(argv[4], "<string>", "exec"), main)
+_zygote()
+"""
+
+
+def _is_startup(name: str) -> bool:
+    if name in _APPLIED:
+        return False
+    return name in _STARTUP_NAMES or name.startswith(_STARTUP_PREFIXES)
+
+
+_STARTUP_SOURCE = f"lambda k: k not in {sorted(_APPLIED)!r} and (k in {sorted(_STARTUP_NAMES)!r} or k.startswith({_STARTUP_PREFIXES!r}))"
+ZYGOTE_PROGRAM = _ZYGOTE.replace("startup = STARTUP", f"startup = {_STARTUP_SOURCE}")
+
+
+def startup_variables(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The variables of ``env`` an interpreter reads when it starts (a zygote's own environment)."""
+    return tuple(sorted((k, v) for k, v in env.items() if _is_startup(k)))
+
+
+def zygote_shape(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is the Python bootstrap's command a zygote can become."""
+    return len(argv) == 6 and list(argv[1:4]) == ["-u", "-S", "-c"]
+
+
+class Zygote(Waiting):
+    """An interpreter in its cgroup, its imports done, blocked reading its job from a pipe."""
+
+    what = "zygote"
+    cgroup: EnvCgroup
+
+
+def job(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> bytes:
+    """What a zygote reads. Raises ``ValueError`` for a NUL, as exec would."""
+    if any("\0" in s for s in (*argv, cwd, *env, *env.values())):
+        raise ValueError("embedded null byte")
+    return json.dumps({"argv": list(argv), "cwd": cwd, "env": dict(env)}).encode()
+
+
+class Zygotes:
+    """A spare zygote per (interpreter, its awslambdaric's directory, startup variables), made
+    after the first cold start that could have used one and replaced as soon as it is taken."""
+
+    def __init__(self, tree: CgroupTree, scope: TaskScope) -> None:
+        self._tree = tree
+        self._scope = scope
+        self._pools: dict[tuple[str, str, tuple[tuple[str, str], ...]], SparePool[Zygote]] = {}
+        self._count = 0
+
+    async def take(self, argv: Sequence[str], site: str, env: Mapping[str, str]) -> Zygote | None:
+        """A zygote for this command, or None the first time (one is made for the next).
+        Raises ``OSError`` when one cannot be started."""
+        key = (argv[0], site, startup_variables(env))
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = SparePool(lambda: self._new(*key), self._scope.child("zygotes"), "zygote")
+            pool.refill()
+            return None
+        return await pool.take()
+
+    def discard(self, zygote: Zygote) -> None:
+        zygote.kill()
+        self._scope.spawn(zygote.dispose(), name=f"dispose of zygote {zygote.proc.pid}")
+
+    async def _new(self, python: str, site: str, startup: tuple[tuple[str, str], ...]) -> Zygote:
+        self._count += 1
+        cgroup = self._tree.create(f"zygote-{self._count}-{os.urandom(3).hex()}")
+        if cgroup is None:
+            raise OSError(errno.ENOSPC, "no cgroup could be made")
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                python,
+                "-u",
+                "-S",
+                "-c",
+                ZYGOTE_PROGRAM,
+                site,
+                *cgroup.procs_files,
+                cwd="/",
+                env=dict(startup),
+                stdin=read_fd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(write_fd)
+            cgroup.remove()
+            raise
+        finally:
+            os.close(read_fd)
+        return Zygote(proc, cgroup, write_fd)
+
+    async def close(self, timeout_s: float) -> None:
+        for pool in list(self._pools.values()):
+            await pool.close(timeout_s)
+        self._pools.clear()

@@ -1,0 +1,127 @@
+"""Python cold starts from zygotes (``executors/zygotes.py``, local executor): a function started
+by a zygote sees what it would see in a fresh interpreter, and a function whose code holds a
+module the zygote imported ahead gets a fresh interpreter."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROLE, Server, make_zip
+from tests.invoke.conftest import EXECUTOR, HOST_PYTHON_RUNTIME
+
+pytestmark = pytest.mark.skipif(EXECUTOR != "local", reason="zygotes are the local executor's")
+
+SNAPSHOT = """
+import locale, logging, os, sys, time
+import awslambdaric.bootstrap as _bootstrap
+
+def _state():
+    volatile = {"AWS_LAMBDA_RUNTIME_API", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_LAMBDA_LOG_STREAM_NAME", "_X_AMZN_TRACE_ID", "_AWS_XRAY_DAEMON_ADDRESS"}
+    return {
+        "environ": {k: (v if k not in volatile else "*") for k, v in os.environ.items()},
+        "path": sys.path,
+        "argv": sys.argv,
+        "cwd": os.getcwd(),
+        "flags": repr(sys.flags),
+        "dont_write_bytecode": sys.dont_write_bytecode,
+        "pycache_prefix": sys.pycache_prefix,
+        "encodings": [sys.stdout.encoding, sys.stderr.encoding, sys.getfilesystemencoding()],
+        "locale": repr(locale.getlocale()),
+        "tzname": list(time.tzname),
+        "log_format": repr(_bootstrap._AWS_LAMBDA_LOG_FORMAT),
+        "log_level": repr(_bootstrap._AWS_LAMBDA_LOG_LEVEL),
+        "root_logger": [logging.getLogger().level, [type(h).__name__ for h in logging.getLogger().handlers]],
+        "main": sorted(k for k in vars(sys.modules["__main__"]) if not k.startswith("__")),
+        "modules": sorted(m for m in sys.modules if not m.startswith(("encodings.", "_"))),
+    }
+
+AT_IMPORT = _state()
+
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"zygote": "_zygote" in sys.orig_argv[4], "at_import": AT_IMPORT, "now": _state()}
+"""
+
+
+def _function(srv: Server, name: str, files: dict[str, str], **kw: Any) -> None:
+    lam = srv.client()
+    lam.create_function(
+        FunctionName=name,
+        Runtime=HOST_PYTHON_RUNTIME,
+        Role=ROLE,
+        Handler="handler.handler",
+        Code={"ZipFile": make_zip(files)},
+        **kw,
+    )
+
+
+def _invoke(srv: Server, name: str, payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    out = srv.client().invoke(FunctionName=name, Payload=json.dumps(payload), LogType="Tail")
+    return json.loads(out["Payload"].read()), base64.b64decode(out["LogResult"]).decode()
+
+
+def test_a_zygote_becomes_what_a_fresh_interpreter_is(spawn_server: Any) -> None:
+    srv = spawn_server(LAMBDA_KEEPALIVE_MS="0")
+    _function(
+        srv,
+        "snap",
+        {"handler.py": SNAPSHOT},
+        Environment={"Variables": {"TZ": ":UTC", "GREETING": "héllo"}},
+        LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO"},
+    )
+    answers = [_invoke(srv, "snap", {})[0] for _ in range(4)]
+    fresh = [a for a in answers if not a["zygote"]]
+    made = [a for a in answers if a["zygote"]]
+    assert fresh and made, [a["zygote"] for a in answers]  # the first cold start makes the zygote
+    for key in fresh[0]["at_import"]:
+        assert made[0]["at_import"][key] == fresh[0]["at_import"][key], key
+        assert made[0]["now"][key] == fresh[0]["now"][key], key
+    # Errors are the runtime client's, the same either way.
+    errors = [_invoke(srv, "snap", {"fail": True})[0] for _ in range(3)]
+    for error in errors:
+        assert error["errorType"] == "ValueError" and error["errorMessage"] == "asked to fail"
+        assert error["stackTrace"] == errors[0]["stackTrace"]
+
+
+def test_an_import_error_reads_the_same_from_a_zygote(spawn_server: Any) -> None:
+    srv = spawn_server(LAMBDA_KEEPALIVE_MS="0")
+    _function(srv, "broken", {"handler.py": "import not_there\n"})
+    answers = [_invoke(srv, "broken", {})[0] for _ in range(3)]
+    assert all(a == answers[0] for a in answers), answers
+    assert answers[0]["errorType"] == "Runtime.ImportModuleError"
+
+
+# A module of the function's own named as one the zygote imported ahead (awslambdaric imports
+# decimal): a fresh interpreter imports this one, so the zygote must not serve the function.
+OWN_DECIMAL = """
+import importlib.util, os
+MARK = "the function's own decimal"
+_spec = importlib.util.spec_from_file_location("_std_decimal", os.path.join(os.path.dirname(os.__file__), "decimal.py"))
+_std = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_std)
+globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
+"""
+
+MARKED = """
+import sys
+
+def handler(event, context):
+    return {"zygote": "_zygote" in sys.orig_argv[4], "mark": getattr(sys.modules["decimal"], "MARK", None)}
+"""
+
+
+def test_a_module_imported_ahead_by_the_zygote_is_the_functions_own(spawn_server: Any) -> None:
+    srv = spawn_server(LAMBDA_KEEPALIVE_MS="0")
+    _function(srv, "own", {"handler.py": MARKED, "decimal.py": OWN_DECIMAL})
+    answers = [_invoke(srv, "own", {})[0] for _ in range(3)]
+    assert answers == [{"zygote": False, "mark": "the function's own decimal"}] * 3
+    # The zygote served others meanwhile: the same server, a function without such a module.
+    _function(srv, "plain", {"handler.py": MARKED})
+    plain = [_invoke(srv, "plain", {})[0] for _ in range(3)]
+    assert any(p["zygote"] for p in plain) and all(p["mark"] is None for p in plain)
