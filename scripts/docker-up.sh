@@ -7,6 +7,10 @@
 # logging to $LOCALLAMBDA_DOCKERD_LOG (default /var/log/dockerd.log), and wait until `docker info`
 # works. Exits non-zero, with the reason and the daemon's last log lines, when that fails;
 # scripts/test.sh then stops under CI=true and otherwise lets the docker tests skip.
+#
+# Then a second engine on a loopback TCP socket, standing in for a remote DOCKER_HOST
+# (scripts/docker-remote-up.sh, the test images loaded into it). When it cannot start, CI=true
+# fails; otherwise only the remote-engine tests skip.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WAIT_S="${LOCALLAMBDA_DOCKERD_WAIT:-60}"
@@ -53,3 +57,8 @@ if ! answers; then
 fi
 
 "$ROOT/scripts/build-test-images.sh" || fail "the test images could not be built"
+
+if ! "$ROOT/scripts/docker-remote-up.sh"; then
+  [ "${CI:-}" = "true" ] && fail "the second (remote) Docker engine could not be started"
+  echo "docker-up: no second Docker engine: the remote-engine tests will be skipped" >&2
+fi

@@ -6,6 +6,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export LOCALLAMBDA_WITH_TEST_TOOLS=1
 source "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
+# The second Docker engine scripts/docker-up.sh starts (scripts/docker-remote-up.sh), for
+# tests/executors/test_docker_remote.py.
+export LOCALLAMBDA_DOCKER2_PORT="${LOCALLAMBDA_DOCKER2_PORT:-23750}"
+export LOCALLAMBDA_TEST_DOCKER_REMOTE="tcp://127.0.0.1:$LOCALLAMBDA_DOCKER2_PORT"
 if [ -x scripts/docker-up.sh ]; then
   scripts/docker-up.sh || { [ "${CI:-}" = "true" ] && exit 1; echo "docker not available: docker tests will be skipped"; }
 fi

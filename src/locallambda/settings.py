@@ -138,6 +138,11 @@ class Settings:
     docker_dns: str = ""
     docker_flags: str = ""
     remove_containers: bool = True
+    # LAMBDA_DOCKER_CODE (ours; LocalStack has none): how the docker executor puts the code,
+    # layers and runtime files into a container: ``mount`` (bind mounts of this machine's
+    # paths), ``copy`` (into the created container through the Docker API, for an engine on
+    # another machine), ``auto`` (mount for an engine on this machine's unix socket, else copy).
+    docker_code: str = "auto"
     hostname_from_lambda: str = ""
     bucket_marker_local: str = "hot-reload"
     # Seconds an environment may take to start and, when pre-started (provisioned concurrency),
@@ -241,6 +246,10 @@ class Settings:
         values["docker_dns"] = env.get("LAMBDA_DOCKER_DNS", "")
         values["docker_flags"] = env.get("LAMBDA_DOCKER_FLAGS", "")
         values["remove_containers"] = parse_bool(env.get("LAMBDA_REMOVE_CONTAINERS"), True)
+        docker_code = env.get("LAMBDA_DOCKER_CODE", "").strip().lower() or "auto"
+        if docker_code not in ("auto", "copy", "mount"):
+            raise ValueError(f"LAMBDA_DOCKER_CODE must be one of auto, copy, mount; got {docker_code!r}")
+        values["docker_code"] = docker_code
         values["hostname_from_lambda"] = env.get("HOSTNAME_FROM_LAMBDA", "")
         values["bucket_marker_local"] = env.get("BUCKET_MARKER_LOCAL", "hot-reload") or "hot-reload"
         values["lambda_runtime_environment_timeout"] = _int(env, "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", 20)

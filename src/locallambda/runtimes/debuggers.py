@@ -16,21 +16,44 @@ so that the first invocation stops at its breakpoints (LocalStack's Python sampl
 - Java: the JDWP agent, ``suspend=y``.
 - Any runtime gets LocalStack's ``LDM_DEBUG_PORT``, so that a custom runtime's own bootstrap can
   start a debugger of its own there.
+
+In a container (the docker executor) the image's own runtime starts, so the debugger comes in
+through what that runtime honours: ``NODE_OPTIONS`` and ``JAVA_TOOL_OPTIONS`` (read by every
+Node.js and JVM process), and for Python a directory mounted (or copied) into the container,
+``CONTAINER_DEBUGPY_DIR``, first on ``PYTHONPATH``: a copy of the server's debugpy (pure Python;
+its compiled speed-ups are only used where they match the container's interpreter) and a
+``sitecustomize`` module, which the interpreter imports at its start, before the image's
+bootstrap runs awslambdaric (it then hands over to the image's own ``sitecustomize``, if any).
+It starts debugpy when ``DEBUGPY_ADDRESS_VARIABLE`` is set and removes the variable, so that
+neither debugpy's adapter nor the function's own Python subprocesses start another one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from locallambda.errors import ExecutorError
 from locallambda.model.spec import FunctionSpec
 from locallambda.runtimes.catalogue import family
 
-__all__ = ["DEBUG_PORT_VARIABLE", "Debuggers", "debug_notice", "debugpy_prelude", "jdwp_agent"]
+__all__ = [
+    "CONTAINER_DEBUGPY_DIR",
+    "DEBUGPY_ADDRESS_VARIABLE",
+    "DEBUG_PORT_VARIABLE",
+    "Debuggers",
+    "debug_notice",
+    "debugpy_bundle",
+    "debugpy_prelude",
+    "jdwp_agent",
+]
 
 # LocalStack's variable naming a debugged function's debug port (its LDM_ENV_VAR_DEBUG_PORT).
 DEBUG_PORT_VARIABLE = "LDM_DEBUG_PORT"
@@ -44,6 +67,71 @@ debugpy.configure(subProcess=False)
 debugpy.listen(("127.0.0.1", {port}))
 debugpy.wait_for_client()
 """
+
+
+# In a container: where the bundle of ``debugpy_bundle`` is, and the variable giving debugpy's
+# listening address (``host:port``) to its ``sitecustomize``.
+CONTAINER_DEBUGPY_DIR = "/var/runtime/locallambda-debug"
+DEBUGPY_ADDRESS_VARIABLE = "LOCALLAMBDA_DEBUGPY_ADDRESS"
+
+# Runs inside the function's container, at its interpreter's start (not in the server, whose
+# variables only settings.py reads).
+_SITECUSTOMIZE = """\
+# locallambda, Lambda debug mode: debugpy listens and waits for a debugger before the runtime's
+# init, then the image's own sitecustomize (if any) runs as it would have.
+import importlib.machinery as _machinery
+import importlib.util as _util
+import os as _os
+import sys as _sys
+from os import environ as _environ
+
+_here = _os.path.dirname(_os.path.abspath(__file__))
+_address = _environ.pop({variable!r}, "")
+if _here in _sys.path:
+    _sys.path.remove(_here)
+if _address:
+    _sys.path.insert(0, _here)
+    import debugpy as _debugpy
+
+    _sys.path.remove(_here)
+    _host, _, _port = _address.rpartition(":")
+    _debugpy.configure(subProcess=False)
+    _debugpy.listen((_host, int(_port)))
+    _debugpy.wait_for_client()
+_next = _machinery.PathFinder.find_spec("sitecustomize", [p for p in _sys.path if p != _here])
+if _next is not None and _next.loader is not None:
+    _module = _util.module_from_spec(_next)
+    _sys.modules["sitecustomize"] = _module
+    _next.loader.exec_module(_module)
+"""
+
+
+def debugpy_bundle(site: str, cache_dir: Path) -> Path:
+    """Blocking: the directory to mount at ``CONTAINER_DEBUGPY_DIR``: a copy of the debugpy
+    package of ``site`` and the ``sitecustomize`` module, made once per debugpy under
+    ``cache_dir`` (staged, then renamed into place). Raises ``OSError``."""
+    package = Path(site) / "debugpy"
+    stamp = package / "__init__.py"
+    text = _SITECUSTOMIZE.format(variable=DEBUGPY_ADDRESS_VARIABLE)
+    digest = hashlib.blake2b(f"{package}\0{stamp.stat().st_mtime_ns}\0{text}".encode(), digest_size=8).hexdigest()
+    bundle = cache_dir / "docker-debugpy" / digest
+    if (bundle / "locallambda-debug" / "sitecustomize.py").is_file():
+        return bundle / "locallambda-debug"
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=".staged-", dir=bundle.parent))
+    try:
+        inner = staged / "locallambda-debug"
+        shutil.copytree(package, inner / "debugpy", ignore=shutil.ignore_patterns("__pycache__"))
+        (inner / "sitecustomize.py").write_text(text, encoding="utf-8")
+        os.chmod(staged, 0o755)
+        try:
+            staged.rename(bundle)
+        except OSError:
+            if not (bundle / "locallambda-debug" / "sitecustomize.py").is_file():
+                raise
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    return bundle / "locallambda-debug"
 
 
 def debugpy_prelude(site: str, port: int) -> str:

@@ -2,7 +2,7 @@
 
 ``executor.py`` holds the executor and its contract (which containers, their lifetime); the
 other modules are its parts, each named after what it is: ``daemon.py``, ``images.py``,
-``config.py``, ``flags.py``, ``output.py``, ``container.py``, ``cleanup.py``.
+``config.py``, ``copies.py``, ``flags.py``, ``output.py``, ``container.py``, ``cleanup.py``.
 """
 
 from locallambda.executors.docker.cleanup import LABEL_SERVER

@@ -12,16 +12,19 @@ out.
   (``/var/task``, then ``/opt``). An image function runs its ENTRYPOINT and CMD, each replaced
   by ImageConfig's ``EntryPoint``/``Command`` when given, in its ``WorkingDirectory``.
 - **Code and layers.** Bind-mounted read-only at ``/var/task`` and, for a single layer, at
-  ``/opt`` when the daemon is on this machine (hot reload comes for free); with a remote
-  ``DOCKER_HOST``, or several layers (which must be merged into one ``/opt``, later ones
-  winning, as on AWS), copied into the container before it starts.
+  ``/opt`` when the daemon sees this machine's directories (``local``: ``LAMBDA_DOCKER_CODE``
+  resolved to ``mount``; hot reload comes for free); otherwise (a remote ``DOCKER_HOST``), or
+  for several layers (which must be merged into one ``/opt``, later ones winning, as on AWS),
+  copied into the container before it starts (``copies.py``). Hot-reloaded code is named in
+  ``changing``: copied as it is when each container is made.
 - **Environment.** AWS's variables, and nothing docker adds: a zip function's entrypoint starts
   through a shell that unsets the ``HOME`` docker puts in every container (AWS's runtimes have
   none: their recorded test_introspection_invoke). Node.js functions get AWS's ``NODE_PATH``;
   in an image that is not AWS's own, which brings them itself, the bundled SDK of nodejs18.x and
-  later is mounted at ``/var/runtime/node_modules`` and, for nodejs16.x and nodejs18.x, the host's
-  CA bundle at ``/var/runtime/ca-cert.pem`` named by ``NODE_EXTRA_CA_CERTS`` (daemon on this
-  machine only; the only things here that look at this machine's files).
+  later is mounted (copied, for a daemon that does not see this machine's directories) at
+  ``/var/runtime/node_modules`` and, for nodejs16.x and nodejs18.x, the host's CA bundle at
+  ``/var/runtime/ca-cert.pem`` named by ``NODE_EXTRA_CA_CERTS`` (the only things here that look
+  at this machine's files).
 - **Limits.** ``MemorySize`` is the memory limit, with no swap beyond it.
 - **Network.** With host networking (the default for a local daemon,
   ``LAMBDA_DOCKER_NETWORK=host``) the Runtime API's loopback address is used unchanged; on any
@@ -60,7 +63,12 @@ from locallambda.runtimes.commands import (
     node_bundles_sdk,
     node_extra_ca_certs,
 )
-from locallambda.runtimes.debuggers import DEBUG_PORT_VARIABLE, jdwp_agent
+from locallambda.runtimes.debuggers import (
+    CONTAINER_DEBUGPY_DIR,
+    DEBUG_PORT_VARIABLE,
+    DEBUGPY_ADDRESS_VARIABLE,
+    jdwp_agent,
+)
 from locallambda.settings import Settings
 
 __all__ = [
@@ -92,11 +100,13 @@ _LOOPBACK = ("127.0.0.1", "localhost", "0.0.0.0", "::1")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ContainerConfig:
-    """The keyword arguments of ``containers.create``, and the directories to copy in (source
-    on this host, target inside) before the container starts, in order."""
+    """The keyword arguments of ``containers.create``; the directories and files to copy in
+    (source on this host, target inside) before the container starts, in order; of these, the
+    sources that may change between containers (hot-reloaded code)."""
 
     arguments: dict[str, Any]
     copies: tuple[tuple[Path, str], ...] = ()
+    changing: tuple[Path, ...] = ()
 
 
 def network_mode(flags: DockerFlags, settings: Settings, *, local: bool) -> str:
@@ -127,14 +137,17 @@ def container_config(
     api_host: str,
     local: bool,
     output_fifo: Path | None = None,
+    debugpy: Path | None = None,
 ) -> ContainerConfig:
     """How to create the container of an environment of ``spec``.
 
     ``environment`` holds the function's variables as AWS sets them; ``labels`` the server's
     identity; ``runtime_api`` the ``host:port`` the environment's Runtime API listens on and
     ``api_host`` how a container on ``network`` reaches this host (empty with host networking);
-    ``local`` whether the daemon sees this machine's directories; ``output_fifo`` the output
-    pipe to mount and redirect to, if any. Raises ``ExecutorError`` for an image with neither
+    ``local`` whether the daemon sees this machine's directories (else nothing of this machine
+    is mounted: it is copied); ``output_fifo`` the output
+    pipe to mount and redirect to, if any; ``debugpy`` the directory of ``debugpy_bundle`` for a
+    Python function in debug mode. Raises ``ExecutorError`` for an image with neither
     entrypoint nor command, or a zip function without code on this machine.
     """
     if api_host:
@@ -169,16 +182,18 @@ def container_config(
         "ports": dict(flags.ports) if network != "host" else {},
     }
     arguments.update({k: v for k, v in optional.items() if v})
+    debug_copies: tuple[tuple[Path, str], ...] = ()
     if spec.debug is not None:
-        _debugger(spec, env, arguments, network)
+        debug_copies = _debugger(spec, env, arguments, network, volumes, debugpy, local=local)
     if flags.ulimits:
         import docker.types
 
         arguments["ulimits"] = [docker.types.Ulimit(name=n, soft=s, hard=h) for n, s, h in flags.ulimits]
     if api_host == GATEWAY_ALIAS:
         arguments["extra_hosts"].setdefault(GATEWAY_ALIAS, "host-gateway")
+    runtime_copies: list[tuple[Path, str]] = []
     if spec.package_type != "Image" and family(spec.runtime or "") == "nodejs":
-        _node_runtime(spec.runtime or "", image, env, volumes, settings=settings, local=local)
+        _node_runtime(spec.runtime or "", image, env, volumes, runtime_copies, settings=settings, local=local)
     argv = _argv(spec, info, image)
     if spec.package_type != "Image" and info.has_shell:
         # An image function keeps its image's environment, HOME included when its ENV sets one.
@@ -191,8 +206,10 @@ def container_config(
     # Both set explicitly: the daemon then inherits neither from the image.
     arguments["entrypoint"], arguments["command"] = argv[:1], argv[1:]
     if spec.package_type == "Image":
-        return ContainerConfig(arguments)
-    return ContainerConfig(arguments, _code_and_layers(spec, volumes, local=local))
+        return ContainerConfig(arguments, debug_copies)
+    copies = (*_code_and_layers(spec, volumes, local=local), *runtime_copies, *debug_copies)
+    changing = (spec.code_dir,) if spec.hot_reload and spec.code_dir is not None and not local else ()
+    return ContainerConfig(arguments, copies, changing)
 
 
 def _node_runtime(
@@ -200,31 +217,51 @@ def _node_runtime(
     image: str,
     env: dict[str, str],
     volumes: dict[str, dict[str, str]],
+    copies: list[tuple[Path, str]],
     *,
     settings: Settings,
     local: bool,
 ) -> None:
     """AWS's Node.js variables in ``env`` (a function's own NODE_PATH, or NODE_EXTRA_CA_CERTS even
     empty, is kept, as AWS's bootstrap keeps them) and, for an image that is not AWS's, what AWS's
-    has in /var/runtime mounted into ``volumes``."""
+    has in /var/runtime mounted into ``volumes`` (``local``) or added to ``copies``."""
     if not env.get("NODE_PATH"):
         env["NODE_PATH"] = aws_node_path(runtime)
     if image.rpartition(":")[0] == default_image(runtime).rpartition(":")[0]:
         return  # AWS's image: its SDK, its ca-cert.pem, its bootstrap setting NODE_EXTRA_CA_CERTS
-    if not local:
-        return  # nothing of this machine can be mounted
+
+    def provide(source: Path, target: str) -> None:
+        if local:
+            volumes[str(source)] = {"bind": target, "mode": "ro"}
+        else:
+            copies.append((source, target))
+
     modules = (settings.nodejs_runtime_dir / "node_modules").absolute()
     if node_bundles_sdk(runtime) and modules.is_dir():
-        volumes[str(modules)] = {"bind": f"{RUNTIME_DIR}/node_modules", "mode": "ro"}
+        provide(modules, f"{RUNTIME_DIR}/node_modules")
     ca = host_ca_bundle() if node_extra_ca_certs(runtime) else None
     if ca is not None:
-        volumes[str(ca)] = {"bind": AWS_NODE_CA_CERTS, "mode": "ro"}
+        provide(ca, AWS_NODE_CA_CERTS)
         env.setdefault("NODE_EXTRA_CA_CERTS", AWS_NODE_CA_CERTS)
 
 
-def _debugger(spec: FunctionSpec, env: dict[str, str], arguments: dict[str, Any], network: str) -> None:
-    """Lambda debug mode: the runtime's debugger through the variables the image's runtime
-    honours, reachable on the host's loopback at the function's debug port."""
+def _debugger(
+    spec: FunctionSpec,
+    env: dict[str, str],
+    arguments: dict[str, Any],
+    network: str,
+    volumes: dict[str, dict[str, str]],
+    debugpy: Path | None,
+    *,
+    local: bool,
+) -> tuple[tuple[Path, str], ...]:
+    """Lambda debug mode: the runtime's debugger through what the image's runtime honours
+    (``runtimes/debuggers.py``), reachable on the host's loopback at the function's debug port
+    (published there from a container that is not on the host's network). For Python, the
+    ``debugpy`` bundle is mounted read-only at ``CONTAINER_DEBUGPY_DIR`` (returned to be copied
+    in for a daemon that does not see this machine's directories) and put first on
+    ``PYTHONPATH``; the image's bootstrap appends its own entries, or prepends them, and the
+    interpreter finds our ``sitecustomize`` either way."""
     assert spec.debug is not None
     port = spec.debug.port
     host = "127.0.0.1"
@@ -238,6 +275,16 @@ def _debugger(spec: FunctionSpec, env: dict[str, str], arguments: dict[str, Any]
     elif fam == "java":
         agent = jdwp_agent(port, "*" if host == "0.0.0.0" else host)
         env["JAVA_TOOL_OPTIONS"] = " ".join(filter(None, [env.get("JAVA_TOOL_OPTIONS"), agent]))
+    elif fam == "python" and debugpy is not None:
+        env[DEBUGPY_ADDRESS_VARIABLE] = f"{host}:{port}"
+        env["PYTHONPATH"] = ":".join(filter(None, [CONTAINER_DEBUGPY_DIR, env.get("PYTHONPATH")]))
+        # Silences debugpy's warning that frozen modules may hide breakpoints (the image's
+        # interpreter runs without -X frozen_modules=off): a function's own code is never frozen.
+        env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        if not local:
+            return ((debugpy, CONTAINER_DEBUGPY_DIR),)
+        volumes[str(debugpy)] = {"bind": CONTAINER_DEBUGPY_DIR, "mode": "ro"}
+    return ()
 
 
 def _argv(spec: FunctionSpec, info: ImageInfo, image: str) -> list[str]:

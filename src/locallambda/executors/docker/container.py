@@ -1,13 +1,14 @@
 """A container as a runtime process: created and started, watched until it exits, killed.
 
 ``create_container`` makes a container from its ``ContainerConfig``, copies in what could not be
-mounted, and starts it; a container that fails half-way is removed again. ``DockerContainer``
-is the ``RuntimeProcess`` of a started one: a daemon thread of its own waits for it to stop,
-then reads its exit status and whether the kernel killed it for memory (docker's
-``State.OOMKilled``, reported as ``Runtime.OutOfMemory``). The thread is its own, off the shared
-worker pool, because it lives as long as the container. Output comes from the container's
-``OutputPipe`` when it has one; otherwise the same thread follows docker's log stream (which
-ends when the container stops).
+mounted (one tar stream from ``copies.Archives``, put at ``/``), and starts it; a container that
+fails half-way is removed again. ``DockerContainer`` is the ``RuntimeProcess`` of a started
+one: a daemon thread of its own waits for it to stop, then reads its exit status and whether
+the kernel killed it for memory (docker's ``State.OOMKilled``, reported as
+``Runtime.OutOfMemory``). The thread is its own, off the shared worker pool, because it lives
+as long as the container. Output comes from the container's ``OutputPipe`` when it has one;
+otherwise (code copied in, or an image without ``/bin/sh``) the same thread follows docker's
+log stream (which ends when the container stops).
 
 Exit statuses follow the process executor's convention: negative for a signal (docker reports
 ``128 + signal``), ``-9`` for a container we killed or that vanished. Peak memory comes from the
@@ -27,10 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import os
-import tarfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -39,6 +38,7 @@ from typing import Any
 
 from locallambda.executors.base import OutputSink, RuntimeProcess
 from locallambda.executors.docker.config import ContainerConfig
+from locallambda.executors.docker.copies import Archives
 from locallambda.executors.docker.daemon import tolerated, translated
 from locallambda.executors.docker.output import OutputPipe
 
@@ -50,8 +50,9 @@ SIGKILLED = -9
 _SIGNAL_BASE = 128  # docker's exit status for a signal: 128 + its number
 
 
-def create_container(client: Any, config: ContainerConfig) -> str:
-    """Blocking: create, fill and start a container; returns its id.
+def create_container(client: Any, config: ContainerConfig, archives: Archives) -> str:
+    """Blocking: create, fill (the copies' archive from ``archives``) and start a container;
+    returns its id.
 
     Raises ``ExecutorError("Could not start a container from <image>: …")``, having removed
     what it created.
@@ -61,8 +62,8 @@ def create_container(client: Any, config: ContainerConfig) -> str:
     try:
         with translated(failure):
             container = client.containers.create(**config.arguments)
-            for source, target in config.copies:
-                container.put_archive(target, _tar_of(source))
+            if config.copies:
+                container.put_archive("/", archives.archive(config.copies, config.changing))
             container.start()
             return str(container.id)
     except BaseException:
@@ -215,12 +216,3 @@ class DockerContainer(RuntimeProcess):
             return int(self._memory_file.read_text().split()[0]) // (1024 * 1024)
         except (OSError, ValueError, IndexError):  # the cgroup went with the container
             return None
-
-
-def _tar_of(directory: Path) -> bytes:
-    """The contents of ``directory`` (not the directory itself) as a tar archive."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for entry in sorted(directory.iterdir()):
-            tar.add(str(entry), arcname=entry.name)
-    return buf.getvalue()

@@ -2,8 +2,12 @@
 
 ``DOCKER_HOST`` (with ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``) is read by the docker SDK
 itself (``docker.from_env``), as LocalStack's docker client does. The daemon is *local* when it
-listens on this machine (its unix socket, or a loopback TCP address): only then does it see our
-directories (bind mounts, output FIFOs) and our cgroups.
+listens on this machine (its unix socket, or a loopback TCP address): only then are our
+loopback addresses its host network's, and its containers' cgroups ours to read. Only one
+reached through a unix socket of this machine is taken to see our directories (bind mounts,
+output FIFOs) unless ``LAMBDA_DOCKER_CODE`` says otherwise: an engine on a TCP socket, even a
+loopback one, may well have a filesystem of its own (a VM's, a forwarded port's, a second
+engine's), so it gets copies (``copies.py``).
 
 This module is the one boundary for foreign errors. What the daemon, its SDK or the operating
 system raise (``docker.errors.DockerException``; ``requests``' exceptions, which are
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Iterator
@@ -29,7 +34,16 @@ from urllib.parse import urlsplit
 
 from locallambda.errors import ExecutorError
 
-__all__ = ["CLIENT_TIMEOUT_S", "NOT_AVAILABLE", "connect", "finished", "short", "tolerated", "translated"]
+__all__ = [
+    "CLIENT_TIMEOUT_S",
+    "NOT_AVAILABLE",
+    "Placement",
+    "connect",
+    "finished",
+    "short",
+    "tolerated",
+    "translated",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +86,16 @@ def tolerated(what: str, *, level: int = logging.DEBUG) -> Iterator[None]:
         log.log(level, "docker executor: %s: %s", what, short(exc))
 
 
-def connect() -> tuple[Any, bool]:
-    """A connected SDK client (``docker.DockerClient``) and whether the daemon is local.
+@dataclasses.dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the daemon is: on this machine (``local``), reached through a unix socket here (``socket``)."""
+
+    local: bool
+    socket: bool
+
+
+def connect() -> tuple[Any, Placement]:
+    """A connected SDK client (``docker.DockerClient``) and where the daemon is.
 
     Raises ``ExecutorError("Docker not available")`` without the SDK or without a daemon that
     answers (the reason goes to the log).
@@ -91,9 +113,11 @@ def connect() -> tuple[Any, bool]:
         log.warning("docker executor: no Docker daemon answers (%s)", short(exc.__cause__ or exc))
         raise
     base = str(client.api.base_url)
-    local = base == "http+docker://localhost" or urlsplit(base).hostname in _LOOPBACK
-    log.info("docker executor: daemon at %s (%s)", base, "local" if local else "remote")
-    return client, local
+    socket = base == "http+docker://localhost"  # the SDK's name for a unix socket (its path is the adapter's)
+    local = socket or urlsplit(base).hostname in _LOOPBACK
+    where = "this machine's unix socket" if socket else "this machine, over TCP" if local else "another machine"
+    log.info("docker executor: daemon at %s (%s)", base, where)
+    return client, Placement(local=local, socket=socket)
 
 
 async def finished(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

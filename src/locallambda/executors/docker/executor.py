@@ -6,9 +6,17 @@ image functions (``PackageType=Image``) always run here.
 
 This class only connects the parts: ``daemon.py`` (the connection, the one boundary for the
 daemon's errors), ``images.py`` (which image, what it runs), ``config.py`` (the create
-configuration: code and layers mounted or copied, network, limits, labels), ``output.py`` (the
-output FIFO), ``container.py`` (a running container) and ``cleanup.py`` (whose containers are
-whose, and their removal).
+configuration: code and layers mounted or copied, network, limits, labels), ``copies.py`` (the
+archive copied in), ``output.py`` (the output FIFO), ``container.py`` (a running container) and
+``cleanup.py`` (whose containers are whose, and their removal).
+
+Mounted or copied (``LAMBDA_DOCKER_CODE``): ``mount`` bind-mounts this machine's code, layers and
+runtime files, and the output FIFO; ``copy`` mounts nothing of this machine: the container is
+created, its files are copied in through the Docker API, then it starts, and its output comes
+from docker's log stream; ``auto`` (the default) mounts for a daemon on this machine's unix
+socket and copies for any other (a ``tcp://`` ``DOCKER_HOST``, even on loopback). Hot reload
+needs nothing more when copying: a change retires the warm environments, and the next one's
+container gets the directory as it is then.
 
 The runtime reaches its Runtime API: with host networking (the default for a local daemon,
 ``LAMBDA_DOCKER_NETWORK=host``) the loopback address is used unchanged; on any other network the
@@ -31,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import sys
 import threading
 import uuid
 from collections.abc import Mapping
@@ -54,13 +63,16 @@ from locallambda.executors.docker.config import (
     network_mode,
 )
 from locallambda.executors.docker.container import DockerContainer, create_container
+from locallambda.executors.docker.copies import Archives
 from locallambda.executors.docker.daemon import connect, finished, tolerated
 from locallambda.executors.docker.flags import DockerFlags, parse_docker_flags
 from locallambda.executors.docker.images import ImageInfo, image_for, inspect_image
 from locallambda.executors.docker.output import OutputPipe
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
+from locallambda.runtimes.catalogue import family
 from locallambda.runtimes.commands import RuntimeCommands
+from locallambda.runtimes.debuggers import debug_notice, debugpy_bundle
 from locallambda.settings import Settings
 
 __all__ = ["CLOSE_TIMEOUT_S", "DockerExecutor"]
@@ -86,6 +98,8 @@ class DockerExecutor(Executor):
         self._client: Any = None
         self._connect_lock = asyncio.Lock()
         self._local = False
+        self._socket = False
+        self._archives = Archives()
         self._images: dict[str, ImageInfo] = {}
         self._pipes: Path | None = None
         self._gateways: dict[str, str] = {}
@@ -120,7 +134,9 @@ class DockerExecutor(Executor):
         return self._client
 
     def _connect_blocking(self) -> Any:
-        client, self._local = connect()
+        client, placement = connect()
+        self._local, self._socket = placement.local, placement.socket
+        log.info("docker executor: code, layers and runtime files %s", "mounted" if self._mount else "copied")
         if self._settings.remove_containers:
             remove_orphans(client.api, self._identity)
         return client
@@ -185,7 +201,8 @@ class DockerExecutor(Executor):
         network = self._network()
         api_host = "" if network == "host" else await asyncio.to_thread(self._host_from_lambda, client, network)
         name = container_name(spec.name)
-        pipe = self._open_pipe(name) if self._local and info.has_shell else None
+        # A FIFO works only within one machine, even where the paths are shared (mount).
+        pipe = self._open_pipe(name) if self._mount and self._local and info.has_shell else None
         try:
             config = container_config(
                 spec,
@@ -199,8 +216,9 @@ class DockerExecutor(Executor):
                 network=network,
                 runtime_api=runtime_api,
                 api_host=api_host,
-                local=self._local,
+                local=self._mount,
                 output_fifo=pipe.path if pipe is not None else None,
+                debugpy=await self._debug_mode(spec, output),
             )
             container_id = await self._create(client, config, name)
         except BaseException:
@@ -242,14 +260,30 @@ class DockerExecutor(Executor):
             raise outcome
         return outcome
 
-    @staticmethod
-    async def _created(client: Any, config: ContainerConfig) -> str | ExecutorError:
+    async def _created(self, client: Any, config: ContainerConfig) -> str | ExecutorError:
         # The error is returned, not raised: it is the caller's to raise (the scope would log
         # it as a background task's crash).
         try:
-            return await finished(create_container, client, config)
+            return await finished(create_container, client, config, self._archives)
         except ExecutorError as exc:
             return exc
+
+    async def _debug_mode(self, spec: FunctionSpec, output: OutputSink) -> Path | None:
+        """Lambda debug mode: the log line saying where the debugger listens, and the debugpy
+        bundle a Python function's container gets (``runtimes/debuggers.py``), made once; None
+        for any other function. Raises ``ExecutorError`` where the server has no debugpy."""
+        if spec.debug is None:
+            return None
+        output(debug_notice(spec).encode() + b"\n")
+        if spec.package_type == "Image" or family(spec.runtime or "") != "python":
+            return None
+        site = await asyncio.to_thread(self._commands.debuggers.debugpy_site, sys.executable)
+        if not site:
+            raise ExecutorError("Lambda debug mode: debugpy is not installed for the server (pip install debugpy)")
+        try:
+            return await asyncio.to_thread(debugpy_bundle, site, self._settings.cache_dir)
+        except OSError as exc:
+            raise ExecutorError(f"Lambda debug mode: debugpy could not be made ready for containers: {exc}") from exc
 
     def _open_pipe(self, name: str) -> OutputPipe | None:
         """An output FIFO for the container, or None where none can be made (an exotic
@@ -259,6 +293,12 @@ class DockerExecutor(Executor):
                 self._pipes = pipes_directory()
             return OutputPipe(self._pipes / name)
         return None
+
+    @property
+    def _mount(self) -> bool:
+        """Whether this machine's files are bind-mounted (else copied): ``LAMBDA_DOCKER_CODE``."""
+        mode = self._settings.docker_code
+        return mode == "mount" or (mode == "auto" and self._local and self._socket)
 
     def _network(self) -> str:
         return network_mode(self._flags, self._settings, local=self._local)
