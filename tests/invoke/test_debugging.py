@@ -12,7 +12,8 @@ and resumes it.
 
 Hot-reloaded code (the ``hot-reload`` bucket) is what one debugs: the runtime then names the
 handler's file by the user's own path (the process executor) or ``/var/task`` (the sandbox).
-Runs in the process executor, and in the sandbox with ``LOCALLAMBDA_TEST_EXECUTOR=sandbox``.
+Runs in the process executor, and in the sandbox with ``LOCALLAMBDA_TEST_EXECUTOR=sandbox``;
+tests/executors/test_docker_debugging.py runs the same tests in the docker executor.
 """
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ WAIT_S = 60.0
 class Functions:
     """The module's server (its debug config made for the functions below) and its client."""
 
-    def __init__(self, server: Server, code: Path) -> None:
+    def __init__(self, server: Server, code: Path, task_root: str | None = None) -> None:
+        """``task_root``: where the runtime sees the code (by default where the executor puts it)."""
         self.server = server
         self.code = code
+        self.task_root = task_root or ("/var/task" if EXECUTOR == "sandbox" else str(code))
         self.client = boto3.client(
             "lambda",
             endpoint_url=server.url,
@@ -125,12 +128,11 @@ class Functions:
 
     def handler_path(self) -> str:
         """The handler's file as its runtime names it (``co_filename``)."""
-        return "/var/task/handler.py" if EXECUTOR == "sandbox" else str(self.code / "handler.py")
+        return f"{self.task_root}/handler.py"
 
 
-@pytest.fixture(scope="module")
-def fns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
-    root = tmp_path_factory.mktemp("debugging")
+def write_config(root: Path) -> tuple[Path, Path]:
+    """The functions' code and the debug mode file giving each of them its port, under ``root``."""
     code = root / "code"
     code.mkdir()
     (code / "handler.py").write_text(HANDLER)
@@ -147,6 +149,12 @@ def fns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
         f"  {NODE}:\n    debug-port: {PORTS[NODE]}\n    enforce-timeouts: false\n"
         f"  {JAVA}:\n    debug-port: {PORTS[JAVA]}\n"
     )
+    return code, config
+
+
+@pytest.fixture(scope="module")
+def fns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
+    code, config = write_config(tmp_path_factory.mktemp("debugging"))
     server = Server(
         env={
             "LAMBDA_SYNCHRONOUS_CREATE": "1",
@@ -517,3 +525,78 @@ def test_java_waits_for_a_jdwp_debugger(fns: Functions, tmp_path: Path) -> None:
             sock.close()
     assert out["Payload"] == {"java": 42}, out
     assert f"waits for a debugger on 127.0.0.1:{PORTS[JAVA]} (JDWP)" in out["Log"], out["Log"]
+
+
+# -- the config file, watched -------------------------------------------------------------------
+
+
+def wait_logged(server: Server, text: str, count: int) -> None:
+    """Until the server's log holds ``text`` ``count`` times."""
+    deadline = time.monotonic() + WAIT_S
+    while server.log().count(text) < count:
+        assert time.monotonic() < deadline, server.log()[-3000:]
+        time.sleep(0.05)
+
+
+@pytest.fixture()
+def executor_env() -> tuple[dict[str, str], str | None]:
+    """The variables of a server in this module's executor, and where its runtimes see the code."""
+    return {"LAMBDA_EXECUTOR": EXECUTOR}, None
+
+
+def test_the_config_file_is_watched(tmp_path: Path, executor_env: tuple[dict[str, str], str | None]) -> None:
+    """LocalStack's debug mode reloads its file while it runs: a function added to it starts
+    under its debugger at its next cold start (its warm environment is retired); removed from it,
+    it runs without one again (the debugged environment is retired, its port closed)."""
+    code, _ = write_config(tmp_path)
+    config = tmp_path / "watched.yaml"
+    config.write_text("functions: {}\n")
+    name, port = unique("debug-watched"), debug_port()
+    env, task_root = executor_env
+    server = Server(
+        env={
+            "LAMBDA_SYNCHRONOUS_CREATE": "1",
+            **env,
+            "LAMBDA_DEBUG_MODE": "1",
+            "LAMBDA_DEBUG_MODE_CONFIG_PATH": str(config),
+            **CLI_ENV,
+        }
+    ).start()
+    changed = f"Lambda debug mode: {config} changed"
+    try:
+        fns = Functions(server, code, task_root)
+        fns.create(name)
+        out = fns.invoke(name, {"a": 1})
+        assert out["Payload"]["answer"] == 2 and out["Payload"]["remaining_ms"] <= 1000, out
+        assert "debug mode" not in out["Log"], out["Log"]
+
+        config.write_text(f"functions:\n  {name}:\n    debug-port: {port}\n")
+        wait_logged(server, changed, 1)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            invocation = pool.submit(fns.invoke, name, {"a": 2})
+            dap = attach(port, fns.handler_path(), BREAK_LINE)
+            try:
+                thread, _, local_vars = stopped_locals(dap)
+                assert local_vars["answer"] == "4", local_vars
+                dap.request("continue", threadId=thread)
+                out = invocation.result(WAIT_S)
+            finally:
+                dap.close()
+        assert out["Payload"]["answer"] == 4 and out["Payload"]["remaining_ms"] > 3_000_000, out
+        assert f"waits for a debugger on 127.0.0.1:{port}" in out["Log"], out["Log"]
+
+        config.write_text("functions: {}\n")
+        wait_logged(server, changed, 2)
+        out = fns.invoke(name, {"a": 3})
+        assert out["Payload"]["answer"] == 6 and out["Payload"]["remaining_ms"] <= 1000, out
+        assert "debug mode" not in out["Log"], out["Log"]
+        deadline = time.monotonic() + WAIT_S
+        while True:  # the debugged environment is gone, and its debugger with it
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                break
+            assert time.monotonic() < deadline, f"port {port} still listens"
+            time.sleep(0.05)
+    finally:
+        stop_checked(server)

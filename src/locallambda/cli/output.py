@@ -1,17 +1,23 @@
-"""How the CLI writes: colours only on a terminal, tables, and function log lines.
+"""How the CLI writes: colours only on a terminal, tables, function log lines, progress.
 
 A Python function's traceback is one log event whose lines AWS's runtime joins with ``\\r``
 (awslambdaric's ``log_error`` replaces newlines so that CloudWatch keeps the traceback in one
 event); on a terminal each of those lines is printed as its own line.
+
+Progress of a long transfer (``state export``/``import``) goes to stderr: on a terminal one line
+rewritten in place (``\r``, the rest of the line cleared) at most ten times a second; elsewhere,
+when asked for (``--progress``), a line every second or so. Either way it ends with a line of the
+total, so that what follows starts on a line of its own.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import TextIO
 
-__all__ = ["Painter", "format_time", "log_lines", "table"]
+__all__ = ["Painter", "Progress", "format_size", "format_time", "log_lines", "table"]
 
 _RESET = "\x1b[0m"
 _STYLES = {
@@ -105,3 +111,82 @@ def format_time(value: object) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_size(n: int) -> str:
+    """Bytes as a person reads them: ``512 B``, ``1.5 KiB``, ``12.3 MiB``, ``2.0 GiB``."""
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _isatty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class Progress:
+    """The bytes of one transfer so far (``advance``), of ``total`` when known, on ``stream``.
+
+    Shown when ``forced`` or when ``stream`` is a terminal; otherwise every call does nothing.
+    ``finish`` writes the last line (with the final count); calling it again does nothing.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        label: str,
+        total: int | None = None,
+        *,
+        forced: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.label = label
+        self.total = total
+        self.done = 0
+        self._terminal = _isatty(stream)
+        self.enabled = forced or self._terminal
+        self._interval = 0.1 if self._terminal else 1.0
+        self._clock = clock
+        self._shown_at: float | None = None
+        self._shown = ""
+        self._finished = False
+
+    def line(self) -> str:
+        """What the progress line says now."""
+        text = f"{self.label}: {format_size(self.done)}"
+        if self.total:
+            text += f" of {format_size(self.total)} ({min(100, self.done * 100 // self.total)}%)"
+        return text
+
+    def advance(self, n: int) -> None:
+        """``n`` more bytes transferred; the line is shown again if it is due."""
+        self.done += n
+        if not self.enabled or self._finished:
+            return
+        now = self._clock()
+        if self._shown_at is None or now - self._shown_at >= self._interval:
+            self._shown_at = now
+            self._show(final=False)
+
+    def finish(self) -> None:
+        """The last line: the count reached (no more lines after it)."""
+        if self.enabled and not self._finished and (self._shown_at is not None or self.done):
+            self._show(final=True)
+        self._finished = True
+
+    def _show(self, *, final: bool) -> None:
+        line = self.line()
+        again = line == self._shown  # the last line already says it: only end it
+        self._shown = line
+        if self._terminal:
+            self.stream.write(("" if again else f"\r{line}\x1b[K") + ("\n" if final else ""))
+        elif not again:
+            self.stream.write(line + "\n")
+        self.stream.flush()

@@ -31,29 +31,47 @@ Pro). ``LAMBDA_DEBUG_MODE=1`` turns it on; ``LAMBDA_DEBUG_MODE_CONFIG_PATH`` nam
   an attached debugger stays attached.
 
 The file is YAML when PyYAML can be imported (moto brings it), else JSON (a JSON document is YAML
-too). It is read once, when the server starts; a file that cannot be read or is invalid stops the
-start with ``ValueError`` (LocalStack logs the error and debugs nothing).
+too). It is read when the server starts; a file that cannot be read or is invalid stops the start
+with ``ValueError`` (LocalStack logs the error and debugs nothing).
+
+The file is watched while the server runs, as LocalStack's ``LambdaDebugModeSession`` watches it
+(a thread looking at its modification time every second, the new file enforced once read):
+``watch`` looks at the file's modification time, size and inode every ``WATCH_INTERVAL_S`` (an
+editor that saves by renaming a new file into place changes the inode; a stat is all a look
+costs, where inotify would have to watch the file's whole directory tree). A changed file is read
+again: its entries apply to the environments started from then on, and the environments they
+no longer describe (a version added, removed, or given another port or ``enforce-timeouts``) are
+retired by the ``on_change`` the engine gives (idle ones at once, busy ones when their invocation
+ends), so that the next invocation of such a version starts afresh, under its debugger or not.
+A file that became invalid debugs nothing until it is fixed (LocalStack's "could not load the
+latest configuration"); one that cannot be read (gone for a moment while an editor replaces it)
+leaves the entries as they were.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from locallambda.errors import TooManyRequestsError
+from locallambda.model.clock import Clock
 from locallambda.model.refs import LATEST
 from locallambda.model.spec import DebugTarget, FunctionSpec
+from locallambda.model.tasks import TaskScope
 
-__all__ = ["DEBUG_TIMEOUT_S", "DebugMode", "parse_config"]
+__all__ = ["DEBUG_TIMEOUT_S", "WATCH_INTERVAL_S", "DebugMode", "parse_config"]
 
 log = logging.getLogger(__name__)
 
 DEBUG_TIMEOUT_S = 3_600  # LocalStack's DEFAULT_LAMBDA_DEBUG_MODE_TIMEOUT_SECONDS
+WATCH_INTERVAL_S = 0.5  # LocalStack looks once a second
 
 # (region or None for a key given by name, function name, version)
 _Key = tuple[str | None, str, str]
@@ -128,13 +146,16 @@ def parse_config(text: str, path: Path = Path("<config>")) -> dict[_Key, _Entry]
 class DebugMode:
     """Which functions run under a debugger, and the one invocation each may run at a time."""
 
-    def __init__(self, enabled: bool, entries: Mapping[_Key, _Entry] | None = None) -> None:
-        """``entries`` from ``parse_config``; ``None``: no file (every timeout lifted)."""
+    def __init__(self, enabled: bool, entries: Mapping[_Key, _Entry] | None = None, path: Path | None = None) -> None:
+        """``entries`` from ``parse_config`` of the file at ``path`` (watched by ``watch``);
+        ``None``: no file (every timeout lifted)."""
         self.enabled = enabled
+        self.path = path if enabled and entries is not None else None
         self._entries = dict(entries or {})
         self._everything = enabled and entries is None
         self._applied: dict[tuple[str, str], tuple[FunctionSpec, FunctionSpec]] = {}
         self._busy: set[tuple[str, str]] = set()
+        self._seen = _signature(self.path) if self.path is not None else None
 
     @classmethod
     def from_settings(cls, enabled: bool, path: Path | None) -> DebugMode:
@@ -150,16 +171,50 @@ class DebugMode:
         except OSError as exc:
             raise ValueError(f"LAMBDA_DEBUG_MODE_CONFIG_PATH: cannot read {path}: {exc.strerror or exc}") from exc
         entries = parse_config(text, path)
-        for (region, name, version), entry in entries.items():
-            log.info(
-                "Lambda debug mode: %s%s:%s%s%s",
-                f"{region}/" if region else "",
-                name,
-                version,
-                f" on 127.0.0.1:{entry.port}" if entry.port else "",
-                "" if entry.enforce_timeouts else ", timeout lifted",
-            )
-        return cls(True, entries)
+        _log_entries(entries)
+        return cls(True, entries, path)
+
+    # -- the file watched ---------------------------------------------------------------------
+
+    def watch(self, on_change: Callable[[], None], tasks: TaskScope, clock: Clock) -> None:
+        """Look at the file every ``WATCH_INTERVAL_S`` in ``tasks`` (nothing without a file);
+        ``on_change`` is called once the entries changed (the engine retires what is ``stale``)."""
+        if self.path is not None:
+            tasks.spawn(self._watch(self.path, on_change, clock), name="debug mode config watch")
+
+    async def _watch(self, path: Path, on_change: Callable[[], None], clock: Clock) -> None:
+        while True:
+            await clock.sleep(WATCH_INTERVAL_S)
+            seen = _signature(path)
+            if seen == self._seen:
+                continue
+            self._seen = seen
+            if seen is None:
+                log.warning("Lambda debug mode: %s is gone; the configuration read last stays in force", path)
+                continue
+            entries = await asyncio.to_thread(_read_again, path)
+            if entries is not None and self.replace(entries, path):
+                on_change()
+
+    def replace(self, entries: Mapping[_Key, _Entry], path: Path) -> bool:
+        """Enforce the ``entries`` read again from ``path``; whether they changed."""
+        if entries == self._entries:
+            return False
+        log.info("Lambda debug mode: %s changed; %d function(s) configured", path, len(entries))
+        _log_entries(entries)
+        self._entries = dict(entries)
+        self._applied = {}
+        return True
+
+    def stale(self, spec: FunctionSpec) -> bool:
+        """Whether an environment started from ``spec`` (as ``apply`` gave it) is not what the
+        configuration now asks for: a debugger it should have, or should not, or on another port."""
+        if not self.enabled or self._everything:
+            return False
+        entry = self._entry(spec)
+        wanted = (entry.port, entry.enforce_timeouts) if entry is not None and entry.port else None
+        running = (spec.debug.port, spec.debug.enforce_timeouts) if spec.debug is not None else None
+        return wanted != running
 
     def _entry(self, spec: FunctionSpec) -> _Entry | None:
         entry = self._entries.get((spec.region, spec.name, spec.version))
@@ -205,3 +260,39 @@ class DebugMode:
             yield
         finally:
             self._busy.discard(slot)
+
+
+def _read_again(path: Path) -> dict[_Key, _Entry] | None:
+    """Blocking: the entries of the changed file; None when it cannot be read (nothing changes),
+    none when it is invalid (LocalStack's "could not load the latest configuration")."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        log.warning("Lambda debug mode: cannot read %s (%s); the configuration stays", path, exc.strerror or exc)
+        return None
+    try:
+        return parse_config(text, path)
+    except ValueError as exc:
+        log.error("Lambda debug mode could not load the changed configuration; nothing is debugged: %s", exc)
+        return {}
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """The file's modification time, size and inode; None when it cannot be looked at."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _log_entries(entries: Mapping[_Key, _Entry]) -> None:
+    for (region, name, version), entry in entries.items():
+        log.info(
+            "Lambda debug mode: %s%s:%s%s%s",
+            f"{region}/" if region else "",
+            name,
+            version,
+            f" on 127.0.0.1:{entry.port}" if entry.port else "",
+            "" if entry.enforce_timeouts else ", timeout lifted",
+        )

@@ -92,6 +92,9 @@ class InvokeEngine:
         self.gate = ConcurrencyGate(settings.limits_concurrent_executions)
         self.hot_reload = HotReloadWatcher(self._on_code_changed, tasks.child("hot-reload"))
         self.specs = SpecCache(code, layers, self.hot_reload)
+        # LAMBDA_DEBUG_MODE: raises ValueError for a config file that cannot be used.
+        self.debugging = DebugMode.from_settings(settings.lambda_debug_mode, settings.lambda_debug_mode_config_path)
+        self._debug_tasks = tasks.child("debug-mode")
         self.pool = EnvironmentPool(
             executor_for,
             keepalive_ms=settings.keepalive_ms,
@@ -101,16 +104,16 @@ class InvokeEngine:
             startup_timeout_s=float(settings.lambda_runtime_environment_timeout),
             tasks=tasks.child("pool"),
             clock=self._clock,
+            stale=self.debugging.stale if self.debugging.path is not None else None,  # only a watched file changes
         )
         self._provisioned: dict[tuple[str, str], list[ExecutionEnvironment]] = {}
         self._response_limit = settings.limits_max_function_payload_size_bytes
         self.journal = Journal(settings.journal_size, settings.journal_payload_bytes)
         self._streams = tasks.child("streams")  # invocations whose answers are streamed
-        # LAMBDA_DEBUG_MODE: raises ValueError for a config file that cannot be used.
-        self.debugging = DebugMode.from_settings(settings.lambda_debug_mode, settings.lambda_debug_mode_config_path)
 
     def start(self) -> None:
         self.pool.start()
+        self.debugging.watch(self.pool.sweep, self._debug_tasks, self._clock)
 
     async def close(self) -> None:
         await self.hot_reload.close()

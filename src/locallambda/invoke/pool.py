@@ -60,7 +60,10 @@ class EnvironmentPool:
         tasks: TaskScope,
         clock: Clock,
         startup_timeout_s: float = 20.0,
+        stale: Callable[[FunctionSpec], bool] | None = None,
     ) -> None:
+        """``stale``: whether an environment's spec is no longer what its function runs (Lambda
+        debug mode's changed configuration); such an environment serves no more invocations."""
         self._executor_for = executor_for
         self._keepalive_s = keepalive_ms / 1000
         self._stay_open = stay_open
@@ -69,6 +72,7 @@ class EnvironmentPool:
         self._tasks = tasks
         self._clock = clock
         self._startup_timeout_s = startup_timeout_s
+        self._stale = stale or (lambda spec: False)
         self._idle: dict[PoolKey, list[ExecutionEnvironment]] = {}
         self._all: set[ExecutionEnvironment] = set()
         # Per function: the incarnation and $LATEST generation environments must match to be
@@ -161,6 +165,7 @@ class EnvironmentPool:
             or (not _kept(env) and (not self._stay_open or self._keepalive_s <= 0))
             or self._closing
             or not self._is_current(env.spec)
+            or self._stale(env.spec)
         ):
             self._discard(env)
             return
@@ -200,6 +205,13 @@ class EnvironmentPool:
                 for env in list(stack):
                     if not self._is_current(env.spec):
                         self._discard(env)
+
+    def sweep(self) -> None:
+        """Stop the idle environments whose spec is ``stale`` now (busy ones when they come back)."""
+        for stack in list(self._idle.values()):
+            for env in list(stack):
+                if self._stale(env.spec):
+                    self._discard(env)
 
     def reap(self) -> None:
         """Stop the environments idle for longer than the keep-alive (provisioned ones stay)."""
