@@ -8,7 +8,7 @@ installer puts this server's models in their place in moto's resource map (``Fun
 ``cfn_functions.py``, ``cfn_versions.py``, ``cfn_access.py``, ``cfn_mappings.py``), each bound
 to this server's Lambda API over loopback (``lambda_api.py``), and moto's stacks and change
 sets by ours (``cfn_stacks.py``: the SAM transform, change-set execution, rollbacks, GetTemplate
-stages).
+stages); ValidateTemplate is answered without cfn-lint (``cfn_validation.py``).
 
 This module imports nothing of moto itself: the app imports it at start, moto is loaded at the
 first neighbour request.
@@ -34,7 +34,7 @@ def install_lambda_resources(endpoint: str) -> None:
     model_map = parsing.get_model_map()
     parsing.get_name_type_map()
 
-    from locallambda.neighbours import cfn_stacks
+    from locallambda.neighbours import cfn_stacks, cfn_validation
     from locallambda.neighbours.cfn_access import Permission, Url
     from locallambda.neighbours.cfn_functions import Function, LayerVersion
     from locallambda.neighbours.cfn_mappings import EventSourceMapping
@@ -48,4 +48,5 @@ def install_lambda_resources(endpoint: str) -> None:
         model.api = api
         model_map[model.TYPE] = model
     cfn_stacks.install()
+    cfn_validation.install()
     log.info("CloudFormation creates Lambda resources through %s", endpoint)
