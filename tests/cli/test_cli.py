@@ -371,11 +371,14 @@ def test_start_says_ready_once_it_answers(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, "SERVICES": "sqs,s3", "LAMBDA_EXECUTOR": "local"},
     )
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline(), proc.stdout.readline()]
         assert lines[0].startswith(f"locallambda {__version__} listening on http://127.0.0.1:{port}")
+        # the banner says which executor and which services run
+        assert lines[0].rstrip().endswith("(executor: process, persistence: off; services: lambda, s3, sqs)"), lines[0]
         url = f"http://127.0.0.1:{port}"
         assert lines[1].strip() == f"locallambda ready on {url} — dashboard {url}/_dashboard/ (Ctrl-C to stop)"
         # "ready" means it answers

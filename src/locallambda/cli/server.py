@@ -49,9 +49,11 @@ def start(args: argparse.Namespace) -> int:
         print(f"locallambda: {exc}", file=sys.stderr)
         sock.close()
         return 2
+    health = app.health()
+    served = ", ".join(name for name, state in health["services"].items() if state != "disabled")
     print(
-        f"locallambda {__version__} listening on {settings.endpoint_url} (executor: {app.health()['executor']}, "
-        f"persistence: {'on' if settings.persistence else 'off'})",
+        f"locallambda {__version__} listening on {settings.endpoint_url} (executor: {health['executor']}, "
+        f"persistence: {'on' if settings.persistence else 'off'}; services: {served})",
         flush=True,
     )
     config = uvicorn.Config(
