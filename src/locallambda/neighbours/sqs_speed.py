@@ -11,7 +11,9 @@ and cost O(n) at most:
 - the retention check reads the queue's ``MessageRetentionPeriod`` directly;
 - a receive copies the messages it returns without moto's instance tracking (each deep copy of
   a ``Message`` was kept in ``Message.instances_tracked`` for ever);
-- a delete finds its message in one scan;
+- a delete finds its message in one scan; a batch delete finds all of its messages in one scan
+  and rebuilds the queue's list once (not once per message);
+- marking a message received reads the clock with ``time.time()`` (moto builds two datetimes);
 - a receipt handle is 185 random characters from the operating system's generator, not 185
   calls of Python's ``random.choice`` (a quarter of a receive's cost);
 - the JSON protocol's answers to ReceiveMessage (when no message carries message attributes) and
@@ -88,6 +90,9 @@ def install() -> None:
     queue_cls.approximate_number_of_messages_delayed = property(_delayed_count)
     queue_cls.approximate_number_of_messages_not_visible = property(_not_visible_count)
     queue_cls.delete_message = _delete_message
+    backend_cls.delete_message_batch = _delete_message_batch
+    message_cls: Any = models.Message
+    message_cls.mark_received = _mark_received
     queue_cls.add_message = _numbered(queue_cls.add_message, sequence)
     backend_cls.is_message_valid_based_on_retention_period = _retained
     backend_cls.receive_message = _receive_message
@@ -191,6 +196,76 @@ def _delete_message(queue: Any, receipt_handle: str) -> None:
         # A new list, as moto makes: a reader holding the old one is not disturbed.
         queue._messages = messages[:index] + messages[index + 1 :]
         queue._messages_lock.notify_all()  # a FIFO group may be free now
+
+
+def _delete_message_batch(
+    backend: Any, queue_name: str, receipts: list[dict[str, Any]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """moto's ``SQSBackend.delete_message_batch``: the same successes and errors, in one scan of
+    the queue under its lock (a message may be named by any receipt handle it ever had)."""
+    queue = backend.get_queue(queue_name)
+    with queue._messages_lock:
+        messages = queue._messages
+        wanted = {r["ReceiptHandle"] for r in receipts} - queue.deleted_messages
+        found: dict[str, int] = {}
+        if wanted:
+            for index, message in enumerate(messages):
+                if message.receipt_handle in wanted:
+                    found[message.receipt_handle] = index
+                    if len(found) == len(wanted):
+                        break
+            for handle in wanted - found.keys():  # an earlier receipt handle of a message
+                index = next((i for i, m in enumerate(messages) if handle in m._old_receipt_handles), -1)
+                if index >= 0:
+                    found[handle] = index
+        success: list[str] = []
+        errors: list[dict[str, Any]] = []
+        for receipt in receipts:
+            handle = receipt["ReceiptHandle"]
+            if handle in found or handle in queue.deleted_messages:
+                success.append(receipt["Id"])
+            else:
+                errors.append(
+                    {
+                        "Id": receipt["Id"],
+                        "SenderFault": True,
+                        "Code": "ReceiptHandleIsInvalid",
+                        "Message": f'The input receipt handle "{handle}" is not a valid receipt handle.',
+                    }
+                )
+        if found:
+            doomed = sorted(set(found.values()))
+            for index in doomed:
+                message = messages[index]
+                queue.pending_messages.discard(message)
+                queue.deleted_messages.update(message.all_receipt_handles)
+            # A new list, as moto makes: a reader holding the old one is not disturbed.
+            kept: list[Any] = []
+            start = 0
+            for index in doomed:
+                kept += messages[start:index]
+                start = index + 1
+            kept += messages[start:]
+            queue._messages = kept
+            queue._messages_lock.notify_all()  # a FIFO group may be free now
+    return success, errors
+
+
+def _mark_received(message: Any, visibility_timeout: int | None = None) -> None:
+    """moto's ``Message.mark_received``: the first receive's time, the count, the visibility
+    timeout, a new receipt handle."""
+    from moto.sqs import models
+
+    new_handle: Any = getattr(models, "generate_receipt_handle")  # noqa: B009 (not exported by moto)
+    timeout = int(visibility_timeout) if visibility_timeout else 0
+    now = _now_ms()
+    if not message.approximate_first_receive_timestamp:
+        message.approximate_first_receive_timestamp = int(now)
+    message.approximate_receive_count += 1
+    if timeout:
+        message.visible_at = now + timeout * 1000
+    message._old_receipt_handles.append(message.receipt_handle)
+    message.receipt_handle = new_handle()
 
 
 # -- receiving ------------------------------------------------------------------------------
