@@ -34,6 +34,7 @@ from pathlib import Path
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
 from locallambda.executors.gates import GatePool, exec_problem, gate_script
 from locallambda.executors.orphans import become_subreaper, collect
+from locallambda.executors.spawn import Child, spawn
 from locallambda.executors.zygotes import Zygotes, job, zygote_shape
 from locallambda.model.tasks import TaskScope
 
@@ -77,18 +78,10 @@ class Hold:
             self._released(self)
 
 
-async def _spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> asyncio.subprocess.Process:
+async def _spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
     """A child in a session of its own (so that killing its group kills what it started), its
     stdout and stderr merged into one pipe. Raises ``OSError`` when it cannot be executed."""
-    return await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=str(cwd),
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return await spawn(argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL, output=True)
 
 
 class Containment:
@@ -139,7 +132,7 @@ class Containment:
 
     async def spawn(
         self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], python_site: str | None = None
-    ) -> tuple[asyncio.subprocess.Process, Hold]:
+    ) -> tuple[Child, Hold]:
         """Start ``argv`` in ``cwd`` with exactly ``env`` (the environment's variables among
         them), its stdout and stderr merged into one pipe, and what holds it. ``python_site``:
         ``argv`` is the Python bootstrap's command and this is where its awslambdaric is; a
@@ -182,7 +175,7 @@ class Containment:
 
     async def _from_zygote(
         self, zygotes: Zygotes, argv: Sequence[str], cwd: Path, env: Mapping[str, str], site: str
-    ) -> tuple[asyncio.subprocess.Process, Hold] | None:
+    ) -> tuple[Child, Hold] | None:
         """The command started by a zygote; None when there is none yet (or it cannot be sent)."""
         data = job(argv, str(cwd), env)
         try:

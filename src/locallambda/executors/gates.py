@@ -17,7 +17,6 @@ shell would only print it, or run a file without ``#!`` as a script.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import os
@@ -25,12 +24,12 @@ import re
 import shlex
 import shutil
 import stat
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup
 from locallambda.executors.spares import SparePool, Waiting
+from locallambda.executors.spawn import spawn
 from locallambda.model.tasks import TaskScope
 
 __all__ = ["Gate", "GatePool", "exec_problem", "gate_script"]
@@ -116,18 +115,8 @@ async def _spawn(cgroup: EnvCgroup) -> Gate:
     """A gate in ``cgroup``, blocked until it is sent its script. Raises ``OSError``."""
     read_fd, write_fd = os.pipe()
     try:
-        proc = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            _GATE,
-            "sh",
-            *cgroup.procs_files,
-            cwd="/",
-            env={},
-            stdin=read_fd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        proc = await spawn(
+            ["/bin/sh", "-c", _GATE, "sh", *cgroup.procs_files], cwd="/", env={}, stdin=read_fd, output=True
         )
     except BaseException:  # OSError, or cancelled: a gate already started reads EOF and exits
         os.close(write_fd)

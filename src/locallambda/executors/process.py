@@ -23,6 +23,7 @@ from locallambda.errors import ExecutorError, InvalidEntrypointError
 from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
 from locallambda.executors.containment import Containment, Hold
 from locallambda.executors.extensions import with_extensions
+from locallambda.executors.spawn import Child
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
 from locallambda.runtimes.commands import RuntimeCommands, exec_wrapper, extension_commands, on_host, with_exec_wrapper
@@ -39,9 +40,7 @@ class ChildProcess(RuntimeProcess):
     """A runtime running as a process group of its own (its extensions in it too), its output
     pumped to a sink by a task of ``tasks``; with a ``hold``, what left the group is killed too."""
 
-    def __init__(
-        self, proc: asyncio.subprocess.Process, output: OutputSink, tasks: TaskScope, hold: Hold | None = None
-    ) -> None:
+    def __init__(self, proc: Child, output: OutputSink, tasks: TaskScope, hold: Hold | None = None) -> None:
         self._proc = proc
         self._hold = hold
         self._memory_mb: int | None = None
@@ -98,7 +97,7 @@ class ChildProcess(RuntimeProcess):
         return None
 
 
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
+def _kill_group(proc: Child) -> None:
     """SIGKILL a child started in a session of its own, and everything it started. Never raises.
 
     The group is signalled even when the child itself has already exited: what it started (a

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from locallambda.executors.cgroups import EnvCgroup, remove_cgroup
+from locallambda.executors.spawn import Child
 from locallambda.model.tasks import TaskScope
 
 __all__ = ["DISPOSE_TIMEOUT_S", "SparePool", "Waiting"]
@@ -36,7 +37,7 @@ class Waiting:
 
     what = "waiting process"  # how log lines name it
 
-    def __init__(self, proc: asyncio.subprocess.Process, cgroup: EnvCgroup | None, input_fd: int) -> None:
+    def __init__(self, proc: Child, cgroup: EnvCgroup | None, input_fd: int) -> None:
         self.proc = proc
         self.cgroup = cgroup
         self._input_fd: int | None = input_fd

@@ -30,15 +30,14 @@ Init Duration stays what it measures: from the cold start's command to the runti
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup
 from locallambda.executors.spares import SparePool, Waiting
+from locallambda.executors.spawn import spawn
 from locallambda.model.tasks import TaskScope
 
 __all__ = ["Zygote", "Zygotes", "startup_variables", "zygote_shape"]
@@ -198,20 +197,12 @@ class Zygotes:
             raise OSError(errno.ENOSPC, "no cgroup could be made")
         read_fd, write_fd = os.pipe()
         try:
-            proc = await asyncio.create_subprocess_exec(
-                python,
-                "-u",
-                "-S",
-                "-c",
-                ZYGOTE_PROGRAM,
-                site,
-                *cgroup.procs_files,
+            proc = await spawn(
+                [python, "-u", "-S", "-c", ZYGOTE_PROGRAM, site, *cgroup.procs_files],
                 cwd="/",
                 env=dict(startup),
                 stdin=read_fd,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                output=True,
             )
         except BaseException:
             os.close(write_fd)

@@ -19,17 +19,16 @@ for a spare being made, disposes of the spare, and closes the scope.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
-import subprocess
 from collections.abc import Sequence
 
 from locallambda.errors import ExecutorError
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup
 from locallambda.executors.sandbox.args import args_payload, launcher_argv
 from locallambda.executors.spares import SparePool, Waiting
+from locallambda.executors.spawn import Child, spawn
 from locallambda.model.tasks import TaskScope
 
 __all__ = ["PIDS_MAX", "Launcher", "LauncherPool"]
@@ -46,9 +45,7 @@ class Launcher(Waiting):
 
     what = "sandbox launcher"
 
-    def __init__(
-        self, proc: asyncio.subprocess.Process, cgroup: EnvCgroup | None, input_fd: int, control: socket.socket
-    ) -> None:
+    def __init__(self, proc: Child, cgroup: EnvCgroup | None, input_fd: int, control: socket.socket) -> None:
         super().__init__(proc, cgroup, input_fd)
         self.control: socket.socket | None = control
 
@@ -75,16 +72,7 @@ async def _spawn(bwrap: str, cgroup: EnvCgroup | None) -> Launcher:
     read_fd, write_fd = os.pipe()
     argv = launcher_argv(bwrap, read_fd, cgroup.procs_files if cgroup is not None else ())
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd="/",
-            env={},
-            stdin=inside.fileno(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=(read_fd,),
-        )
+        proc = await spawn(argv, cwd="/", env={}, stdin=inside.fileno(), output=True, pass_fds=(read_fd,))
     except BaseException:  # OSError, or cancelled: a bwrap already started reads EOF and exits
         os.close(write_fd)
         control.close()

@@ -1,0 +1,85 @@
+"""executors/spawn.py: real child processes started with Popen, watched through a pidfd on a
+uvloop event loop (the server's), as the executors use them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+
+import pytest
+import uvloop
+
+from locallambda.executors.spawn import spawn
+
+
+def _run(coro: object) -> object:
+    return uvloop.run(coro)  # type: ignore[arg-type]
+
+
+def test_output_and_exit_status() -> None:
+    async def main() -> tuple[bytes, int, int | None]:
+        child = await spawn(
+            ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], cwd="/", env={}, stdin=subprocess.DEVNULL, output=True
+        )
+        assert child.stdout is not None
+        data = await child.stdout.read()
+        code = await child.wait()
+        return data, code, child.returncode
+
+    data, code, returncode = _run(main())  # type: ignore[misc]
+    assert data == b"out\nerr\n"
+    assert code == returncode == 3
+
+
+def test_a_killed_child_reports_the_signal_and_is_reaped() -> None:
+    async def main() -> tuple[int, int]:
+        child = await spawn(["/bin/sleep", "30"], cwd="/", env={}, stdin=subprocess.DEVNULL, output=False)
+        child.kill()
+        code = await asyncio.wait_for(child.wait(), 5)
+        child.kill()  # once it is gone: nothing happens
+        return code, child.pid
+
+    code, pid = _run(main())  # type: ignore[misc]
+    assert code == -signal.SIGKILL
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped already: no zombie left
+
+
+def test_stdin_and_passed_fds_and_a_session_of_its_own() -> None:
+    stdin_r, stdin_w = os.pipe()
+    extra_r, extra_w = os.pipe()
+
+    async def main() -> tuple[bytes, int]:
+        child = await spawn(
+            ["/bin/sh", "-c", f'read line; read other < /dev/fd/{extra_r}; echo "$line $other"; ps -o sid= -p $$'],
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+            stdin=stdin_r,
+            output=True,
+            pass_fds=(extra_r,),
+        )
+        os.write(stdin_w, b"hello\n")
+        os.write(extra_w, b"there\n")
+        assert child.stdout is not None
+        data = await child.stdout.read()
+        await child.wait()
+        return data, child.pid
+
+    try:
+        data, pid = _run(main())  # type: ignore[misc]
+    finally:
+        for fd in (stdin_r, stdin_w, extra_r, extra_w):
+            os.close(fd)
+    lines = data.split(b"\n")
+    assert lines[0] == b"hello there"
+    assert lines[1].strip() == str(pid).encode()  # a session of its own: its sid is its pid
+
+
+def test_a_program_that_cannot_be_executed_raises_oserror() -> None:
+    async def main() -> None:
+        await spawn(["/nonexistent/program"], cwd="/", env={}, stdin=subprocess.DEVNULL, output=True)
+
+    with pytest.raises(FileNotFoundError):
+        _run(main())
