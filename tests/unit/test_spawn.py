@@ -83,3 +83,25 @@ def test_a_program_that_cannot_be_executed_raises_oserror() -> None:
 
     with pytest.raises(FileNotFoundError):
         _run(main())
+
+
+def test_the_output_pipe_is_closed_once_it_ends() -> None:
+    """No descriptor of a child outlives its output (uvloop keeps an ended read pipe open)."""
+
+    async def main() -> list[int]:
+        counts = []
+        for _ in range(20):
+            counts.append(len(os.listdir("/proc/self/fd")))
+            child = await spawn(["/bin/echo", "x"], cwd="/", env={}, stdin=subprocess.DEVNULL, output=True)
+            assert child.stdout is not None
+            assert await child.stdout.read() == b"x\n"
+            await child.wait()
+        await asyncio.sleep(0.05)
+        counts.append(len(os.listdir("/proc/self/fd")))
+        return counts
+
+    counts = _run(main())
+    assert isinstance(counts, list)
+    # After the first (the loop's own, made lazily), the count stays where it was: a pipe left open
+    # would add one per child.
+    assert max(counts[1:]) <= counts[1] + 2, counts

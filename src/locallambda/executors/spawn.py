@@ -23,6 +23,17 @@ from typing import IO, Any
 __all__ = ["Child", "Spawned", "spawn"]
 
 
+class _Output(asyncio.StreamReaderProtocol):
+    """The child's output pipe: closed once it ends. uvloop keeps a read pipe open after EOF
+    when the protocol says so (``StreamReaderProtocol`` does), and closes its descriptor when
+    the transport is collected, while the pipe's file object (``Popen.stdout``) would close the
+    same number again, by then perhaps another connection's."""
+
+    def eof_received(self) -> bool:
+        super().eof_received()
+        return False  # the transport closes now, the file object with it
+
+
 class Spawned:
     """A child started by ``spawn``."""
 
@@ -88,7 +99,7 @@ async def spawn(
         assert popen.stdout is not None
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=2**20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), popen.stdout)
+        await loop.connect_read_pipe(lambda: _Output(reader), popen.stdout)
     return Spawned(popen, reader)
 
 
