@@ -14,8 +14,11 @@ the command, directory and environment (``job``), and becomes what a fresh inter
   the standard library); ``PYTHONPYCACHEPREFIX`` and ``PYTHONDONTWRITEBYTECODE`` applied to
   ``sys``; ``sys.argv`` as ``-c`` leaves it;
 - awslambdaric's own modules are imported again after that (they read the environment when
-  imported: ``AWS_LAMBDA_LOG_FORMAT``, ``AWS_LAMBDA_LOG_LEVEL``; the C client, ``runtime_client``,
-  keeps the Runtime API's address from its first initialization, so it is not imported ahead); the bootstrap program runs in ``__main__`` as ``-c`` runs it.
+  imported: ``AWS_LAMBDA_LOG_FORMAT``, ``AWS_LAMBDA_LOG_LEVEL``; ``runtime_client``, the transport,
+  reads the Runtime API's address when it is made, so it is not made ahead: the bootstrap program
+  registers ours, ``runtimes/python/runtime_client.py``, and awslambdaric's C one, never loaded
+  here, is kept from loading while the zygote imports); the bootstrap program runs in
+  ``__main__`` as ``-c`` runs it.
 
 Where that would not be the same, the zygote ``exec``s the command instead (same pid, cgroup and
 output pipe: an ordinary cold start): when a variable read at interpreter start differs from the
@@ -70,7 +73,7 @@ def _zygote():
             return None
     sys.meta_path.insert(0, NotYet)
     try:
-        import awslambdaric.bootstrap, awslambdaric.__main__
+        import awslambdaric.bootstrap, awslambdaric.__main__, _socket, binascii, zlib  # the last three: our runtime_client
     except Exception:
         pass
     sys.meta_path.remove(NotYet)

@@ -16,12 +16,15 @@ A function in Lambda Debug Mode (``spec.debug``) starts under its runtime's debu
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.util
 import logging
+import marshal
 import os
 import shutil
 import subprocess
 import sys
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -253,7 +256,7 @@ class RuntimeCommands:
             if spec.debug is not None:
                 prelude = await self.debuggers.debugpy_prelude(python, spec.debug.port)
                 flags = ["-X", "frozen_modules=off"]  # frozen modules would hide code from debugpy
-            program = python_bootstrap(site, runtime, prelude)
+            program = python_bootstrap(site, runtime, prelude, python)
             return [python, "-u", "-S", *flags, "-c", program, spec.handler or ""], env
         if fam == "nodejs":
             base = base_env or {}
@@ -337,6 +340,20 @@ BUNDLED_PYTHON = frozenset({
     "boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six",
 })  # fmt: skip
 
+# awslambdaric's transport, ours (python/runtime_client.py): registered as ``runtime_client``
+# before awslambdaric imports its C one. The program is parsed at every cold start, and parsing the
+# client's source costs about 3 ms there: the server's own interpreter gets the code compiled
+# here (marshal), any other the source; compressed, in base64 (a literal full of escapes is slow
+# to parse too).
+PYTHON_RUNTIME_CLIENT = (Path(__file__).resolve().parent / "python" / "runtime_client.py").read_text()
+_CLIENT_NAME = "<locallambda runtime_client>"
+_CLIENT_CODE = base64.b64encode(zlib.compress(marshal.dumps(compile(PYTHON_RUNTIME_CLIENT, _CLIENT_NAME, "exec")), 9))
+_CLIENT_SOURCE = base64.b64encode(zlib.compress(PYTHON_RUNTIME_CLIENT.encode(), 9))
+_LOAD_CODE = (
+    f'__import__("marshal").loads(__import__("zlib").decompress(__import__("binascii").a2b_base64({_CLIENT_CODE!r})))'
+)
+_LOAD_SOURCE = f'compile(__import__("zlib").decompress(__import__("binascii").a2b_base64({_CLIENT_SOURCE!r})), "{_CLIENT_NAME}", "exec")'
+
 _PYTHON_BOOTSTRAP = """\
 import importlib.machinery, runpy, sys
 class _Bundled:
@@ -347,17 +364,27 @@ class _Bundled:
         return None
 sys.meta_path.append(_Bundled)
 del _Bundled
+_client = type(sys)("runtime_client")
+exec({client}, _client.__dict__)
+sys.modules["runtime_client"] = _client
+del _client
 {errors}{debugger}runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
 """
 
 
-def python_bootstrap(site: str, runtime: str = "", prelude: str = "") -> str:
+def python_bootstrap(site: str, runtime: str = "", prelude: str = "", python: str = "") -> str:
     """The ``python -S -c`` program that starts awslambdaric with only the bundled packages of
     ``site`` importable (after the function's own code and layers, which come first as on AWS),
-    its error payloads in ``runtime``'s shape (``python_errors.py``), ``prelude`` run before
-    awslambdaric starts (debug mode's debugpy)."""
+    over our transport (``python/runtime_client.py``), its error payloads in ``runtime``'s shape (``python_errors.py``), ``prelude`` run before
+    awslambdaric starts (debug mode's debugpy); ``python``: the interpreter that runs it.
+    """
+    same = bool(python) and os.path.realpath(python) == os.path.realpath(sys.executable)
     return _PYTHON_BOOTSTRAP.format(
-        bundled=sorted(BUNDLED_PYTHON), site=site, errors=error_payload_shape(runtime), debugger=prelude
+        bundled=sorted(BUNDLED_PYTHON),
+        site=site,
+        client=_LOAD_CODE if same else _LOAD_SOURCE,
+        errors=error_payload_shape(runtime),
+        debugger=prelude,
     )
 
 
