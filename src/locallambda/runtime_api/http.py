@@ -225,6 +225,12 @@ class _Protocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._streamed: StreamedExchange | None = None  # the request whose body is being handed on
         self._trailers: dict[str, str] = {}
+        # Responses written while a read is parsed are held and written together once it is; and
+        # held on when that read ended with a request left waiting (a pipelined long poll, /next
+        # behind the post of a result), to go out with its answer: one write, one wakeup.
+        self._parsing = False
+        self._held: list[bytes] = []
+        self._waiting: Exchange | None = None
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -239,15 +245,27 @@ class _Protocol(asyncio.Protocol):
             self._guarded(streamed._finish, None)
 
     def data_received(self, data: bytes) -> None:
+        self._parsing = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
+            self._parsing = False
             self.close()
         except httptools.HttpParserError:
+            self._parsing = False
             self.write_response(
                 400, b'{"errorMessage":"bad request","errorType":"InvalidRequest"}', (), "application/json"
             )
             self.close()
+        self._parsing = False
+        waiting = self._waiting
+        if self._held and (waiting is None or waiting.answered):
+            self._flush()
+
+    def _flush(self) -> None:
+        held, self._held = self._held, []
+        if self.transport is not None and not self.closed:
+            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -298,6 +316,8 @@ class _Protocol(asyncio.Protocol):
         except Exception:
             log.exception("runtime API handler failed for %s %s", exchange.method, exchange.path)
             exchange.fail(500, "ServiceError", "internal error")
+        # Only a long poll holds earlier answers: its client sent it and waits for it anyway.
+        self._waiting = exchange if exchange.method == "GET" and not exchange.answered else None
 
     @staticmethod
     def _guarded(call: Callable[[Any], None], arg: Any) -> None:
@@ -316,13 +336,20 @@ class _Protocol(asyncio.Protocol):
             (("Content-Type", content_type), *headers),
             len(body),
         )
-        if len(body) < 65536:
+        if self._parsing:
+            self._held += (head, body)
+        elif self._held:  # the answer the held responses waited for
+            self._held += (head, body)
+            self._flush()
+        elif len(body) < 65536:
             self.transport.write(head + body)
         else:
             self.transport.write(head)
             self.transport.write(body)
 
     def close(self) -> None:
+        if self._held:
+            self._flush()  # what was answered goes out before the connection ends
         if self.transport is not None and not self.closed:
             self.transport.close()
         self.closed = True
