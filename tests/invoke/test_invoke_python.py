@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import sys
 import threading
@@ -44,6 +45,17 @@ def test_echo(functions: Functions) -> None:
     # a qualified ARN works the same
     arn = functions.client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     assert functions.invoke_json(f"{arn}:$LATEST", {"q": 1}) == {"q": 1}
+
+
+def test_functions_run_a_little_below_the_server(functions: Functions) -> None:
+    """executors/spawn.py's FUNCTION_NICE (local and sandbox executors; a container's processes
+    are the engine's)."""
+    from locallambda.executors.spawn import FUNCTION_NICE
+
+    name = functions.python("import os\ndef handler(event, context):\n    return os.getpriority(os.PRIO_PROCESS, 0)\n")
+    assert functions.server.proc is not None
+    server = os.getpriority(os.PRIO_PROCESS, functions.server.proc.pid)
+    assert functions.invoke_json(name) == server + FUNCTION_NICE
 
 
 def test_echo_large_payload(functions: Functions) -> None:

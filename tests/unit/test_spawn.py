@@ -105,3 +105,20 @@ def test_the_output_pipe_is_closed_once_it_ends() -> None:
     # After the first (the loop's own, made lazily), the count stays where it was: a pipe left open
     # would add one per child.
     assert max(counts[1:]) <= counts[1] + 2, counts
+
+
+def test_children_run_a_little_below_the_server_and_so_do_theirs() -> None:
+    from locallambda.executors.spawn import FUNCTION_NICE
+
+    async def main() -> bytes:
+        # `nice` with no operand prints the niceness it runs at; run by the child, by its child
+        child = await spawn(
+            ["/bin/sh", "-c", "nice; /bin/sh -c nice"], cwd="/", env={"PATH": "/usr/bin:/bin"}, stdin=None, output=True
+        )
+        assert child.stdout is not None
+        data = await child.stdout.read()
+        await child.wait()
+        return data
+
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert _run(main()) == f"{ours + FUNCTION_NICE}\n{ours + FUNCTION_NICE}\n".encode()

@@ -8,6 +8,12 @@ start, so that pause fell on whatever else the server was doing. ``spawn`` retur
 executors use of ``asyncio.subprocess.Process``: ``pid``, ``returncode``, ``stdout`` (a
 ``StreamReader``, when asked for), ``wait()``, ``kill()``; the exit is noticed when the pidfd
 becomes readable, and reaped then (only this child: ``waitpid`` of its pid).
+
+Everything started here is a function's (a runtime, a gate, a zygote, a sandbox's launcher, and
+so what they start in turn): it runs at ``FUNCTION_NICE``, a little below the server, so that
+under load the woken runtimes do not take the core from the one event loop that serves them all
+(measured with wrk, 6 rounds alternated on 2 cores: median 2,017 against 1,760 invokes/s at 8
+connections, 1,697 against 1,521 at 32). Alone on the machine a function runs as fast as before.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
-__all__ = ["Child", "Spawned", "spawn"]
+__all__ = ["FUNCTION_NICE", "Child", "Spawned", "spawn"]
+
+FUNCTION_NICE = 5  # added to the server's niceness (nice(1)'s default is 10)
 
 
 class _Output(asyncio.StreamReaderProtocol):
@@ -94,6 +102,8 @@ async def spawn(
         start_new_session=start_new_session,
         pass_fds=tuple(pass_fds),
     )
+    with contextlib.suppress(OSError):  # already gone: its exit is noticed below as any other
+        os.setpriority(os.PRIO_PROCESS, popen.pid, os.getpriority(os.PRIO_PROCESS, 0) + FUNCTION_NICE)
     reader: asyncio.StreamReader | None = None
     if output:
         assert popen.stdout is not None
