@@ -1,6 +1,7 @@
 """How to start each runtime's client on this host (process and sandbox executors).
 
-- python3.x: ``python -m awslambdaric <handler>``, the official client; the interpreter of the
+- python3.x: awslambdaric, the official client, started as ``python -m awslambdaric <handler>``
+  would start it, over our transport for its C one (``python/runtime_client.py``); the interpreter of the
   requested version when it is on the machine and has awslambdaric, otherwise the host's (said
   once in the log).
 - nodejs: ``node bootstrap.mjs``, our own client (the official npm one needs native builds), with
