@@ -160,6 +160,13 @@ def run(client: str, handler: str, recorder: Recorder, code: Path) -> dict[str, 
     }
 
 
+def handlers_in(tmp_path: Path) -> Path:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "handlers.py").write_text(HANDLERS)
+    return code
+
+
 SCENARIOS = {
     "echo and unicode": (
         "handlers.echo",
@@ -195,9 +202,7 @@ SCENARIOS = {
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_same_requests_output_and_exit_as_awslambdaric(scenario: str, tmp_path: Path) -> None:
     handler, events, post_status = SCENARIOS[scenario]
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "handlers.py").write_text(HANDLERS)
+    code = handlers_in(tmp_path)
     stock = run("stock", handler, Recorder(events, post_status), code)
     ours = run("ours", handler, Recorder(events, post_status), code)
     if post_status != 202:
@@ -214,9 +219,7 @@ def test_same_requests_output_and_exit_as_awslambdaric(scenario: str, tmp_path: 
 
 def test_a_kept_connection_the_server_closed_is_opened_again(tmp_path: Path) -> None:
     """libcurl reconnects when the server closed an idle kept connection; so does ours."""
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "handlers.py").write_text(HANDLERS)
+    code = handlers_in(tmp_path)
 
     class Closing(Recorder):
         def _answer(self, conn: socket.socket, path: str) -> bool:
@@ -233,9 +236,7 @@ def test_a_kept_connection_the_server_closed_is_opened_again(tmp_path: Path) -> 
 @pytest.mark.parametrize("scenario", ["echo and unicode", "errors"])
 def test_an_interpreter_of_another_version_gets_the_same_client_from_its_source(scenario: str, tmp_path: Path) -> None:
     handler, events, post_status = SCENARIOS[scenario]
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "handlers.py").write_text(HANDLERS)
+    code = handlers_in(tmp_path)
     compiled = run("ours", handler, Recorder(events, post_status), code)
     source = run("ours from source", handler, Recorder(events, post_status), code)
     assert source == compiled

@@ -65,6 +65,13 @@ async def nothing_arrives(reader: asyncio.StreamReader, seconds: float = 0.2) ->
     return False
 
 
+async def first_invocation(host: Host, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(NEXT)
+    await asyncio.sleep(0.05)
+    host.deliver("r1", b"{}")
+    await read_answers(reader, 1)
+
+
 def run(talk: Any) -> Any:
     async def main() -> Any:
         host = Host()
@@ -101,10 +108,7 @@ def test_a_pipelined_post_gets_its_202_with_the_next_event() -> None:
 
 def test_a_post_alone_is_answered_at_once() -> None:
     async def talk(host: Host, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(NEXT)
-        await asyncio.sleep(0.05)
-        host.deliver("r1", b"{}")
-        await read_answers(reader, 1)
+        await first_invocation(host, reader, writer)
         writer.write(post("r1"))
         assert await asyncio.wait_for(read_answers(reader, 1), 5) == [(202, b'{"status":"OK"}')]
         writer.write(NEXT)
@@ -117,10 +121,7 @@ def test_a_post_alone_is_answered_at_once() -> None:
 
 def test_held_answers_go_out_when_the_connection_is_closed() -> None:
     async def talk(host: Host, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
-        writer.write(NEXT)
-        await asyncio.sleep(0.05)
-        host.deliver("r1", b"{}")
-        await read_answers(reader, 1)
+        await first_invocation(host, reader, writer)
         writer.write(post("r1") + NEXT)
         assert await nothing_arrives(reader)
         assert host.parked is not None and host.server is not None
