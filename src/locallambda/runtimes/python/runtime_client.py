@@ -121,11 +121,14 @@ def _read_response(sock: _socket.socket) -> tuple[int, dict[str, str], bytes]:
         body, rest = _read_chunked(sock, rest)
     else:
         length = int(headers.get("content-length") or 0)
-        while len(rest) < length:
-            chunk = sock.recv(max(65536, length - len(rest)))
+        parts, have = [rest], len(rest)
+        while have < length:  # a large event: its parts joined once
+            chunk = sock.recv(max(65536, length - have))
             if not chunk:
                 raise ConnectionResetError("the Runtime API closed the connection")
-            rest += chunk
+            parts.append(chunk)
+            have += len(chunk)
+        rest = parts[0] if len(parts) == 1 else b"".join(parts)
         body, rest = rest[:length], rest[length:]
     _conn.buffer = rest
     if headers.get("connection", "").lower() == "close":
