@@ -129,3 +129,14 @@ def test_held_answers_go_out_when_the_connection_is_closed() -> None:
         return await asyncio.wait_for(reader.read(), 5)
 
     assert run(talk).startswith(b"HTTP/1.1 202 Accepted")
+
+
+def test_a_malformed_request_after_a_held_answer_gets_both_answers_then_the_close() -> None:
+    async def talk(host: Host, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+        await first_invocation(host, reader, writer)
+        writer.write(post("r1") + b"GARBAGE \x00\x01\r\n\r\n")
+        return await asyncio.wait_for(reader.read(), 5)
+
+    data = run(talk)
+    assert data.startswith(b"HTTP/1.1 202 Accepted")
+    assert b"HTTP/1.1 400 Bad Request" in data and data.endswith(b'"errorType":"InvalidRequest"}')

@@ -249,15 +249,14 @@ class _Protocol(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._parsing = False
-            self.close()
+            self.close()  # (close writes what was held first)
         except httptools.HttpParserError:
-            self._parsing = False
             self.write_response(
                 400, b'{"errorMessage":"bad request","errorType":"InvalidRequest"}', (), "application/json"
             )
             self.close()
-        self._parsing = False
+        finally:
+            self._parsing = False
         waiting = self._waiting
         if self._held and (waiting is None or waiting.answered):
             self._flush()

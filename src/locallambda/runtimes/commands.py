@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import importlib.util
 import logging
 import marshal
@@ -355,6 +356,8 @@ _LOAD_CODE = (
 )
 _LOAD_SOURCE = f'compile(__import__("zlib").decompress(__import__("binascii").a2b_base64({_CLIENT_SOURCE!r})), "{_CLIENT_NAME}", "exec")'
 
+_real_path = functools.lru_cache(maxsize=16)(os.path.realpath)  # not a lookup per cold start
+
 _PYTHON_BOOTSTRAP = """\
 import importlib.machinery, runpy, sys
 class _Bundled:
@@ -376,10 +379,10 @@ del _client
 def python_bootstrap(site: str, runtime: str = "", prelude: str = "", python: str = "") -> str:
     """The ``python -S -c`` program that starts awslambdaric with only the bundled packages of
     ``site`` importable (after the function's own code and layers, which come first as on AWS),
-    over our transport (``python/runtime_client.py``), its error payloads in ``runtime``'s shape (``python_errors.py``), ``prelude`` run before
-    awslambdaric starts (debug mode's debugpy); ``python``: the interpreter that runs it.
-    """
-    same = bool(python) and os.path.realpath(python) == os.path.realpath(sys.executable)
+    over our transport (``python/runtime_client.py``), its error payloads in ``runtime``'s shape
+    (``python_errors.py``), ``prelude`` run before awslambdaric starts (debug mode's debugpy);
+    ``python``: the interpreter that runs it (the server's own gets the client compiled)."""
+    same = bool(python) and _real_path(python) == _real_path(sys.executable)
     return _PYTHON_BOOTSTRAP.format(
         bundled=sorted(BUNDLED_PYTHON),
         site=site,

@@ -117,49 +117,18 @@ def _read_response(sock: _socket.socket) -> tuple[int, dict[str, str], bytes]:
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body, rest = _read_chunked(sock, rest)
-    else:
-        length = int(headers.get("content-length") or 0)
-        parts, have = [rest], len(rest)
-        while have < length:  # a large event: its parts joined once
-            chunk = sock.recv(max(65536, length - have))
-            if not chunk:
-                raise ConnectionResetError("the Runtime API closed the connection")
-            parts.append(chunk)
-            have += len(chunk)
-        rest = parts[0] if len(parts) == 1 else b"".join(parts)
-        body, rest = rest[:length], rest[length:]
-    _conn.buffer = rest
-    if headers.get("connection", "").lower() == "close":
-        _conn.sock = None
-        _conn.buffer = b""
-        sock.close()
-    return status, headers, body
-
-
-def _read_chunked(sock: _socket.socket, data: bytes) -> tuple[bytes, bytes]:
-    parts: list[bytes] = []
-    while True:
-        while b"\r\n" not in data:
-            data += _more(sock)
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";", 1)[0], 16)
-        while len(data) < size + 2:
-            data += _more(sock)
-        if size == 0:
-            while b"\r\n\r\n" not in b"\r\n" + data:  # trailers, then the empty line
-                data += _more(sock)
-            return b"".join(parts), (b"\r\n" + data).split(b"\r\n\r\n", 1)[1]
-        parts.append(data[:size])
-        data = data[size + 2 :]
-
-
-def _more(sock: _socket.socket) -> bytes:
-    chunk = sock.recv(65536)
-    if not chunk:
-        raise ConnectionResetError("the Runtime API closed the connection")
-    return chunk
+    # The Runtime API answers with a Content-Length (runtime_api/http.py), never chunked.
+    length = int(headers.get("content-length") or 0)
+    parts, have = [rest], len(rest)
+    while have < length:  # a large event: its parts joined once
+        chunk = sock.recv(max(65536, length - have))
+        if not chunk:
+            raise ConnectionResetError("the Runtime API closed the connection")
+        parts.append(chunk)
+        have += len(chunk)
+    rest = parts[0] if len(parts) == 1 else b"".join(parts)
+    _conn.buffer = rest[length:]
+    return status, headers, rest[:length]
 
 
 def _exchange(request: bytes, responses: int) -> tuple[int, dict[str, str], bytes] | None:
