@@ -38,6 +38,13 @@ def _state():
         "root_logger": [logging.getLogger().level, [type(h).__name__ for h in logging.getLogger().handlers]],
         "main": sorted(k for k in vars(sys.modules["__main__"]) if not k.startswith("__")),
         "modules": sorted(m for m in sys.modules if not m.startswith(("encodings.", "_"))),
+        # The modules the zygote kept and those imported after its job refer to each other.
+        "wired": [
+            sys.modules["awslambdaric"].bootstrap is sys.modules["awslambdaric.bootstrap"],
+            sys.modules["awslambdaric.lambda_runtime_client"].runtime_client is sys.modules["runtime_client"],
+            _bootstrap.FaultException is sys.modules["awslambdaric.lambda_runtime_exception"].FaultException,
+            _bootstrap.LambdaRuntimeClient is sys.modules["awslambdaric.lambda_runtime_client"].LambdaRuntimeClient,
+        ],
     }
 
 AT_IMPORT = _state()

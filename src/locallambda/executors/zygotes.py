@@ -73,13 +73,21 @@ def _zygote():
             return None
     sys.meta_path.insert(0, NotYet)
     try:
-        import awslambdaric.bootstrap, awslambdaric.__main__, _socket, binascii, zlib  # the last three: our runtime_client
+        import awslambdaric.bootstrap, awslambdaric.__main__, awslambdaric.lambda_config, runpy, importlib.machinery
+        import _socket, binascii, zlib  # our runtime_client's
     except Exception:
         pass
     sys.meta_path.remove(NotYet)
     sys.path[:] = initial
+    package = sys.modules.get("awslambdaric")
+    keep = getattr(package, "__version__", None) in KEPT_IN
     for name in [n for n in sys.modules if n == "awslambdaric" or n.startswith("awslambdaric.")]:
-        del sys.modules[name]
+        if not keep or name in FRESH:
+            del sys.modules[name]
+            if keep:
+                delattr(package, name.rpartition(".")[2])  # else "from . import bootstrap" takes it
+    # A process's first compile costs ~2 ms more than the next ones (the bootstrap program's).
+    compile("class A:\n    def f(a, b=None):\n        return g(a, [b], {'c': 1})\nimport a.b, c\nx = f(%r)\n" % ("A" * 4096), "<string>", "exec")
     ahead = {n.partition(".")[0] for n in set(sys.modules) - before}
     import json
     chunks = []
@@ -141,7 +149,32 @@ def _is_startup(name: str) -> bool:
 
 
 _STARTUP_SOURCE = f"lambda k: k not in {sorted(_APPLIED)!r} and (k in {sorted(_STARTUP_NAMES)!r} or k.startswith({_STARTUP_PREFIXES!r}))"
-ZYGOTE_PROGRAM = _ZYGOTE.replace("startup = STARTUP", f"startup = {_STARTUP_SOURCE}")
+# awslambdaric's modules but these read nothing of the environment when imported (read for its
+# releases 3.0.0 to 4.2.2: their module-level code is constants, classes and imports; bootstrap
+# reads AWS_LAMBDA_LOG_FORMAT/LEVEL, lambda_runtime_client makes the transport): the zygote keeps
+# them for those releases and imports the three after the job; of another release, it imports all.
+_FRESH = ("awslambdaric.bootstrap", "awslambdaric.__main__", "awslambdaric.lambda_runtime_client")
+_KEPT_IN = (
+    "3.0.0",
+    "3.0.1",
+    "3.0.2",
+    "3.1.0",
+    "3.1.1",
+    "4.0.0",
+    "4.0.1",
+    "4.0.2",
+    "4.0.3",
+    "4.0.4",
+    "4.1.0",
+    "4.2.0",
+    "4.2.1",
+    "4.2.2",
+)
+ZYGOTE_PROGRAM = (
+    _ZYGOTE.replace("startup = STARTUP", f"startup = {_STARTUP_SOURCE}")
+    .replace("in KEPT_IN", f"in {_KEPT_IN!r}")
+    .replace("in FRESH", f"in {_FRESH!r}")
+)
 
 
 def startup_variables(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
