@@ -147,6 +147,14 @@ def test_request_event_fields(url: str) -> None:
     assert before <= context["timeEpoch"] <= after
 
 
+def test_the_source_ip_is_the_connections_not_a_forwarded_header(url: str) -> None:
+    # The server is nobody's proxy: what a client claims in X-Forwarded-* changes neither the
+    # source address nor the scheme the function is told of (uvicorn's proxy headers are off).
+    event = echo(url, headers=[("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "https")])
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+    assert event["headers"]["x-forwarded-proto"] == "http"
+
+
 def test_repeated_headers_are_joined_and_hop_by_hop_ones_dropped(url: str) -> None:
     event = echo(url, headers=[("X-Multi", "one"), ("X-Multi", "two"), ("Connection", "keep-alive")])
     assert event["headers"]["x-multi"] == "one,two"

@@ -64,6 +64,9 @@ def start(args: argparse.Namespace) -> int:
         http="httptools",
         lifespan="on",
         access_log=False,
+        # Nobody's proxy: a client's X-Forwarded-For / -Proto must not become the connection's
+        # address (a function URL's sourceIp, the callers' check of edge/callers.py) or scheme.
+        proxy_headers=False,
         log_level="warning",
         timeout_graceful_shutdown=5,
     )
