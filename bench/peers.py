@@ -12,8 +12,10 @@ and runs, for the same Python echo function (``python3.11``, returning its event
 
 Each round measures both, one after the other, with the order swapped every round (ABBA...):
 warm invoke p50 through one keep-alive HTTP client, and invokes per second with wrk at 1, 8 and
-32 connections (after a warm-up run at the same count). It prints the medians over the rounds and
-the ratios (> 1: locallambda is better). No thresholds. The SAM CLI is not part of it: its warm
+32 connections (after a warm-up run at the same count); then the cold start: a second server of
+each where every invocation starts a new environment (locallambda with ``LAMBDA_KEEPALIVE_MS=0``,
+serverless-offline with ``--reloadHandler``), invoked 0.2 s apart, the round trip's p50. It prints
+the medians over the rounds and the ratios (> 1: locallambda is better). No thresholds. The SAM CLI is not part of it: its warm
 containers need the Lambda images from a registry this machine cannot reach.
 """
 
@@ -77,7 +79,7 @@ def ensure_serverless_offline() -> Path:
 class Offline:
     """``serverless offline`` serving the echo function; its Lambda endpoint on ``port``."""
 
-    def __init__(self, cli: Path) -> None:
+    def __init__(self, cli: Path, *flags: str) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-sls-"))
         (self.dir / "serverless.yml").write_text(SERVERLESS_YML)
         (self.dir / "handler.py").write_text(ECHO)
@@ -92,7 +94,7 @@ class Offline:
         }
         self.log = open(self.dir / "offline.log", "wb")  # noqa: SIM115 - open while the peer runs
         self.proc = subprocess.Popen(
-            ["node", str(cli), "offline", "--httpPort", str(free_port()), "--lambdaPort", str(self.port)],
+            ["node", str(cli), "offline", "--httpPort", str(free_port()), "--lambdaPort", str(self.port), *flags],
             cwd=self.dir,
             env=env,
             stdout=self.log,
@@ -134,6 +136,35 @@ def measure(port: int, path: str, seconds: int) -> dict[str, float]:
     return out
 
 
+def cold_p50(port: int, path: str, n: int = 30) -> float:
+    """The round trip p50 of ``n`` invocations 0.2 s apart, each a cold start (after two more)."""
+    times = []
+    for i in range(n + 2):
+        time.sleep(0.2)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.connect()
+        t = time.perf_counter()
+        conn.request("POST", path, body=PAYLOAD, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"POST {path} -> {resp.status}")
+        if i >= 2:
+            times.append((time.perf_counter() - t) * 1000)
+        conn.close()
+    return statistics.median(times)
+
+
+def create_echo(server: Server) -> None:
+    server.client().create_function(
+        FunctionName="echo",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="handler.handler",
+        Code={"ZipFile": make_zip({"handler.py": ECHO})},
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -141,31 +172,37 @@ def main() -> None:
     parser.add_argument("--executor", default="local")
     args = parser.parse_args()
     cli = ensure_serverless_offline()
-    server = Server(env={"LAMBDA_EXECUTOR": args.executor, "LAMBDA_SYNCHRONOUS_CREATE": "1", "SERVICES": "lambda"})
+    env = {"LAMBDA_EXECUTOR": args.executor, "LAMBDA_SYNCHRONOUS_CREATE": "1", "SERVICES": "lambda"}
+    server = Server(env=env)
+    cold_server = Server(env={**env, "LAMBDA_KEEPALIVE_MS": "0"})
     server.start()
+    cold_server.start()
     offline = Offline(cli)
+    cold_offline = Offline(cli, "--reloadHandler")
     results: dict[str, list[dict[str, float]]] = {"locallambda": [], "serverless-offline": []}
     try:
-        server.client().create_function(
-            FunctionName="echo",
-            Runtime="python3.11",
-            Role=ROLE,
-            Handler="handler.handler",
-            Code={"ZipFile": make_zip({"handler.py": ECHO})},
-        )
-        ours = (server.port, "/2015-03-31/functions/echo/invocations")
-        theirs = (offline.port, offline.path)
+        create_echo(server)
+        create_echo(cold_server)
+        path = "/2015-03-31/functions/echo/invocations"
+        ours = (server.port, path, cold_server.port, path)
+        theirs = (offline.port, offline.path, cold_offline.port, cold_offline.path)
         for r in range(args.rounds):
             order = [("locallambda", ours), ("serverless-offline", theirs)]
-            for name, (port, path) in order if r % 2 == 0 else reversed(order):
-                results[name].append(measure(port, path, args.seconds))
-                print(f"round {r + 1} {name:<19} {results[name][-1]}", flush=True)
+            for name, (port, path, cold_port, cold_path) in order if r % 2 == 0 else reversed(order):
+                figures = measure(port, path, args.seconds)
+                figures["cold_p50"] = cold_p50(cold_port, cold_path)
+                results[name].append(figures)
+                print(f"round {r + 1} {name:<19} {figures}", flush=True)
     finally:
         offline.stop()
+        cold_offline.stop()
         server.stop()
-    rows = [("warm invoke p50, keep-alive (ms)", "warm_p50", False)] + [
-        (f"wrk invokes/s, {c} connection{'s' if c > 1 else ''}", f"wrk_{c}", True) for c in (1, 8, 32)
-    ]
+        cold_server.stop()
+    rows = (
+        [("warm invoke p50, keep-alive (ms)", "warm_p50", False)]
+        + [(f"wrk invokes/s, {c} connection{'s' if c > 1 else ''}", f"wrk_{c}", True) for c in (1, 8, 32)]
+        + [("cold start p50, 0.2 s apart (ms)", "cold_p50", False)]
+    )
     print(f"\n{args.rounds} rounds, executor {args.executor}; medians; ratio > 1: locallambda better")
     print(f"| measure | locallambda {args.executor} | serverless-offline {PINNED['serverless-offline']} | ratio |")
     print("|---|---|---|---|")

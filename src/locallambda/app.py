@@ -156,6 +156,8 @@ class Application:
             parse_services_setting(settings.services),
             workers=32,  # event source pollers hold some in long polls
             after_call=self.snapshots.after_call if self.snapshots else None,
+            # A reader of CloudWatch Logs sees every line written before its request.
+            before_call={"logs": self.log_delivery.flush} if self.log_delivery is not None else None,
             on_load=[
                 *([self.snapshots.restore] if self.snapshots else []),
                 LambdaBridge(settings.host, settings.port, settings.account_id).install,

@@ -117,6 +117,19 @@ def test_an_invocation_is_in_its_environments_stream(srv: Server, functions: Fun
     assert int(before * 1000) - 1 <= times[0] and times[-1] <= int(after * 1000) + 1
 
 
+def test_a_reader_sees_the_lines_of_an_invocation_that_has_answered(srv: Server, functions: Functions) -> None:
+    name = functions.python(PRINTER)
+    logs = srv.client("logs")
+    logs.describe_log_groups()  # CloudWatch Logs loaded before: the read below is not slowed by it
+    out = functions.invoke(name, {"say": "read at once"})
+    seen = json.loads(out["Payload"])
+    # One read right after the answer, no waiting: lines still waiting for a quiet moment are
+    # written before the request is answered.
+    events = logs.get_log_events(logGroupName=seen["group"], logStreamName=seen["stream"], startFromHead=True)
+    messages = [e["message"] for e in events["events"]]
+    assert "read at once\n" in messages and messages[-1].startswith("REPORT "), messages
+
+
 def test_filter_log_events_finds_a_line(srv: Server, functions: Functions) -> None:
     name = functions.python(PRINTER)
     stream = json.loads(functions.invoke(name, {"say": "needle in the log"})["Payload"])["stream"]
@@ -346,8 +359,8 @@ class _Backend:
 
 
 def _delivery(backend: _Backend, **kw: Any) -> LogDelivery:
-    # A long linger: the worker takes nothing before ``stop``, so what the queue keeps is exact.
-    return LogDelivery(lambda account, region: backend, linger_s=60, **kw)
+    # Long delays: the worker takes nothing before ``stop``, so what the queue keeps is exact.
+    return LogDelivery(lambda account, region: backend, quiet_s=60, max_delay_s=60, **kw)
 
 
 def test_a_full_queue_drops_the_oldest_lines_and_counts_them() -> None:
@@ -393,11 +406,32 @@ def test_a_batch_is_put_per_stream_in_time_order() -> None:
     assert delivery.dropped == 1
 
 
+def test_lines_wait_for_a_quiet_moment_or_a_reader() -> None:
+    backend = _Backend()
+    delivery = _delivery(backend)
+    delivery.put(_Destination("s"), 1.0, "one")
+    delivery.put(_Destination("s"), 2.0, "two")
+    time.sleep(0.2)
+    assert backend.puts == [] and delivery.pending == 2  # the worker waits for a quiet minute
+    delivery.flush()  # a reader's request: written now, in this thread
+    assert [e["message"] for _, _, events in backend.puts for e in events] == ["one\n", "two\n"]
+    assert delivery.pending == 0 and delivery.delivered == 2
+    delivery.stop()
+
+
+def test_lines_of_a_server_never_quiet_are_written_after_the_longest_delay() -> None:
+    backend = _Backend()
+    delivery = LogDelivery(lambda account, region: backend, quiet_s=60, max_delay_s=0.2)
+    delivery.put(_Destination("s"), 1.0, "one")
+    assert eventually(lambda: delivery.delivered, lambda n: n == 1, timeout=10) == 1
+    delivery.stop()
+
+
 def test_logs_that_cannot_be_delivered_are_dropped_quietly() -> None:
     def unavailable(account: str, region: str) -> Any:
         raise ImportError("no moto here")
 
-    delivery = LogDelivery(unavailable, linger_s=0)
+    delivery = LogDelivery(unavailable, quiet_s=0)
     delivery.put(_Destination("s"), 1.0, "one")
     eventually(lambda: delivery.dropped, lambda n: n == 1)
     delivery.put(_Destination("s"), 2.0, "two")  # refused at once from now on

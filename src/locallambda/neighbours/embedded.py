@@ -28,7 +28,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
@@ -58,6 +58,7 @@ class Neighbours:
         on_load: Callable[[], None] | Sequence[Callable[[], None]] = (),
         workers: int = 8,
         after_call: Callable[[str, str, dict[str, Any], int], None] | None = None,
+        before_call: Mapping[str, Callable[[], None]] | None = None,
     ) -> None:
         self._account_id = account_id
         self._server = server
@@ -68,6 +69,7 @@ class Neighbours:
         self._caller: WsgiCaller | None = None
         self._used: set[str] = set()
         self._after_call = after_call  # (service, method, environ, status), in the worker thread
+        self._before_call = dict(before_call or {})  # service → what runs before its requests, there too
 
     def serves(self, service: str) -> bool:
         return self._served is None or service in self._served
@@ -106,11 +108,12 @@ class Neighbours:
         fixed = [(k, _moto_host(v)) if k == "host" else (k, v) for k, v in fixed]
         environ = build_environ(method, raw_path, query_string, fixed, body, self._server, client)
         caller = self._caller or await _loaded(self)
+        before = self._before_call.get(name)
         after_call = self._after_call
         if after_call is None:
-            return await caller.call(environ)
+            return await caller.call(environ, before=before)
         # In the same worker thread, before the answer leaves: what it acknowledged is kept.
-        return await caller.call(environ, lambda answer: after_call(name, method, environ, answer.status))
+        return await caller.call(environ, lambda answer: after_call(name, method, environ, answer.status), before)
 
     def changed_directly(self, service: str, target: str) -> None:
         """Say that this server's own code called ``target`` (an ``X-Amz-Target``, e.g.

@@ -14,11 +14,15 @@ per event (API_PutLogEvents.html; sizes are counted here in characters: moto set
 Contract: ``put`` is called on the event loop, takes O(1) and never blocks, waits or raises. What
 waits is bounded, in lines (``max_lines``) and in memory (``max_bytes``): past either, the oldest
 lines are dropped and counted (``dropped``), so a flood of output slows no invocation. One worker
-thread, started by the first line, takes what waits in batches (``linger_s`` after the first line
-of a batch, so that an invocation's lines travel together), loads the neighbours when it first
-needs them (moto is imported there, never on the event loop) and writes straight into moto's
-backend. A line moto refuses (a group deleted meanwhile, say) is counted in ``failed`` and logged.
-A server whose ``SERVICES`` leaves ``logs`` out ships nothing: the factory connects no shipper.
+thread, started by the first line, loads the neighbours when it first needs them (moto is imported
+there, never on the event loop) and writes what waits straight into moto's backend, in batches:
+once no line has come for ``quiet_s``, or ``max_delay_s`` after the batch's first line. Writing into
+moto holds the interpreter's lock (~10 µs a line, and the import of moto seconds), which the event
+loop then waits for: so a burst of invocations is served first and its lines written when it
+pauses. A reader does not wait for that: ``flush``, called before a CloudWatch Logs request is
+answered, writes what waits first, so every line written before the request is in its answer.
+A line moto refuses (a group deleted meanwhile, say) is counted in ``failed`` and logged. A server
+whose ``SERVICES`` leaves ``logs`` out ships nothing: the factory connects no shipper.
 
 What moto keeps is bounded too: at most ``max_retained`` of the events delivered here and
 ``max_retained_bytes`` of their text, the oldest forgotten first (where CloudWatch Logs expires events by a group's retention in days). Without a
@@ -36,6 +40,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from operator import itemgetter
+from time import monotonic
 from typing import Any, NamedTuple, Protocol
 
 from locallambda.model.clock import iso_millis
@@ -59,7 +64,8 @@ MAX_LINES = 50_000  # lines waiting for delivery, across every function
 MAX_BYTES = 32 * 1024 * 1024  # memory those lines may hold
 MAX_RETAINED = 100_000  # events delivered here that moto keeps, across every stream
 MAX_RETAINED_BYTES = 64 * 1024 * 1024  # and the characters of their messages
-LINGER_S = 0.5  # how long a batch gathers lines after its first one (moto pays ~50 µs a put)
+QUIET_S = 0.5  # a batch is written once no line has come for this long (moto pays ~50 µs a put)
+MAX_DELAY_S = 5.0  # or this long after its first line, however busy the server
 
 # PutLogEvents' quotas (API_PutLogEvents.html).
 _BATCH_EVENTS = 10_000
@@ -132,12 +138,14 @@ class LogDelivery:
         max_bytes: int = MAX_BYTES,
         max_retained: int = MAX_RETAINED,
         max_retained_bytes: int = MAX_RETAINED_BYTES,
-        linger_s: float = LINGER_S,
+        quiet_s: float = QUIET_S,
+        max_delay_s: float = MAX_DELAY_S,
     ) -> None:
         self._backend_for = backend_for
         self._max_lines = max_lines
         self._max_bytes = max_bytes
-        self._linger_s = linger_s
+        self._quiet_s = quiet_s
+        self._max_delay_s = max_delay_s
         self._max_retained = max_retained
         self._max_retained_bytes = max_retained_bytes
         # What moto holds of ours, oldest first: (backend, group, stream, events in one put,
@@ -148,6 +156,8 @@ class LogDelivery:
         self._lock = threading.Lock()  # guards the queue, its size and the counters put changes
         self._queue: collections.deque[_Line] = collections.deque()
         self._bytes = 0
+        self._last_put = 0.0  # monotonic() of the newest line
+        self._writing = threading.Lock()  # one batch taken and written at a time, in order
         self._wake = threading.Event()  # set when the queue stops being empty, and at close
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
@@ -169,6 +179,7 @@ class LogDelivery:
                 return
             was_empty = not self._queue
             self._queue.append(line)
+            self._last_put = monotonic()
             self._bytes += line.size
             while len(self._queue) > 1 and (len(self._queue) > self._max_lines or self._bytes > self._max_bytes):
                 self._bytes -= self._queue.popleft().size
@@ -200,17 +211,32 @@ class LogDelivery:
 
     # -- the worker's side --------------------------------------------------------------------
 
+    def flush(self) -> None:
+        """Write every line waiting now (blocking: from a worker thread, before a CloudWatch
+        Logs request is answered)."""
+        if self._queue:
+            self._write_batch()
+
     def _run(self) -> None:
         while True:
             self._wake.wait()
             self._wake.clear()  # before the queue is taken: a line put after it wakes us again
-            if not self._closing.is_set():
-                self._closing.wait(self._linger_s)
+            first = monotonic()
+            while not self._closing.is_set():
+                due = min(self._last_put + self._quiet_s, first + self._max_delay_s)
+                wait = due - monotonic()
+                if wait <= 0:
+                    break
+                self._closing.wait(wait)
+            self._write_batch()
+            if self._closing.is_set() and not self._queue:
+                return
+
+    def _write_batch(self) -> None:
+        with self._writing:
             batch = self._take()
             if batch:
                 self._deliver(batch)
-            if self._closing.is_set() and not self._queue:
-                return
 
     def _take(self) -> list[_Line]:
         with self._lock:

@@ -82,18 +82,30 @@ class WsgiCaller:
         self._app = app
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="neighbours")
 
-    async def call(self, environ: dict[str, Any], after: Callable[[WsgiAnswer], None] | None = None) -> WsgiAnswer:
-        """The application's answer; ``after`` runs with it in the same worker thread, before it
-        is returned (one thread hop per request, whatever ``after`` does)."""
+    async def call(
+        self,
+        environ: dict[str, Any],
+        after: Callable[[WsgiAnswer], None] | None = None,
+        before: Callable[[], None] | None = None,
+    ) -> WsgiAnswer:
+        """The application's answer; ``before`` runs before the application and ``after`` with
+        its answer, in the same worker thread (one thread hop per request, whatever they do)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._run, environ, after)
+        return await loop.run_in_executor(self._pool, self._run, environ, after, before)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run other blocking work on the application's state in the same pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, fn, *args)
 
-    def _run(self, environ: dict[str, Any], after: Callable[[WsgiAnswer], None] | None = None) -> WsgiAnswer:
+    def _run(
+        self,
+        environ: dict[str, Any],
+        after: Callable[[WsgiAnswer], None] | None = None,
+        before: Callable[[], None] | None = None,
+    ) -> WsgiAnswer:
+        if before is not None:
+            before()
         started: list[Any] = []
 
         def start_response(
