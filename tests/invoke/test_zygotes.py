@@ -132,3 +132,31 @@ def test_a_module_imported_ahead_by_the_zygote_is_the_functions_own(spawn_server
     _function(srv, "plain", {"handler.py": MARKED})
     plain = [_invoke(srv, "plain", {})[0] for _ in range(3)]
     assert any(p["zygote"] for p in plain) and all(p["mark"] is None for p in plain)
+
+
+RAISES = """
+import sys
+
+def handler(event, context):
+    raise ValueError("zygote" if "_zygote" in sys.orig_argv[4] else "fresh")
+"""
+
+
+def test_a_zygote_runs_another_program_than_the_one_it_compiled_ahead(spawn_server: Any) -> None:
+    # python3.8 runs on the host's interpreter too (same zygotes), with another bootstrap program
+    # (its error payloads have no requestId): the zygote compiles that one instead of its own.
+    srv = spawn_server(LAMBDA_KEEPALIVE_MS="0")
+    _function(srv, "first", {"handler.py": RAISES})
+    lam = srv.client()
+    lam.create_function(
+        FunctionName="older",
+        Runtime="python3.8",
+        Role=ROLE,
+        Handler="handler.handler",
+        Code={"ZipFile": make_zip({"handler.py": RAISES})},
+    )
+    first = [_invoke(srv, "first", {})[0] for _ in range(3)]
+    older = [_invoke(srv, "older", {})[0] for _ in range(3)]
+    assert {e["errorMessage"] for e in first} == {"fresh", "zygote"}
+    assert "zygote" in {e["errorMessage"] for e in older}
+    assert all("requestId" in e for e in first) and not any("requestId" in e for e in older)

@@ -13,12 +13,16 @@ the command, directory and environment (``job``), and becomes what a fresh inter
 - ``sys.path`` as ``-S -c`` with that ``PYTHONPATH`` gives it ('' first, then ``PYTHONPATH``, then
   the standard library); ``PYTHONPYCACHEPREFIX`` and ``PYTHONDONTWRITEBYTECODE`` applied to
   ``sys``; ``sys.argv`` as ``-c`` leaves it;
-- awslambdaric's own modules are imported again after that (they read the environment when
-  imported: ``AWS_LAMBDA_LOG_FORMAT``, ``AWS_LAMBDA_LOG_LEVEL``; ``runtime_client``, the transport,
-  reads the Runtime API's address when it is made, so it is not made ahead: the bootstrap program
-  registers ours, ``runtimes/python/runtime_client.py``, and awslambdaric's C one, never loaded
-  here, is kept from loading while the zygote imports); the bootstrap program runs in
-  ``__main__`` as ``-c`` runs it.
+- awslambdaric's ``bootstrap``, ``__main__`` and ``lambda_runtime_client`` are imported again
+  after that (``bootstrap`` reads ``AWS_LAMBDA_LOG_FORMAT`` and ``AWS_LAMBDA_LOG_LEVEL`` when
+  imported; ``runtime_client``, the transport, reads the Runtime API's address when it is made, so
+  it is not made ahead: the bootstrap program registers ours, ``runtimes/python/runtime_client.py``,
+  and awslambdaric's C one, never loaded here, is kept from loading while the zygote imports); its
+  other modules, which read nothing of the environment when imported, are kept (``_KEPT_IN``);
+- the bootstrap program runs in ``__main__`` as ``-c`` runs it, compiled ahead when it is the one
+  the zygote was made for (that of the pool's first cold start); the import system's finders of
+  the directories the zygote looked in are kept (each lists its directory again when it changes),
+  the function's own directories get new ones.
 
 Where that would not be the same, the zygote ``exec``s the command instead (same pid, cgroup and
 output pipe: an ordinary cold start): when a variable read at interpreter start differs from the
@@ -49,13 +53,13 @@ _APPLIED = frozenset({"PYTHONPATH", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTEC
 _STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "GLIBC_TUNABLES"})
 _STARTUP_PREFIXES = ("PYTHON", "LC_", "LD_", "MALLOC_")
 
-# The zygote: argv is [site, cgroup.procs files...]. Its names are all inside one function, so
+# The zygote: argv is [site, the program it will likely run, cgroup.procs files...]. Its names are all inside one function, so
 # that ``__main__`` is left empty for the program it runs.
 _ZYGOTE = r"""
 def _zygote():
     import os, sys
     from os import environ  # the function's process, not the server's
-    for f in sys.argv[2:]:
+    for f in sys.argv[3:]:
         try:
             with open(f, "w") as fh:
                 fh.write(str(os.getpid()))
@@ -86,8 +90,10 @@ def _zygote():
             del sys.modules[name]
             if keep:
                 delattr(package, name.rpartition(".")[2])  # else "from . import bootstrap" takes it
-    # A process's first compile costs ~2 ms more than the next ones (the bootstrap program's).
-    compile("class A:\n    def f(a, b=None):\n        return g(a, [b], {'c': 1})\nimport a.b, c\nx = f(%r)\n" % ("A" * 4096), "<string>", "exec")
+    # The program of the cold start that made this zygote's pool, compiled ahead: the next ones
+    # likely run the same (a process's first compile also costs ~2 ms more than the next ones).
+    likely = sys.argv[2]
+    ahead_code = compile(likely, "<string>", "exec")
     ahead = {n.partition(".")[0] for n in set(sys.modules) - before}
     import json
     chunks = []
@@ -128,16 +134,17 @@ def _zygote():
     for k, v in born.items():
         environ.setdefault(k, v)
     sys.path[:] = [initial[0], *paths, *initial[1:]]
-    sys.path_importer_cache.clear()
-    import importlib
-    importlib.invalidate_caches()
+    # The finders of the directories this zygote looked in stay (each lists its directory again
+    # when its mtime changes); the function's own ('' is its directory, then PYTHONPATH) are new.
+    for known in [k for k in sys.path_importer_cache if k not in initial[1:] and k != sys.argv[1]]:
+        del sys.path_importer_cache[known]
     sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
     sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
     sys.argv[:] = ["-c", argv[5]]
     main = sys.modules["__main__"].__dict__
     for name in [n for n in main if not (n.startswith("__") and n.endswith("__"))]:
         del main[name]
-    exec(compile(argv[4], "<string>", "exec"), main)
+    exec(ahead_code if argv[4] == likely else compile(argv[4], "<string>", "exec"), main)
 _zygote()
 """
 
@@ -217,7 +224,10 @@ class Zygotes:
         key = (argv[0], site, startup_variables(env))
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = SparePool(lambda: self._new(*key), self._scope.child("zygotes"), "zygote")
+            program = argv[4]
+            pool = self._pools[key] = SparePool(
+                lambda: self._new(*key, program), self._scope.child("zygotes"), "zygote"
+            )
             pool.refill()
             return None
         return await pool.take()
@@ -226,7 +236,7 @@ class Zygotes:
         zygote.kill()
         self._scope.spawn(zygote.dispose(), name=f"dispose of zygote {zygote.proc.pid}")
 
-    async def _new(self, python: str, site: str, startup: tuple[tuple[str, str], ...]) -> Zygote:
+    async def _new(self, python: str, site: str, startup: tuple[tuple[str, str], ...], program: str) -> Zygote:
         self._count += 1
         cgroup = self._tree.create(f"zygote-{self._count}-{os.urandom(3).hex()}")
         if cgroup is None:
@@ -234,7 +244,7 @@ class Zygotes:
         read_fd, write_fd = os.pipe()
         try:
             proc = await spawn(
-                [python, "-u", "-S", "-c", ZYGOTE_PROGRAM, site, *cgroup.procs_files],
+                [python, "-u", "-S", "-c", ZYGOTE_PROGRAM, site, program, *cgroup.procs_files],
                 cwd="/",
                 env=dict(startup),
                 stdin=read_fd,
