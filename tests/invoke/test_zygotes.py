@@ -56,11 +56,11 @@ def handler(event, context):
 """
 
 
-def _function(srv: Server, name: str, files: dict[str, str], **kw: Any) -> None:
+def _function(srv: Server, name: str, files: dict[str, str], runtime: str = HOST_PYTHON_RUNTIME, **kw: Any) -> None:
     lam = srv.client()
     lam.create_function(
         FunctionName=name,
-        Runtime=HOST_PYTHON_RUNTIME,
+        Runtime=runtime,
         Role=ROLE,
         Handler="handler.handler",
         Code={"ZipFile": make_zip(files)},
@@ -147,14 +147,7 @@ def test_a_zygote_runs_another_program_than_the_one_it_compiled_ahead(spawn_serv
     # (its error payloads have no requestId): the zygote compiles that one instead of its own.
     srv = spawn_server(LAMBDA_KEEPALIVE_MS="0")
     _function(srv, "first", {"handler.py": RAISES})
-    lam = srv.client()
-    lam.create_function(
-        FunctionName="older",
-        Runtime="python3.8",
-        Role=ROLE,
-        Handler="handler.handler",
-        Code={"ZipFile": make_zip({"handler.py": RAISES})},
-    )
+    _function(srv, "older", {"handler.py": RAISES}, runtime="python3.8")
     first = [_invoke(srv, "first", {})[0] for _ in range(3)]
     older = [_invoke(srv, "older", {})[0] for _ in range(3)]
     assert {e["errorMessage"] for e in first} == {"fresh", "zygote"}
