@@ -111,10 +111,20 @@ def test_children_run_a_little_below_the_server_and_so_do_theirs() -> None:
     from locallambda.executors.spawn import FUNCTION_NICE
 
     async def main() -> bytes:
-        # `nice` with no operand prints the niceness it runs at; run by the child, by its child
+        # `nice` with no operand prints the niceness it runs at; run by the child, by its child,
+        # once spawn has returned: the child is reniced right after it starts, so for its first
+        # moment it runs at the server's niceness (what it forks then would stay there).
+        go_read, go_write = os.pipe()
         child = await spawn(
-            ["/bin/sh", "-c", "nice; /bin/sh -c nice"], cwd="/", env={"PATH": "/usr/bin:/bin"}, stdin=None, output=True
+            ["/bin/sh", "-c", "read go; nice; /bin/sh -c nice"],
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+            stdin=go_read,
+            output=True,
         )
+        os.close(go_read)
+        os.write(go_write, b"go\n")
+        os.close(go_write)
         assert child.stdout is not None
         data = await child.stdout.read()
         await child.wait()

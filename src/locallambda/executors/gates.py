@@ -28,8 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup
-from locallambda.executors.spares import SparePool, Waiting
-from locallambda.executors.spawn import spawn
+from locallambda.executors.spares import SparePool, Waiting, start_waiting
 from locallambda.model.tasks import TaskScope
 
 __all__ = ["Gate", "GatePool", "exec_problem", "gate_script"]
@@ -111,21 +110,6 @@ class Gate(Waiting):
     cgroup: EnvCgroup
 
 
-async def _spawn(cgroup: EnvCgroup) -> Gate:
-    """A gate in ``cgroup``, blocked until it is sent its script. Raises ``OSError``."""
-    read_fd, write_fd = os.pipe()
-    try:
-        proc = await spawn(
-            ["/bin/sh", "-c", _GATE, "sh", *cgroup.procs_files], cwd="/", env={}, stdin=read_fd, output=True
-        )
-    except BaseException:  # OSError, or cancelled: a gate already started reads EOF and exits
-        os.close(write_fd)
-        raise
-    finally:
-        os.close(read_fd)
-    return Gate(proc, cgroup, write_fd)
-
-
 class GatePool(SparePool[Gate]):
     """One spare gate, made after the first is used and replaced as soon as it is taken.
     ``take`` raises ``OSError`` when no gate can be started (no cgroup can be made: ``ENOSPC``)."""
@@ -136,12 +120,9 @@ class GatePool(SparePool[Gate]):
         self._count = 0
 
     async def _new(self) -> Gate:
+        """A gate in a fresh cgroup, blocked until it is sent its script. Raises ``OSError``."""
         self._count += 1
-        cgroup = self._tree.create(f"env-{self._count}-{os.urandom(3).hex()}")
-        if cgroup is None:
-            raise OSError(errno.ENOSPC, "no cgroup could be made")
-        try:
-            return await _spawn(cgroup)
-        except BaseException:
-            cgroup.remove()
-            raise
+        proc, cgroup, write_fd = await start_waiting(
+            self._tree, f"env-{self._count}", lambda c: ["/bin/sh", "-c", _GATE, "sh", *c.procs_files], {}
+        )
+        return Gate(proc, cgroup, write_fd)

@@ -8,23 +8,26 @@ takes the spare, hands it its input through a pipe and a new spare is made in th
   reaped, its cgroup removed, when it is not used.
 - ``SparePool``: one spare kept ready by a maker, replaced as soon as it is taken; every wait of
   ``close`` has a deadline.
+- ``start_waiting``: the local executor's kind of spare (gates, zygotes) started in a fresh cgroup
+  of its own, which it enters itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Generic, TypeVar
 
-from locallambda.executors.cgroups import EnvCgroup, remove_cgroup
-from locallambda.executors.spawn import Child
+from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
+from locallambda.executors.spawn import Child, spawn
 from locallambda.model.tasks import TaskScope
 
-__all__ = ["DISPOSE_TIMEOUT_S", "SparePool", "Waiting"]
+__all__ = ["DISPOSE_TIMEOUT_S", "SparePool", "Waiting", "start_waiting"]
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +143,32 @@ class SparePool(Generic[W]):
         if spare is not None:
             await spare.dispose(timeout_s)
         await self._scope.close(timeout_s)
+
+
+async def start_waiting(
+    tree: CgroupTree, name: str, argv: Callable[[EnvCgroup], Sequence[str]], env: Mapping[str, str]
+) -> tuple[Child, EnvCgroup, int]:
+    """A process started in ``/`` with exactly ``env``, given ``argv(cgroup)`` for a fresh cgroup
+    of ``tree`` named after ``name`` (the process enters it itself, through its ``procs_files``),
+    blocked reading its input from a pipe: the process, its cgroup and the pipe's write end.
+
+    Raises ``OSError`` (``ENOSPC`` when no cgroup can be made); the cgroup and the pipe are
+    removed then (a process already started reads EOF and exits).
+    """
+    cgroup = tree.create(f"{name}-{os.urandom(3).hex()}")
+    if cgroup is None:
+        raise OSError(errno.ENOSPC, "no cgroup could be made")
+    try:
+        read_fd, write_fd = os.pipe()
+    except BaseException:
+        cgroup.remove()
+        raise
+    try:
+        proc = await spawn(argv(cgroup), cwd="/", env=dict(env), stdin=read_fd, output=True)
+    except BaseException:  # OSError, or cancelled
+        os.close(write_fd)
+        cgroup.remove()
+        raise
+    finally:
+        os.close(read_fd)
+    return proc, cgroup, write_fd

@@ -37,14 +37,11 @@ Init Duration stays what it measures: from the cold start's command to the runti
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 from collections.abc import Mapping, Sequence
 
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup
-from locallambda.executors.spares import SparePool, Waiting
-from locallambda.executors.spawn import spawn
+from locallambda.executors.spares import SparePool, Waiting, start_waiting
 from locallambda.model.tasks import TaskScope
 
 __all__ = ["Zygote", "Zygotes", "startup_variables", "zygote_shape"]
@@ -238,24 +235,12 @@ class Zygotes:
 
     async def _new(self, python: str, site: str, startup: tuple[tuple[str, str], ...], program: str) -> Zygote:
         self._count += 1
-        cgroup = self._tree.create(f"zygote-{self._count}-{os.urandom(3).hex()}")
-        if cgroup is None:
-            raise OSError(errno.ENOSPC, "no cgroup could be made")
-        read_fd, write_fd = os.pipe()
-        try:
-            proc = await spawn(
-                [python, "-u", "-S", "-c", ZYGOTE_PROGRAM, site, program, *cgroup.procs_files],
-                cwd="/",
-                env=dict(startup),
-                stdin=read_fd,
-                output=True,
-            )
-        except BaseException:
-            os.close(write_fd)
-            cgroup.remove()
-            raise
-        finally:
-            os.close(read_fd)
+        proc, cgroup, write_fd = await start_waiting(
+            self._tree,
+            f"zygote-{self._count}",
+            lambda c: [python, "-u", "-S", "-c", ZYGOTE_PROGRAM, site, program, *c.procs_files],
+            dict(startup),
+        )
         return Zygote(proc, cgroup, write_fd)
 
     async def close(self, timeout_s: float) -> None:

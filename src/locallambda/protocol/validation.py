@@ -220,22 +220,26 @@ def _walk(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
             )
 
 
+def _path(prefix: str, name: str) -> str:
+    return f"{prefix}.{_lower_first(name)}" if prefix else _lower_first(name)
+
+
 def _walk_structure(shape: StructureShape, value: dict[str, Any], prefix: str, errors: list[str]) -> None:
-    required = set(shape.required_members)
     for (owner, name), check in _FIRST_CHECKS.items():
         if owner == shape.name and value.get(name) is not None and (text := check(value[name])) is not None:
-            path = f"{prefix}.{_lower_first(name)}" if prefix else _lower_first(name)
             errors.append(
-                f"{_subject(shape.members[name], value[name])} at '{path}' failed to satisfy constraint: {text}"
+                f"{_subject(shape.members[name], value[name])} at '{_path(prefix, name)}' failed to satisfy constraint: {text}"
             )
+    required = shape.required_members
     for name, member in shape.members.items():
-        path = f"{prefix}.{_lower_first(name)}" if prefix else _lower_first(name)
         item = value.get(name)
         if item is None:
             if name in required:
-                errors.append(f"Value null at '{path}' failed to satisfy constraint: Member must not be null")
+                errors.append(
+                    f"Value null at '{_path(prefix, name)}' failed to satisfy constraint: Member must not be null"
+                )
             continue
-        _walk(member, item, path, errors)
+        _walk(member, item, _path(prefix, name), errors)
 
 
 def validate(shape: StructureShape | None, params: dict[str, Any]) -> None:
