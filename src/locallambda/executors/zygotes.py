@@ -50,8 +50,8 @@ _APPLIED = frozenset({"PYTHONPATH", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTEC
 _STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "GLIBC_TUNABLES"})
 _STARTUP_PREFIXES = ("PYTHON", "LC_", "LD_", "MALLOC_")
 
-# The zygote: argv is [site, the program it will likely run, cgroup.procs files...]. Its names are all inside one function, so
-# that ``__main__`` is left empty for the program it runs.
+# The zygote: argv is [site, the program it will likely run, cgroup.procs files...]. Its names
+# are all inside one function, so that ``__main__`` is left empty for the program it runs.
 _ZYGOTE = r"""
 def _zygote():
     import os, sys
@@ -86,7 +86,7 @@ def _zygote():
         if not keep or name in FRESH:
             del sys.modules[name]
             if keep:
-                delattr(package, name.rpartition(".")[2])  # else "from . import bootstrap" takes it
+                vars(package).pop(name.rpartition(".")[2], None)  # else "from . import bootstrap" takes it
     # The program of the cold start that made this zygote's pool, compiled ahead: the next ones
     # likely run the same (a process's first compile also costs ~2 ms more than the next ones).
     likely = sys.argv[2]
