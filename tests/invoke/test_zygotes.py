@@ -1,6 +1,7 @@
-"""Python cold starts from zygotes (``executors/zygotes.py``, local executor): a function started
-by a zygote sees what it would see in a fresh interpreter, and a function whose code holds a
-module the zygote imported ahead gets a fresh interpreter."""
+"""Python cold starts from zygotes (``executors/zygotes.py``; in the local executor, and in the
+sandbox executor's spare sandboxes, ``executors/sandbox/zygotes.py``): a function started by a
+zygote sees what it would see in a fresh interpreter, and a function whose code holds a module
+the zygote imported ahead gets a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 from tests.conftest import ROLE, Server, make_zip
 from tests.invoke.conftest import EXECUTOR, HOST_PYTHON_RUNTIME
 
-pytestmark = pytest.mark.skipif(EXECUTOR != "local", reason="zygotes are the local executor's")
+pytestmark = pytest.mark.skipif(
+    EXECUTOR not in ("local", "sandbox"), reason="zygotes are the local and sandbox executors'"
+)
 
 SNAPSHOT = """
 import locale, logging, os, sys, time

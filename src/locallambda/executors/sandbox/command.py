@@ -26,6 +26,7 @@ from pathlib import Path
 
 from locallambda.errors import InvalidEntrypointError
 from locallambda.executors.sandbox.mounts import OPT, TASK_ROOT, HostLayout, code_translator, is_under, prefix_of
+from locallambda.executors.zygotes import zygote_shape
 from locallambda.model.spec import FunctionSpec
 from locallambda.runtimes.catalogue import family
 from locallambda.runtimes.commands import (
@@ -56,6 +57,9 @@ class SandboxCommand:
     env: Mapping[str, str]
     roots: tuple[str, ...]  # host directories bound at their own path (our bootstraps, the interpreter)
     extensions: tuple[str, ...]  # /opt/extensions/*, started before the runtime
+    # Where awslambdaric is, when argv is Python's own bootstrap (nothing around it): a zygote
+    # may become it (sandbox/zygotes.py).
+    python_site: str | None = None
 
 
 async def sandbox_command(
@@ -98,13 +102,15 @@ async def sandbox_command(
         # Asking an interpreter we have not met where it lives runs it: off the event loop.
         program_roots += await asyncio.to_thread(layout.python_roots, inside[0])
     wrapper = exec_wrapper(spec)
+    site = commands.python_site(argv[0]) if wrapper is None and zygote_shape(argv) else None
     if wrapper is not None:  # named as inside the sandbox, where /var/task and /opt are real
         inside = with_exec_wrapper(inside, wrapper)
     extensions = tuple(translate(str(p)) for p in extension_commands(list(spec.layers)))
     if spec.debug is not None and family(spec.runtime or "") == "python":
         # Lambda debug mode: where debugpy is (already looked up by ``command``), at its own path.
         runtime_roots.append(commands.debuggers.debugpy_site(argv[0]))
-    return SandboxCommand(tuple(inside), env, (*layout.shared, *program_roots, *runtime_roots), extensions)
+    roots = (*layout.shared, *program_roots, *runtime_roots)
+    return SandboxCommand(tuple(inside), env, roots, extensions, site if not extensions else None)
 
 
 def _node_runtime(commands: RuntimeCommands, runtime: str, extra: dict[str, str], layout: HostLayout) -> list[str]:

@@ -50,20 +50,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from locallambda.errors import ExecutorError
 from locallambda.executors.base import Executor, OutputSink, RuntimeProcess
 from locallambda.executors.extensions import with_extensions
 from locallambda.executors.process import ChildProcess
 from locallambda.executors.sandbox.args import sandbox_args
-from locallambda.executors.sandbox.command import sandbox_command
-from locallambda.executors.sandbox.launcher import LauncherPool
+from locallambda.executors.sandbox.command import SandboxCommand, sandbox_command
+from locallambda.executors.sandbox.launcher import PIDS_MAX, Launcher, LauncherPool
 from locallambda.executors.sandbox.memory import MemoryGuard, cgroup_memory_limit
 from locallambda.executors.sandbox.mounts import OPT, TASK_ROOT, argv_binds, layer_binds, own_path_binds
 from locallambda.executors.sandbox.probe import SandboxHost, supported
 from locallambda.executors.sandbox.process import SandboxProcess
-from locallambda.executors.sandbox.supervisor import Supervisor, supervised
+from locallambda.executors.sandbox.supervisor import Supervisor, job_order, supervised
+from locallambda.executors.sandbox.zygotes import SandboxZygotes, identity
+from locallambda.executors.zygotes import ZYGOTE_PROGRAM, job, startup_variables
 from locallambda.model.spec import FunctionSpec
 from locallambda.model.tasks import TaskScope
 from locallambda.runtimes.commands import RuntimeCommands
@@ -94,6 +96,7 @@ class SandboxExecutor(Executor):
         self._ready: asyncio.Task[str | None] | None = None
         self._host: SandboxHost | None = None
         self._launchers: LauncherPool | None = None
+        self._zygotes: SandboxZygotes | None = None
         self._guard = MemoryGuard(tasks.child("memory"))
         self._closing = False
 
@@ -124,6 +127,8 @@ class SandboxExecutor(Executor):
             return "the sandbox executor is closed"
         self._host = opened
         self._launchers = LauncherPool(opened.layout.bwrap, opened.cgroups, self._scope.child("launchers"))
+        if opened.cgroups is not None:
+            self._zygotes = SandboxZygotes(opened.layout.bwrap, opened.cgroups, self._scope.child("sandbox zygotes"))
         self._launchers.refill()
         return None
 
@@ -158,24 +163,76 @@ class SandboxExecutor(Executor):
         runtime = list(command.argv)
         if command.extensions:
             runtime = with_extensions(runtime, list(command.extensions), OPT)
-        supervisor_argv, supervisor_env = supervised(runtime)
-        args = sandbox_args(
-            system=layout.system,
-            masks=layout.masks,
-            ephemeral_mb=spec.ephemeral_mb,
-            own_paths=own_path_binds(command.roots, layout.system_roots),
-            argv_binds=argv_binds(list(command.argv[1:]), [*layout.system_roots, *command.roots, TASK_ROOT, OPT]),
-            code_dir=str(spec.code_dir),
-            opt=layer_binds([str(p) for p in spec.layers]),
-            env={**command.env, **supervisor_env},
-            argv=supervisor_argv,
-        )
+        code_dir = str(spec.code_dir)
+
+        def build(env: Mapping[str, str], argv: Sequence[str]) -> list[str]:
+            return sandbox_args(
+                system=layout.system,
+                masks=layout.masks,
+                ephemeral_mb=spec.ephemeral_mb,
+                own_paths=own_path_binds(command.roots, layout.system_roots),
+                argv_binds=argv_binds(list(command.argv[1:]), [*layout.system_roots, *command.roots, TASK_ROOT, OPT]),
+                code_dir=code_dir,
+                opt=layer_binds([str(p) for p in spec.layers]),
+                env=env,
+                argv=argv,
+            )
+
         notice = self._commands.notice(spec)
         if notice is not None:
             output(notice.encode() + b"\n")
+        if command.python_site is not None and self._zygotes is not None:
+            made = await self._from_zygote(self._zygotes, spec, command, command.python_site, build, output)
+            if made is not None:
+                return made
+        supervisor_argv, supervisor_env = supervised(runtime)
+        args = build({**command.env, **supervisor_env}, supervisor_argv)
         launcher = await launchers.start(args, cgroup_memory_limit(spec.memory_mb, spec.ephemeral_mb))
+        return self._running(spec, launcher, Supervisor(launcher.take_control()), output)
+
+    async def _from_zygote(
+        self,
+        zygotes: SandboxZygotes,
+        spec: FunctionSpec,
+        command: SandboxCommand,
+        site: str,
+        build: Callable[[Mapping[str, str], Sequence[str]], list[str]],
+        output: OutputSink,
+    ) -> SandboxProcess | None:
+        """The runtime started by the zygote of a spare sandbox (``zygotes.py``); None when there
+        is none yet for this function, or it cannot be used."""
+        argv = command.argv
+        # The zygote's own variables are those an interpreter reads at its start; the job gives
+        # it all of them, and it becomes the command (or execs it, where it cannot).
+        zygote = [argv[0], "-u", "-S", "-c", ZYGOTE_PROGRAM, site, argv[4]]
+        supervisor_argv, supervisor_env = supervised(zygote, spare=True)
+        args = build({**dict(startup_variables(command.env)), **supervisor_env}, supervisor_argv)
+        key = (*args, *identity([str(spec.code_dir), *(str(p) for p in spec.layers)]))
+        try:
+            # The supervisor's shell exports PWD (its directory, /var/task) to what it starts.
+            data = job(argv, TASK_ROOT, {**command.env, "PWD": TASK_ROOT})
+            launcher = await zygotes.take(key, args)
+        except (OSError, ValueError) as exc:
+            log.warning("no spare sandbox for %s: %s", spec.name, exc)
+            return None
+        if launcher is None:
+            return None
+        supervisor = Supervisor(launcher.take_control(), job_order(data))
+        try:
+            if launcher.cgroup is not None:
+                launcher.cgroup.set_limits(cgroup_memory_limit(spec.memory_mb, spec.ephemeral_mb), PIDS_MAX)
+            supervisor.start()
+        except OSError as exc:
+            log.warning("a spare sandbox of %s could not be used: %s", spec.name, exc)
+            supervisor.close()
+            zygotes.discard(launcher)
+            return None
+        return self._running(spec, launcher, supervisor, output)
+
+    def _running(
+        self, spec: FunctionSpec, launcher: Launcher, supervisor: Supervisor, output: OutputSink
+    ) -> SandboxProcess:
         child = ChildProcess(launcher.proc, output, self._scope)
-        supervisor = Supervisor(launcher.take_control())
         return SandboxProcess(
             child, supervisor, launcher.cgroup, spec.memory_mb * 1024 * 1024, self._guard, self._scope
         )
@@ -189,6 +246,8 @@ class SandboxExecutor(Executor):
         await self._guard.close(CLOSE_TIMEOUT_S)
         if self._launchers is not None:
             await self._launchers.close(CLOSE_TIMEOUT_S)
+        if self._zygotes is not None:
+            await self._zygotes.close(CLOSE_TIMEOUT_S)
         host, self._host = self._host, None
         if host is not None:
             await asyncio.to_thread(host.close)

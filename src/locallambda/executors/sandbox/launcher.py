@@ -31,7 +31,7 @@ from locallambda.executors.spares import SparePool, Waiting
 from locallambda.executors.spawn import Child, spawn
 from locallambda.model.tasks import TaskScope
 
-__all__ = ["PIDS_MAX", "Launcher", "LauncherPool"]
+__all__ = ["PIDS_MAX", "Launcher", "LauncherPool", "new_launcher"]
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +113,19 @@ class LauncherPool(SparePool[Launcher]):
         return launcher
 
     async def _new(self) -> Launcher:
-        """A launcher in a fresh cgroup (when there are cgroups). Raises ``OSError``."""
-        cgroup = None
-        if self._cgroups is not None:
-            self._count += 1
-            cgroup = self._cgroups.create(f"env-{self._count}-{os.urandom(3).hex()}")
-        try:
-            return await _spawn(self._bwrap, cgroup)
-        except BaseException:
-            if cgroup is not None:
-                cgroup.remove()
-            raise
+        self._count += 1
+        return await new_launcher(self._bwrap, self._cgroups, f"env-{self._count}")
+
+
+async def new_launcher(bwrap: str, cgroups: CgroupTree | None, name: str) -> Launcher:
+    """A launcher in a fresh cgroup named after ``name`` (when there are cgroups).
+    Raises ``OSError``."""
+    cgroup = None
+    if cgroups is not None:
+        cgroup = cgroups.create(f"{name}-{os.urandom(3).hex()}")
+    try:
+        return await _spawn(bwrap, cgroup)
+    except BaseException:
+        if cgroup is not None:
+            cgroup.remove()
+        raise

@@ -175,7 +175,7 @@ class SandboxProcess(RuntimeProcess):
         self._oom = False
         self._peak = 0
         try:
-            self._supervisor.send("start")
+            self._supervisor.start()
         except OSError:
             self.kill()
             return False

@@ -11,13 +11,18 @@ It talks to the server over its stdin, one end of a socket pair (``Supervisor`` 
 other), one line at a time:
 
 - it starts the runtime's command (its extensions first, in the same command) at once, with
-  stdin from ``/dev/null``; when that command ends it says ``exit <status>`` (128+N for a signal).
+  stdin from ``/dev/null`` (but see ``job``); when that command ends it says ``exit <status>`` (128+N for a signal).
   The command comes shell-quoted in ``RUNTIME_VAR``, which it takes out of the environment: the
   supervisor's own command line does not name the runtime's (``ps`` shows the runtime once);
 - ``stop``: it kills every other process of the sandbox (``kill -KILL -1``: in a pid namespace
   that is everything but its pid 1, bwrap's reaper, and the caller), reaps its own children and
   says ``stopped``;
 - ``start``: it starts the runtime's command again;
+- ``job <n>`` followed by n bytes: the runtime's command starts with those bytes as its stdin,
+  a pipe that ends after them (``head -c``, which reads no further, copies them while the
+  supervisor waits: nothing else reads the socket meanwhile). A zygote (``executors/zygotes.py``)
+  reads its job that way. A spare sandbox's supervisor (started with ``spare``) starts the
+  command at once on such a pipe, which is fed when the first ``job`` comes;
 - at the end of its input (the server closed its end, or died) it exits, and bwrap with it:
   the kernel then kills whatever is left in the sandbox's pid namespace.
 
@@ -34,7 +39,7 @@ import shlex
 import socket
 from collections.abc import Callable, Sequence
 
-__all__ = ["RUNTIME_VAR", "SUPERVISOR", "Supervisor", "supervised"]
+__all__ = ["RUNTIME_VAR", "SUPERVISOR", "Supervisor", "job_order", "supervised"]
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +50,16 @@ SUPERVISOR = f"""exec 3<&0 0</dev/null
 runtime=${RUNTIME_VAR}
 unset {RUNTIME_VAR}
 run() {{ ( eval "$runtime" 3>&-; echo "exit $?" >&3 ) & }}
-run
+fed() {{ exec 4<&0; ( eval "$runtime" 0<&4 4<&- 3>&-; echo "exit $?" >&3 ) & }}
+if [ "$1" = spare ]; then
+  {{ read -r order <&3 && head -c "${{order#job }}" <&3; }} | fed
+else
+  run
+fi
 while read -r order <&3; do
   case $order in
     start) run ;;
+    "job "*) head -c "${{order#job }}" <&3 | fed ;;
     stop) kill -KILL -1 2>/dev/null; kill -KILL -1 2>/dev/null; wait; echo stopped >&3 ;;
   esac
 done
@@ -58,18 +69,25 @@ _ARGV = ("/bin/sh", "-c", SUPERVISOR, "supervisor")
 Report = Callable[[str, int | None], None]  # ("exit", status) | ("stopped", None) | ("closed", None)
 
 
-def supervised(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+def supervised(argv: Sequence[str], *, spare: bool = False) -> tuple[list[str], dict[str, str]]:
     """The command that runs ``argv`` under ``SUPERVISOR`` (talking over its stdin), and the
-    variable that hands ``argv`` to it."""
-    return list(_ARGV), {RUNTIME_VAR: shlex.join(argv)}
+    variable that hands ``argv`` to it. ``spare``: it waits for a ``job`` before starting it."""
+    return [*_ARGV, *(["spare"] if spare else [])], {RUNTIME_VAR: shlex.join(argv)}
+
+
+def job_order(data: bytes) -> bytes:
+    """The order that starts a spare sandbox's runtime with ``data`` as its stdin."""
+    return b"job %d\n" % len(data) + data
 
 
 class Supervisor:
     """The server's end of a supervisor's control socket (non-blocking, read on the loop)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, start: bytes = b"start\n") -> None:
+        """``start``: the order that starts the runtime again (a spare's ``job_order``)."""
         sock.setblocking(False)
         self._sock: socket.socket | None = sock
+        self._start = start
         self._buffer = b""
         self._report: Report | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -83,11 +101,20 @@ class Supervisor:
             self._loop.add_reader(self._sock.fileno(), self._read)
 
     def send(self, order: str) -> None:
-        """Say ``start`` or ``stop``. Raises ``OSError`` when the supervisor is gone."""
+        """Say ``stop`` (or another order of one line). Raises ``OSError`` when the supervisor
+        is gone."""
+        self._send(order.encode() + b"\n")
+
+    def start(self) -> None:
+        """Have the runtime started (again). Raises ``OSError`` when the supervisor is gone."""
+        self._send(self._start)
+
+    def _send(self, data: bytes) -> None:
         if self._sock is None:
             raise ConnectionResetError("the supervisor's socket is closed")
-        data = order.encode() + b"\n"
-        sent = self._sock.send(data)  # a few bytes into an empty socket buffer: never short
+        # Into a socket buffer the supervisor has emptied (orders come one at a time; a job is
+        # some kB against a buffer of some hundred): never short.
+        sent = self._sock.send(data)
         if sent != len(data):
             raise BlockingIOError("the supervisor does not read its orders")
 
