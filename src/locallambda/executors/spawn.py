@@ -88,17 +88,20 @@ async def spawn(
     output: bool,
     start_new_session: bool = True,
     pass_fds: Sequence[int] = (),
+    stdout: int | None = None,
 ) -> Spawned:
     """Start ``argv``; with ``output``, its stdout and stderr merged into one pipe read as
-    ``stdout``. Raises ``OSError`` as ``Popen`` does."""
+    ``stdout``. ``stdout``: a descriptor that is the child's stdout instead (the pipe is then its
+    stderr alone). Raises ``OSError`` as ``Popen`` does."""
+    own_stdout = stdout is not None
     # vfork and exec: what the event loop waits for is the child's exec, not a copy of the server.
     popen = subprocess.Popen(  # noqa: ASYNC220
         list(argv),
         cwd=cwd,
         env=dict(env),
         stdin=stdin,
-        stdout=subprocess.PIPE if output else subprocess.DEVNULL,
-        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+        stdout=stdout if stdout is not None else subprocess.PIPE if output else subprocess.DEVNULL,
+        stderr=(subprocess.PIPE if own_stdout else subprocess.STDOUT) if output else subprocess.DEVNULL,
         start_new_session=start_new_session,
         pass_fds=tuple(pass_fds),
     )
@@ -106,10 +109,11 @@ async def spawn(
         os.setpriority(os.PRIO_PROCESS, popen.pid, os.getpriority(os.PRIO_PROCESS, 0) + FUNCTION_NICE)
     reader: asyncio.StreamReader | None = None
     if output:
-        assert popen.stdout is not None
+        pipe = popen.stderr if own_stdout else popen.stdout
+        assert pipe is not None
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=2**20)
-        await loop.connect_read_pipe(lambda: _Output(reader), popen.stdout)
+        await loop.connect_read_pipe(lambda: _Output(reader), pipe)
     return Spawned(popen, reader)
 
 

@@ -19,6 +19,8 @@ for a spare being made, disposes of the spare, and closes the scope.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import socket
@@ -45,9 +47,27 @@ class Launcher(Waiting):
 
     what = "sandbox launcher"
 
-    def __init__(self, proc: Child, cgroup: EnvCgroup | None, input_fd: int, control: socket.socket) -> None:
+    def __init__(
+        self, proc: Child, cgroup: EnvCgroup | None, input_fd: int, control: socket.socket, job_fd: int | None = None
+    ) -> None:
         super().__init__(proc, cgroup, input_fd)
         self.control: socket.socket | None = control
+        self._job_fd = job_fd
+
+    def send_job(self, data: bytes) -> None:
+        """Write ``data`` into the pipe that is the sandbox's stdout (a spare's: its supervisor
+        starts the runtime at once with that pipe as stdin) and close it. Once; raises ``OSError``."""
+        fd, self._job_fd = self._job_fd, None
+        assert fd is not None, "a spare sandbox is sent its job once"
+        try:
+            # Non-blocking: the whole job fits in the pipe (made 1 MB where the host allows it;
+            # 64 kB at least) even before the zygote reads; one that does not is refused
+            # (BlockingIOError) rather than stalling the event loop.
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
 
     def take_control(self) -> socket.socket:
         """The control socket, now the caller's to close (once)."""
@@ -60,27 +80,42 @@ class Launcher(Waiting):
         if self.control is not None:
             self.control.close()
             self.control = None
+        if self._job_fd is not None:
+            os.close(self._job_fd)
+            self._job_fd = None
 
 
-async def _spawn(bwrap: str, cgroup: EnvCgroup | None) -> Launcher:
+async def _spawn(bwrap: str, cgroup: EnvCgroup | None, job: bool = False) -> Launcher:
     """A bwrap in ``cgroup`` (when given), blocked until it is sent its arguments, its stdin one
-    end of a socket pair (the other is the launcher's ``control``).
+    end of a socket pair (the other is the launcher's ``control``); with ``job``, its stdout the
+    read end of a pipe (``Launcher.send_job``), its output on stderr alone.
 
-    Raises ``OSError`` (the pipe and the sockets are closed again then).
+    Raises ``OSError`` (the pipes and the sockets are closed again then).
     """
     control, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     read_fd, write_fd = os.pipe()
+    job_read, job_write = os.pipe() if job else (None, None)
+    if job_write is not None:
+        os.set_blocking(job_write, False)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(job_write, fcntl.F_SETPIPE_SZ, 1 << 20)
     argv = launcher_argv(bwrap, read_fd, cgroup.procs_files if cgroup is not None else ())
     try:
-        proc = await spawn(argv, cwd="/", env={}, stdin=inside.fileno(), output=True, pass_fds=(read_fd,))
+        proc = await spawn(
+            argv, cwd="/", env={}, stdin=inside.fileno(), output=True, pass_fds=(read_fd,), stdout=job_read
+        )
     except BaseException:  # OSError, or cancelled: a bwrap already started reads EOF and exits
         os.close(write_fd)
+        if job_write is not None:
+            os.close(job_write)
         control.close()
         raise
     finally:
         os.close(read_fd)
+        if job_read is not None:
+            os.close(job_read)
         inside.close()
-    return Launcher(proc, cgroup, write_fd, control)
+    return Launcher(proc, cgroup, write_fd, control, job_write)
 
 
 class LauncherPool(SparePool[Launcher]):
@@ -117,14 +152,14 @@ class LauncherPool(SparePool[Launcher]):
         return await new_launcher(self._bwrap, self._cgroups, f"env-{self._count}")
 
 
-async def new_launcher(bwrap: str, cgroups: CgroupTree | None, name: str) -> Launcher:
-    """A launcher in a fresh cgroup named after ``name`` (when there are cgroups).
-    Raises ``OSError``."""
+async def new_launcher(bwrap: str, cgroups: CgroupTree | None, name: str, job: bool = False) -> Launcher:
+    """A launcher in a fresh cgroup named after ``name`` (when there are cgroups); ``job``: a
+    spare's, whose stdout is the pipe of ``Launcher.send_job``. Raises ``OSError``."""
     cgroup = None
     if cgroups is not None:
         cgroup = cgroups.create(f"{name}-{os.urandom(3).hex()}")
     try:
-        return await _spawn(bwrap, cgroup)
+        return await _spawn(bwrap, cgroup, job)
     except BaseException:
         if cgroup is not None:
             cgroup.remove()

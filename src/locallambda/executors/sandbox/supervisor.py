@@ -22,7 +22,8 @@ other), one line at a time:
   a pipe that ends after them (``head -c``, which reads no further, copies them while the
   supervisor waits: nothing else reads the socket meanwhile). A zygote (``executors/zygotes.py``)
   reads its job that way. A spare sandbox's supervisor (started with ``spare``) starts the
-  command at once on such a pipe, which is fed when the first ``job`` comes;
+  command at once, its stdin the pipe that the sandbox's stdout was (its output is on stderr
+  alone), which the server fills at the cold start (``Launcher.send_job``);
 - at the end of its input (the server closed its end, or died) it exits, and bwrap with it:
   the kernel then kills whatever is left in the sandbox's pid namespace.
 
@@ -50,16 +51,18 @@ SUPERVISOR = f"""exec 3<&0 0</dev/null
 runtime=${RUNTIME_VAR}
 unset {RUNTIME_VAR}
 run() {{ ( eval "$runtime" 3>&-; echo "exit $?" >&3 ) & }}
-fed() {{ exec 4<&0; ( eval "$runtime" 0<&4 4<&- 3>&-; echo "exit $?" >&3 ) & }}
+fed() {{ ( eval "$runtime" 0<&4 4<&- 3>&-; echo "exit $?" >&3 ) & }}
 if [ "$1" = spare ]; then
-  {{ read -r order <&3 && head -c "${{order#job }}" <&3; }} | fed
+  exec 4<&1 1>&2
+  fed
+  exec 4<&-
 else
   run
 fi
 while read -r order <&3; do
   case $order in
     start) run ;;
-    "job "*) head -c "${{order#job }}" <&3 | fed ;;
+    "job "*) head -c "${{order#job }}" <&3 | {{ exec 4<&0; fed; }} ;;
     stop) kill -KILL -1 2>/dev/null; kill -KILL -1 2>/dev/null; wait; echo stopped >&3 ;;
   esac
 done

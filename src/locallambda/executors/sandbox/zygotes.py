@@ -84,7 +84,7 @@ class SandboxZygotes:
 
     async def _new(self, payload: bytes) -> Launcher:
         self._count += 1
-        launcher = await new_launcher(self._bwrap, self._cgroups, f"spare-{self._count}")
+        launcher = await new_launcher(self._bwrap, self._cgroups, f"spare-{self._count}", job=True)
         try:
             launcher.send(payload)
         except OSError:
