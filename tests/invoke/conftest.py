@@ -84,17 +84,16 @@ def _descendants(root: int) -> dict[int, str]:
 def runtime_processes(server: Server) -> dict[int, str]:
     """Processes whose environment points back at ``server`` (the runtimes it started), and the
     zygotes of ``server`` that became runtimes (``executors/zygotes.py``: their environment was
-    set after they started, so /proc shows the zygote's; an idle one still reads its job from a
-    pipe, in the local executor's or a spare sandbox's)."""
+    set after they started, so /proc shows the zygote's; one that became a runtime has its stdin
+    from /dev/null, while an idle one reads its job from a pipe and a fork server its requests
+    from a socket)."""
     needle = f"AWS_ENDPOINT_URL={server.url}\0".encode()
     children = _descendants(server.proc.pid) if server.proc is not None else {}
     found: dict[int, str] = {}
     for pid, (_, cmdline) in _proc_table().items():
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
-            became = (
-                pid in children and "_zygote" in cmdline and not os.readlink(f"/proc/{pid}/fd/0").startswith("pipe:")
-            )
+            became = pid in children and "_zygote" in cmdline and os.readlink(f"/proc/{pid}/fd/0") == os.devnull
         except OSError:
             continue
         if needle in environ + b"\0" or became:

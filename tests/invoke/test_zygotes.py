@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROLE, Server, make_zip
-from tests.invoke.conftest import EXECUTOR, HOST_PYTHON_RUNTIME
+from tests.invoke.conftest import EXECUTOR, HOST_PYTHON_RUNTIME, _descendants
 
 pytestmark = pytest.mark.skipif(
     EXECUTOR not in ("local", "sandbox"), reason="zygotes are the local and sandbox executors'"
@@ -156,3 +159,84 @@ def test_a_zygote_runs_another_program_than_the_one_it_compiled_ahead(spawn_serv
     assert {e["errorMessage"] for e in first} == {"fresh", "zygote"}
     assert "zygote" in {e["errorMessage"] for e in older}
     assert all("requestId" in e for e in first) and not any("requestId" in e for e in older)
+
+
+# -- fork servers (executors/forkserver.py): cold starts that find no spare ready ------------------
+
+local_only = pytest.mark.skipif(EXECUTOR != "local", reason="fork servers are the local executor's")
+
+FORKED = (
+    SNAPSHOT.replace("def handler(event, context):", "def _handler(event, context):")
+    + """
+def handler(event, context):
+    if event.get("exit") is not None:
+        os._exit(event["exit"])
+    if event.get("kill"):
+        os.kill(os.getpid(), 9)
+    answer = _handler(event, context)
+    answer["forked"] = len(sys.orig_argv) > 7 and sys.orig_argv[7] == "fork"
+    return answer
+"""
+)
+
+
+def _burst(srv: Server, name: str, payload: dict[str, Any], count: int) -> list[tuple[dict[str, Any], str]]:
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: _invoke(srv, name, payload), range(count)))
+
+
+def _fork_servers(srv: Server) -> list[int]:
+    """The server's zygote fork servers: their children have the same command line, but their
+    stdin is a job's pipe (or /dev/null), not the fork server's socket."""
+    assert srv.proc is not None
+    found = []
+    for pid, cmdline in _descendants(srv.proc.pid).items():
+        try:
+            if " fork " in cmdline and os.readlink(f"/proc/{pid}/fd/0").startswith("socket:"):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+@local_only
+def test_a_burst_of_cold_starts_is_forked_and_each_is_a_fresh_interpreter(spawn_server: Any) -> None:
+    srv = spawn_server(LAMBDA_KEEPALIVE_MS="0")
+    _function(srv, "burst", {"handler.py": FORKED}, Environment={"Variables": {"TZ": ":UTC"}})
+    fresh, _ = _invoke(srv, "burst", {})  # the first cold start: a fresh interpreter
+    assert not fresh["zygote"]
+    answers = [a for round_ in range(3) for a, _ in _burst(srv, "burst", {}, 6)]
+    forked = [a for a in answers if a["forked"]]
+    assert forked, [(a["zygote"], a["forked"]) for a in answers]
+    for answer in answers:
+        for key in fresh["at_import"]:
+            assert answer["at_import"][key] == fresh["at_import"][key], key
+            assert answer["now"][key] == fresh["now"][key], key
+    assert len(_fork_servers(srv)) == 1
+
+
+@local_only
+def test_a_forked_runtime_ends_as_a_fresh_one(spawn_server: Any) -> None:
+    # Its exit is reported by the fork server that reaped it: the same status, the same error.
+    srv = spawn_server(LAMBDA_KEEPALIVE_MS="0")
+    _function(srv, "ends", {"handler.py": FORKED})
+    for payload, message in (({"exit": 3}, "exit status 3"), ({"kill": True}, "signal: killed")):
+        first, _ = _invoke(srv, "ends", payload)
+        assert first["errorType"] == "Runtime.ExitError" and message in first["errorMessage"], first
+        for answer, _ in _burst(srv, "ends", payload, 6):
+            assert answer["errorType"] == "Runtime.ExitError" and message in answer["errorMessage"], answer
+    assert _fork_servers(srv)
+
+
+@local_only
+def test_cold_starts_go_on_when_the_fork_server_is_killed(spawn_server: Any) -> None:
+    srv = spawn_server(LAMBDA_KEEPALIVE_MS="0")
+    _function(srv, "killed", {"handler.py": FORKED})
+    _invoke(srv, "killed", {})
+    assert any(a["forked"] for a, _ in _burst(srv, "killed", {}, 6))
+    for pid in _fork_servers(srv):
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(2):
+        answers = _burst(srv, "killed", {}, 6)
+        assert all("errorType" not in a for a, _ in answers), answers
+    assert any(a["forked"] for a, _ in _burst(srv, "killed", {}, 6))  # another one was started

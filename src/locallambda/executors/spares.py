@@ -49,6 +49,11 @@ class Waiting:
     def alive(self) -> bool:
         return self.proc.returncode is None
 
+    @property
+    def ready(self) -> bool:
+        """Whether it would start its input at once (a zygote may still be importing)."""
+        return True
+
     def send(self, data: bytes) -> None:
         """Hand the process its input and let it go (once). Raises ``OSError`` when it is gone."""
         fd, self._input_fd = self._input_fd, None
@@ -87,8 +92,16 @@ W = TypeVar("W", bound=Waiting)
 class SparePool(Generic[W]):
     """One spare made by ``make`` (which raises ``OSError`` when it cannot), kept ready."""
 
-    def __init__(self, make: Callable[[], Awaitable[W]], scope: TaskScope, what: str) -> None:
+    def __init__(
+        self,
+        make: Callable[[], Awaitable[W]],
+        scope: TaskScope,
+        what: str,
+        make_now: Callable[[], Awaitable[W]] | None = None,
+    ) -> None:
+        """``make_now``: how ``take`` makes one when no spare is ready (``make`` when not given)."""
         self._make = make
+        self._make_now = make_now or make
         self._scope = scope
         self._what = what
         self._spare: W | None = None
@@ -102,10 +115,13 @@ class SparePool(Generic[W]):
         if spare is not None and not spare.alive:
             self.discard(spare)
             spare = None
+        if spare is not None and not spare.ready and self._make_now is not self._make:
+            self._spare = spare  # kept for the next one; this one is made now
+            return await self._make_now()
         if not self._closing:
             # The next one enters its cgroup while this one starts.
             asyncio.get_running_loop().call_soon(self.refill)
-        return spare if spare is not None else await self._make()
+        return spare if spare is not None else await self._make_now()
 
     def refill(self) -> None:
         """Make a spare in the background, unless there is one, one is coming, or the pool closes."""
@@ -146,7 +162,11 @@ class SparePool(Generic[W]):
 
 
 async def start_waiting(
-    tree: CgroupTree, name: str, argv: Callable[[EnvCgroup], Sequence[str]], env: Mapping[str, str]
+    tree: CgroupTree,
+    name: str,
+    argv: Callable[[EnvCgroup], Sequence[str]],
+    env: Mapping[str, str],
+    pass_fds: Sequence[int] = (),
 ) -> tuple[Child, EnvCgroup, int]:
     """A process started in ``/`` with exactly ``env``, given ``argv(cgroup)`` for a fresh cgroup
     of ``tree`` named after ``name`` (the process enters it itself, through its ``procs_files``),
@@ -164,7 +184,7 @@ async def start_waiting(
         cgroup.remove()
         raise
     try:
-        proc = await spawn(argv(cgroup), cwd="/", env=dict(env), stdin=read_fd, output=True)
+        proc = await spawn(argv(cgroup), cwd="/", env=dict(env), stdin=read_fd, output=True, pass_fds=pass_fds)
     except BaseException:  # OSError, or cancelled
         os.close(write_fd)
         cgroup.remove()

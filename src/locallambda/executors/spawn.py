@@ -26,7 +26,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
-__all__ = ["FUNCTION_NICE", "Child", "Spawned", "spawn"]
+__all__ = ["FUNCTION_NICE", "Child", "Forked", "Spawned", "read_output", "spawn"]
 
 FUNCTION_NICE = 5  # added to the server's niceness (nice(1)'s default is 10)
 
@@ -111,10 +111,43 @@ async def spawn(
     if output:
         pipe = popen.stderr if own_stdout else popen.stdout
         assert pipe is not None
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=2**20)
-        await loop.connect_read_pipe(lambda: _Output(reader), pipe)
+        reader = await read_output(pipe)
     return Spawned(popen, reader)
 
 
-Child = asyncio.subprocess.Process | Spawned  # what the executors hold of a started process
+async def read_output(pipe: IO[bytes]) -> asyncio.StreamReader:
+    """A reader of a child's output pipe, on the running loop (the pipe closed at its end)."""
+    reader = asyncio.StreamReader(limit=2**20)
+    await asyncio.get_running_loop().connect_read_pipe(lambda: _Output(reader), pipe)
+    return reader
+
+
+class Forked:
+    """A child of another process of ours (a zygote fork server, ``forkserver.py``), which reaps it
+    and reports its exit: what the executors use of a ``Spawned``."""
+
+    def __init__(self, pid: int, stdout: asyncio.StreamReader) -> None:
+        self.pid = pid
+        self.stdout: asyncio.StreamReader | None = stdout
+        self.returncode: int | None = None
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def exited(self, code: int) -> None:
+        """Its parent reaped it: ``code`` as ``waitstatus_to_exitcode`` gives it (-N: signal N)."""
+        if self.returncode is None:
+            self.returncode = code
+            self._exited.set_result(code)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+Child = asyncio.subprocess.Process | Spawned | Forked  # what the executors hold of a started process

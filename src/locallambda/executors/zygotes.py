@@ -31,38 +31,100 @@ server keeps a zygote per set of them), when the command is not the bootstrap's 
 code directory or a ``PYTHONPATH`` entry holds a name that the zygote imported ahead (a function's
 own ``simplejson`` or ``logging.py`` would be imported in a fresh interpreter, not the zygote's).
 
+A cold start that finds no spare ready (still importing, or taken) gets a fork of the pool's
+fork server instead (``forkserver.py``), started by the first such cold start.
+
 Init Duration stays what it measures: from the cold start's command to the runtime's first
 ``/next``; the zygote's own start and imports happened before, while no invocation waited.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import json
+import os
+import time
 from collections.abc import Mapping, Sequence
 
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup
-from locallambda.executors.spares import SparePool, Waiting, start_waiting
+from locallambda.executors.forkserver import ForkServer
+from locallambda.executors.spares import DISPOSE_TIMEOUT_S, SparePool, Waiting, start_waiting
+from locallambda.executors.spawn import Child
 from locallambda.model.tasks import TaskScope
 
-__all__ = ["Zygote", "Zygotes", "startup_variables", "zygote_shape"]
+__all__ = ["BURST_S", "Zygote", "Zygotes", "startup_variables", "zygote_shape"]
+
+# How long after a cold start that found no spare ready the spares are forked (forkserver.py).
+BURST_S = 1.0
 
 _APPLIED = frozenset({"PYTHONPATH", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE"})
 _STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "TZ", "GLIBC_TUNABLES"})
 _STARTUP_PREFIXES = ("PYTHON", "LC_", "LD_", "MALLOC_")
 
-# The zygote: argv is [site, the program it will likely run, cgroup.procs files...]. Its names
-# are all inside one function, so that ``__main__`` is left empty for the program it runs.
+# The zygote: argv is [site, the program it will likely run, "wait" or "fork" (with "=<fd>": a
+# pipe it closes once its imports are done), cgroup.procs files...]. Its names are all inside one function, so that ``__main__`` is left empty for the
+# program it runs.
 _ZYGOTE = r"""
 def _zygote():
     import os, sys
     from os import environ  # the function's process, not the server's
-    for f in sys.argv[3:]:
-        try:
-            with open(f, "w") as fh:
-                fh.write(str(os.getpid()))
-        except OSError:
-            os.write(2, ("locallambda: this environment could not enter its cgroup (%s): processes it"
-                         " detaches may outlive it\n" % f).encode())
+    def enter(files):
+        for f in files:
+            try:
+                with open(f, "w") as fh:
+                    fh.write(str(os.getpid()))
+            except OSError:
+                os.write(2, ("locallambda: this environment could not enter its cgroup (%s): processes it"
+                             " detaches may outlive it\n" % f).encode())
+    enter(sys.argv[4:])
+    def serve():
+        # A fork server (forkserver.py): stdin is a socket of the server's; each message asks for
+        # a child, its stdin and output the two descriptors it carries, its cgroup.procs files in
+        # its text. Answers: "forked <pid>", and "exit <pid> <code>" once it has been reaped.
+        import _socket, _signal
+        ctl = _socket.socket(fileno=os.dup(0))
+        def say(line):
+            try:
+                ctl.send(line.encode())
+            except OSError:
+                os._exit(0)  # the server is gone
+        def reap(signum, frame):
+            while True:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    return
+                if not pid:
+                    return
+                say("exit %d %d" % (pid, os.waitstatus_to_exitcode(status)))
+        _signal.signal(_signal.SIGCHLD, reap)
+        while True:
+            msg, ancillary, _, _ = ctl.recvmsg(65536, _socket.CMSG_SPACE(8))
+            if not msg:
+                os._exit(0)
+            fds = [int.from_bytes(data[i:i + 4], sys.byteorder)
+                   for _, _, data in ancillary for i in range(0, len(data) // 4 * 4, 4)]
+            if len(fds) != 2:
+                for fd in fds:
+                    os.close(fd)
+                say("refused")
+                continue
+            pid = os.fork()
+            if not pid:
+                _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+                ctl.close()
+                os.dup2(fds[0], 0)
+                os.dup2(fds[1], 1)
+                os.dup2(fds[1], 2)
+                for fd in fds:
+                    os.close(fd)
+                os.setsid()
+                return msg.decode().split("\n")[1:]
+            for fd in fds:
+                os.close(fd)
+            say("forked %d" % pid)
     initial = list(sys.path)
     before = set(sys.modules)
     sys.path.append(sys.argv[1])
@@ -93,6 +155,11 @@ def _zygote():
     ahead_code = compile(likely, "<string>", "exec")
     ahead = {n.partition(".")[0] for n in set(sys.modules) - before}
     import json
+    mode, _, ready = sys.argv[3].partition("=")
+    if ready:
+        os.close(int(ready))  # tells the server that this zygote is ready
+    if mode == "fork":
+        enter(serve())  # in each child: its cgroup
     chunks = []
     while True:
         chunk = os.read(0, 65536)
@@ -192,10 +259,39 @@ def zygote_shape(argv: Sequence[str]) -> bool:
 
 
 class Zygote(Waiting):
-    """An interpreter in its cgroup, its imports done, blocked reading its job from a pipe."""
+    """An interpreter in its cgroup blocked reading its job from a pipe, its imports done once
+    ``ready`` (``ready_fd``: the read end of a pipe whose other end it closes then)."""
 
     what = "zygote"
     cgroup: EnvCgroup
+
+    def __init__(self, proc: Child, cgroup: EnvCgroup, input_fd: int, ready_fd: int | None = None) -> None:
+        super().__init__(proc, cgroup, input_fd)
+        self._ready_fd = ready_fd
+        if ready_fd is not None:
+            os.set_blocking(ready_fd, False)
+
+    @property
+    def ready(self) -> bool:
+        fd = self._ready_fd
+        if fd is None:
+            return True
+        try:
+            if os.read(fd, 1):
+                return False  # nothing writes there: not ready, as far as we know
+        except BlockingIOError:
+            return False
+        except OSError:
+            pass
+        self._ready_fd = None
+        os.close(fd)
+        return True
+
+    def kill(self) -> None:
+        super().kill()
+        if self._ready_fd is not None:
+            os.close(self._ready_fd)
+            self._ready_fd = None
 
 
 def job(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> bytes:
@@ -205,14 +301,20 @@ def job(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> bytes:
     return json.dumps({"argv": list(argv), "cwd": cwd, "env": dict(env)}).encode()
 
 
+Key = tuple[str, str, tuple[tuple[str, str], ...]]  # interpreter, its awslambdaric's directory, startup variables
+
+
 class Zygotes:
     """A spare zygote per (interpreter, its awslambdaric's directory, startup variables), made
-    after the first cold start that could have used one and replaced as soon as it is taken."""
+    after the first cold start that could have used one and replaced as soon as it is taken:
+    forked by that key's fork server (``forkserver.py``), started with the first spare."""
 
     def __init__(self, tree: CgroupTree, scope: TaskScope) -> None:
         self._tree = tree
         self._scope = scope
-        self._pools: dict[tuple[str, str, tuple[tuple[str, str], ...]], SparePool[Zygote]] = {}
+        self._pools: dict[Key, SparePool[Zygote]] = {}
+        self._servers: dict[Key, asyncio.Task[ForkServer]] = {}
+        self._burst_until: dict[Key, float] = {}
         self._count = 0
 
     async def take(self, argv: Sequence[str], site: str, env: Mapping[str, str]) -> Zygote | None:
@@ -223,7 +325,10 @@ class Zygotes:
         if pool is None:
             program = argv[4]
             pool = self._pools[key] = SparePool(
-                lambda: self._new(*key, program), self._scope.child("zygotes"), "zygote"
+                lambda: self._new(key, program),
+                self._scope.child("zygotes"),
+                "zygote",
+                make_now=lambda: self._fork(key, program),
             )
             pool.refill()
             return None
@@ -233,17 +338,97 @@ class Zygotes:
         zygote.kill()
         self._scope.spawn(zygote.dispose(), name=f"dispose of zygote {zygote.proc.pid}")
 
-    async def _new(self, python: str, site: str, startup: tuple[tuple[str, str], ...], program: str) -> Zygote:
+    async def _new(self, key: Key, program: str) -> Zygote:
+        """The spare of the pool of ``key``: forked while cold starts find none ready (a burst),
+        else started from scratch (a fork's first moments copy the pages it writes: ~2.5 ms
+        more of Init Duration here). Raises ``OSError``."""
+        server = self._ready_server(key)
+        if server is not None and time.monotonic() < self._burst_until.get(key, 0.0):
+            return await self._forked(server)
+        python, site, startup = key
         self._count += 1
-        proc, cgroup, write_fd = await start_waiting(
-            self._tree,
-            f"zygote-{self._count}",
-            lambda c: [python, "-u", "-S", "-c", ZYGOTE_PROGRAM, site, program, *c.procs_files],
-            dict(startup),
-        )
-        return Zygote(proc, cgroup, write_fd)
+        ready_read, ready_write = os.pipe()
+        try:
+            proc, cgroup, write_fd = await start_waiting(
+                self._tree,
+                f"zygote-{self._count}",
+                lambda c: [
+                    python,
+                    "-u",
+                    "-S",
+                    "-c",
+                    ZYGOTE_PROGRAM,
+                    site,
+                    program,
+                    f"wait={ready_write}",
+                    *c.procs_files,
+                ],
+                dict(startup),
+                pass_fds=(ready_write,),
+            )
+        except BaseException:
+            os.close(ready_read)
+            raise
+        finally:
+            os.close(ready_write)
+        return Zygote(proc, cgroup, write_fd, ready_read)
+
+    async def _fork(self, key: Key, program: str) -> Zygote:
+        """A zygote for a cold start that found no spare ready: a fork of the fork server of
+        ``key``, once one is up (the first such cold start starts it, and one from scratch).
+        Raises ``OSError``."""
+        self._burst_until[key] = time.monotonic() + BURST_S
+        server = self._ready_server(key)
+        if server is None:
+            started = self._servers.get(key)
+            if started is None:
+                python, site, startup = key
+                argv = [python, "-u", "-S", "-c", ZYGOTE_PROGRAM, site, program, "fork"]
+                started = self._servers[key] = self._scope.spawn(
+                    ForkServer.start(self._tree, "zygote-forks", argv, dict(startup)), name="zygote fork server"
+                )
+            # Its first answers wait for its imports: those of one interpreter, not one each.
+            with contextlib.suppress(OSError):
+                server = await asyncio.shield(started)
+        if server is not None and server.alive:
+            with contextlib.suppress(OSError):
+                return await self._forked(server)
+        return await self._new(key, program)
+
+    def _ready_server(self, key: Key) -> ForkServer | None:
+        """The fork server of ``key`` when it is up; one that ended is disposed of (the next
+        burst starts another)."""
+        started = self._servers.get(key)
+        if started is None or not started.done():
+            return None  # not yet started, or starting: its answers would wait for its imports
+        server = None if started.cancelled() or started.exception() else started.result()
+        if server is not None and server.alive:
+            return server
+        del self._servers[key]
+        if server is not None:
+            self._scope.spawn(server.dispose(DISPOSE_TIMEOUT_S), name="dispose of a zygote fork server")
+        return None
+
+    async def _forked(self, server: ForkServer) -> Zygote:
+        self._count += 1
+        cgroup = self._tree.create(f"zygote-{self._count}-{os.urandom(3).hex()}")
+        if cgroup is None:
+            raise OSError(errno.ENOSPC, "no cgroup could be made")
+        try:
+            child, job_fd = await server.fork(cgroup)
+        except BaseException:
+            cgroup.remove()
+            raise
+        return Zygote(child, cgroup, job_fd)
 
     async def close(self, timeout_s: float) -> None:
+        """Dispose of the spares, then of the fork servers (which report the spares' exits)."""
         for pool in list(self._pools.values()):
             await pool.close(timeout_s)
         self._pools.clear()
+        servers, self._servers = list(self._servers.values()), {}
+        for started in servers:
+            if not started.done():
+                await asyncio.wait([started], timeout=timeout_s)
+            if started.done() and not started.cancelled() and started.exception() is None:
+                await started.result().dispose(timeout_s)

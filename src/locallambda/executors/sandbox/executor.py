@@ -208,7 +208,7 @@ class SandboxExecutor(Executor):
         argv = command.argv
         # The zygote's own variables are those an interpreter reads at its start; the job gives
         # it all of them, and it becomes the command (or execs it, where it cannot).
-        zygote = [argv[0], "-u", "-S", "-c", ZYGOTE_PROGRAM, site, argv[4]]
+        zygote = [argv[0], "-u", "-S", "-c", ZYGOTE_PROGRAM, site, argv[4], "wait"]
         supervisor_argv, supervisor_env = supervised(zygote, spare=True)
         args = build({**dict(startup_variables(command.env)), **supervisor_env}, supervisor_argv)
         key = (*args, *identity([str(spec.code_dir), *(str(p) for p in spec.layers)]))
