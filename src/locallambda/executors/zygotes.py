@@ -46,7 +46,7 @@ import errno
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup
 from locallambda.executors.forkserver import ForkServer
@@ -213,13 +213,9 @@ _zygote()
 """
 
 
-def _is_startup(name: str) -> bool:
-    if name in _APPLIED:
-        return False
-    return name in _STARTUP_NAMES or name.startswith(_STARTUP_PREFIXES)
-
-
+# Whether a variable is read at interpreter start: one text, the zygote program's and ours.
 _STARTUP_SOURCE = f"lambda k: k not in {sorted(_APPLIED)!r} and (k in {sorted(_STARTUP_NAMES)!r} or k.startswith({_STARTUP_PREFIXES!r}))"
+_is_startup: Callable[[str], bool] = eval(_STARTUP_SOURCE)  # a constant text, built above
 # awslambdaric's modules but these read nothing of the environment when imported (read for its
 # releases 3.0.0 to 4.2.2: their module-level code is constants, classes and imports; bootstrap
 # reads AWS_LAMBDA_LOG_FORMAT/LEVEL, lambda_runtime_client makes the transport): the zygote keeps
