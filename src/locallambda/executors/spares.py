@@ -27,7 +27,7 @@ from locallambda.executors.cgroups import CgroupTree, EnvCgroup, remove_cgroup
 from locallambda.executors.spawn import Child, spawn
 from locallambda.model.tasks import TaskScope
 
-__all__ = ["DISPOSE_TIMEOUT_S", "SparePool", "Waiting", "start_waiting"]
+__all__ = ["DISPOSE_TIMEOUT_S", "SparePool", "Waiting", "start_waiting", "write_and_close"]
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,7 @@ class Waiting:
         """Hand the process its input and let it go (once). Raises ``OSError`` when it is gone."""
         fd, self._input_fd = self._input_fd, None
         assert fd is not None, f"a {self.what} is sent its input once"
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
+        write_and_close(fd, data)
 
     def kill(self) -> None:
         """Kill it unused (its group, and close its pipe). Idempotent, never raises."""
@@ -84,6 +79,17 @@ class Waiting:
             return
         if self.cgroup is not None:
             await remove_cgroup(self.cgroup)
+
+
+def write_and_close(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``, then close it (whatever happened). Raises ``OSError``
+    (``BlockingIOError`` from a non-blocking pipe that is full)."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 W = TypeVar("W", bound=Waiting)

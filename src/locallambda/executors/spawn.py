@@ -42,7 +42,26 @@ class _Output(asyncio.StreamReaderProtocol):
         return False  # the transport closes now, the file object with it
 
 
-class Spawned:
+class _Exits:
+    """A child whose exit settles ``_exited``: waiting for it, signalling it while it runs."""
+
+    pid: int
+    returncode: int | None
+    _exited: asyncio.Future[int]
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+class Spawned(_Exits):
     """A child started by ``spawn``."""
 
     def __init__(self, popen: subprocess.Popen[bytes], stdout: asyncio.StreamReader | None) -> None:
@@ -66,17 +85,6 @@ class Spawned:
         self.returncode = self._popen.returncode = code
         if not self._exited.done():
             self._exited.set_result(code)
-
-    async def wait(self) -> int:
-        return await asyncio.shield(self._exited)
-
-    def send_signal(self, sig: int) -> None:
-        if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
 
 
 async def spawn(
@@ -122,7 +130,7 @@ async def read_output(pipe: IO[bytes]) -> asyncio.StreamReader:
     return reader
 
 
-class Forked:
+class Forked(_Exits):
     """A child of another process of ours (a zygote fork server, ``forkserver.py``), which reaps it
     and reports its exit: what the executors use of a ``Spawned``."""
 
@@ -137,17 +145,6 @@ class Forked:
         if self.returncode is None:
             self.returncode = code
             self._exited.set_result(code)
-
-    async def wait(self) -> int:
-        return await asyncio.shield(self._exited)
-
-    def send_signal(self, sig: int) -> None:
-        if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
 
 
 Child = asyncio.subprocess.Process | Spawned | Forked  # what the executors hold of a started process

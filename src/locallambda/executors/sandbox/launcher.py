@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from locallambda.errors import ExecutorError
 from locallambda.executors.cgroups import CgroupTree, EnvCgroup
 from locallambda.executors.sandbox.args import args_payload, launcher_argv
-from locallambda.executors.spares import SparePool, Waiting
+from locallambda.executors.spares import SparePool, Waiting, write_and_close
 from locallambda.executors.spawn import Child, spawn
 from locallambda.model.tasks import TaskScope
 
@@ -59,15 +59,10 @@ class Launcher(Waiting):
         starts the runtime at once with that pipe as stdin) and close it. Once; raises ``OSError``."""
         fd, self._job_fd = self._job_fd, None
         assert fd is not None, "a spare sandbox is sent its job once"
-        try:
-            # Non-blocking: the whole job fits in the pipe (made 1 MB where the host allows it;
-            # 64 kB at least) even before the zygote reads; one that does not is refused
-            # (BlockingIOError) rather than stalling the event loop.
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
+        # Non-blocking: the whole job fits in the pipe (made 1 MB where the host allows it;
+        # 64 kB at least) even before the zygote reads; one that does not is refused
+        # (BlockingIOError) rather than stalling the event loop.
+        write_and_close(fd, data)
 
     def take_control(self) -> socket.socket:
         """The control socket, now the caller's to close (once)."""
